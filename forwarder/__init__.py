@@ -1,0 +1,1 @@
+"""quietmail's SMTP relay and everything it owns: settings, storage, delivery, checks."""

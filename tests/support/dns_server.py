@@ -1,0 +1,184 @@
+"""A real DNS server on 127.0.0.1 for tests, answering from records the test writes.
+
+It speaks UDP and TCP (dnspython does the wire format) on a free port, in a thread of its
+own so it serves whichever event loop the test runs. ``silent = True`` makes it swallow
+queries, which is how tests produce DNS timeouts (SPF temperror, 451 on delivery).
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from forwarder.settings import HostPort
+
+
+class ZoneData:
+    def __init__(self) -> None:
+        self._records: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]] = (
+            defaultdict(list)
+        )
+        self._ttl: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], int] = {}
+        self.lock = threading.Lock()
+        self.silent = False
+        self.queries = 0
+
+    def add(self, name: str, rdtype: str, *values: str, ttl: int = 60) -> None:
+        key = (dns.name.from_text(name), dns.rdatatype.from_text(rdtype))
+        with self.lock:
+            self._records[key].extend(values)
+            self._ttl[key] = ttl
+
+    def txt(self, name: str, *texts: str) -> None:
+        """Add TXT records; each text is split into 255-byte strings as DNS requires."""
+        for text in texts:
+            raw = text.encode()
+            chunks = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+            quoted = " ".join('"' + c.decode().replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+            self.add(name, "TXT", quoted)
+
+    def remove(self, name: str, rdtype: str | None = None) -> None:
+        target = dns.name.from_text(name)
+        with self.lock:
+            for key in list(self._records):
+                if key[0] == target and (rdtype is None or key[1] == dns.rdatatype.from_text(rdtype)):
+                    del self._records[key]
+
+    def clear(self) -> None:
+        with self.lock:
+            self._records.clear()
+
+    def answer(self, query: dns.message.Message) -> dns.message.Message | None:
+        if self.silent:
+            return None
+        self.queries += 1
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        if not query.question:
+            response.set_rcode(dns.rcode.FORMERR)
+            return response
+        question = query.question[0]
+        with self.lock:
+            values = self._records.get((question.name, question.rdtype))
+            ttl = self._ttl.get((question.name, question.rdtype), 60)
+            exists = any(
+                name == question.name or name.is_subdomain(question.name)
+                for name, _ in self._records
+            )
+            cname = self._records.get((question.name, dns.rdatatype.CNAME))
+        if values:
+            rrset = dns.rrset.from_text_list(question.name, ttl, "IN", question.rdtype, values)
+            response.answer.append(rrset)
+        elif cname and question.rdtype != dns.rdatatype.CNAME:
+            rrset = dns.rrset.from_text_list(question.name, ttl, "IN", "CNAME", cname)
+            response.answer.append(rrset)
+        elif not exists:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        return response
+
+
+class _UDPHandler(socketserver.BaseRequestHandler):
+    server: _UDPServer
+
+    def handle(self) -> None:
+        data, sock = self.request
+        try:
+            query = dns.message.from_wire(data)
+        except Exception:  # noqa: BLE001 - a malformed query gets no answer, like a real server
+            return
+        response = self.server.zone.answer(query)
+        if response is not None:
+            sock.sendto(response.to_wire(max_size=65535), self.client_address)
+
+
+class _TCPHandler(socketserver.BaseRequestHandler):
+    server: _TCPServer
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        conn.settimeout(5)
+        try:
+            length = int.from_bytes(_recv_exact(conn, 2), "big")
+            query = dns.message.from_wire(_recv_exact(conn, length))
+        except (OSError, ValueError, dns.exception.DNSException):
+            return
+        response = self.server.zone.answer(query)
+        if response is not None:
+            wire = response.to_wire()
+            conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("short read")
+        data += chunk
+    return data
+
+
+class _UDPServer(socketserver.ThreadingUDPServer):
+    daemon_threads = True
+    zone: ZoneData
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    zone: ZoneData
+
+
+class DNSServer(ZoneData):
+    """Start with ``with DNSServer() as dns_server:``; ``address`` is the HostPort to use."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__()
+        self._udp = _UDPServer((host, 0), _UDPHandler)
+        port = self._udp.server_address[1]
+        # TCP on the same port number as UDP, as resolvers expect.
+        self._tcp = _TCPServer((host, port), _TCPHandler, bind_and_activate=False)
+        self._tcp.allow_reuse_address = True
+        self._tcp.server_bind()
+        self._tcp.server_activate()
+        self._udp.zone = self._tcp.zone = self
+        self.address = HostPort(host, port)
+        self._threads = [
+            threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            for s in (self._udp, self._tcp)
+        ]
+
+    def start(self) -> DNSServer:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        for server in (self._udp, self._tcp):
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> DNSServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def running_dns() -> Iterator[DNSServer]:
+    with DNSServer() as server:
+        yield server
