@@ -1,0 +1,187 @@
+"""The DNS records a domain owner publishes for quietmail, and a live check of each one.
+
+Shared by ``quietmail domain dns`` and the web app's domain page. Two records are required:
+the MX that sends the domain's mail here, and a TXT token that proves the owner controls the
+zone. SPF and DMARC records are advice: quietmail forwards with SRS, so they protect the
+owner's own outgoing mail rather than the forwarding itself.
+
+Checks never raise on DNS trouble: a timeout, NXDOMAIN or SERVFAIL becomes the problem text
+of the record it concerns, so a caller can show every record's state at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.name
+import dns.rdatatype
+import dns.resolver
+
+from forwarder.settings import Settings
+from forwarder.store.base import Domain
+
+VERIFICATION_PREFIX = "quietmail-verification="
+MX_PREFERENCE = 10
+SPF_ADVICE = "v=spf1 mx ~all"
+DMARC_ADVICE = "v=DMARC1; p=none"
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    type: str  # "MX" or "TXT"
+    name: str  # owner name, no trailing dot
+    value: str  # record data as an operator types it into a zone editor
+    purpose: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class RecordCheck:
+    record: DnsRecord
+    ok: bool
+    found: tuple[str, ...]  # the relevant values DNS returned, for display
+    problem: str  # "" when ok
+
+
+def records_for(settings: Settings, domain: Domain) -> list[DnsRecord]:
+    """The records to publish, required ones first."""
+    name = domain.name
+    return [
+        DnsRecord(
+            "MX",
+            name,
+            f"{MX_PREFERENCE} {settings.hostname}.",
+            f"delivers mail for {name} to quietmail",
+            True,
+        ),
+        DnsRecord(
+            "TXT",
+            name,
+            f"{VERIFICATION_PREFIX}{domain.verification_token}",
+            "proves that you control the domain",
+            True,
+        ),
+        DnsRecord(
+            "TXT",
+            name,
+            SPF_ADVICE,
+            "advice: SPF for mail sent as the domain (RFC 7208); keep your own if you have one",
+            False,
+        ),
+        DnsRecord(
+            "TXT",
+            f"_dmarc.{name}",
+            DMARC_ADVICE,
+            "advice: a DMARC policy (RFC 7489); tighten p= once your own mail passes",
+            False,
+        ),
+    ]
+
+
+async def check_records(
+    settings: Settings, domain: Domain, resolver: dns.asyncresolver.Resolver
+) -> list[RecordCheck]:
+    """Look each record up in live DNS; the result is in the order of :func:`records_for`."""
+    mx_rec, token_rec, spf_rec, dmarc_rec = records_for(settings, domain)
+    mx, txt, dmarc = await asyncio.gather(
+        _lookup(resolver, domain.name, "MX"),
+        _lookup(resolver, domain.name, "TXT"),
+        _lookup(resolver, dmarc_rec.name, "TXT"),
+    )
+    return [
+        _check_mx(mx_rec, mx, settings.hostname),
+        _check_token(token_rec, txt),
+        _check_single(spf_rec, txt, "v=spf1", "SPF", "RFC 7208 3.2"),
+        _check_single(dmarc_rec, dmarc, "v=DMARC1", "DMARC", "RFC 7489 6.6.3"),
+    ]
+
+
+def ownership_proven(checks: list[RecordCheck]) -> bool:
+    """True when both the TXT token and the MX record are in place."""
+    required = [c for c in checks if c.record.required]
+    kinds = {c.record.type for c in required}
+    return bool(required) and kinds >= {"MX", "TXT"} and all(c.ok for c in required)
+
+
+# ---------------------------------------------------------------------------- look-ups
+
+
+@dataclass(frozen=True)
+class _Answer:
+    values: tuple[str, ...]
+    error: str  # "" when DNS answered (possibly with no records)
+
+
+async def _lookup(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _Answer:
+    qname = dns.name.from_text(name)  # absolute: no search-list surprises
+    try:
+        answer = await resolver.resolve(qname, rdtype, raise_on_no_answer=False)
+    except dns.resolver.NXDOMAIN:
+        return _Answer((), f"{name} does not exist in DNS (NXDOMAIN)")
+    except dns.resolver.NoNameservers:
+        return _Answer((), f"no DNS server answered for {name} (SERVFAIL or refused)")
+    except dns.exception.Timeout:
+        return _Answer((), f"DNS timed out looking up {rdtype} for {name}")
+    except dns.exception.DNSException as exc:
+        return _Answer((), f"DNS error looking up {rdtype} for {name}: {exc}")
+    if answer.rrset is None:
+        return _Answer((), "")
+    if rdtype == "TXT":
+        values = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in answer.rrset)
+    else:
+        values = tuple(r.to_text() for r in answer.rrset)
+    return _Answer(values, "")
+
+
+def _check_mx(record: DnsRecord, answer: _Answer, hostname: str) -> RecordCheck:
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    ours = hostname.rstrip(".").lower()
+    parsed: list[tuple[int, str]] = []
+    for text in answer.values:
+        pref, _, exchange = text.partition(" ")
+        parsed.append((int(pref), exchange.rstrip(".").lower()))
+    found = tuple(sorted(answer.values))
+    mine = [pref for pref, host in parsed if host == ours]
+    if not mine:
+        problem = f"no MX record points to {ours}" + (" (other MX hosts found)" if parsed else "")
+        return RecordCheck(record, False, found, problem)
+    # RFC 5321 5.1: senders try the lowest preference first.
+    better = [host for pref, host in parsed if pref < min(mine)]
+    if better:
+        problem = f"{', '.join(sorted(better))} has a lower preference and receives mail first"
+        return RecordCheck(record, False, found, problem)
+    return RecordCheck(record, True, found, "")
+
+
+def _check_token(record: DnsRecord, answer: _Answer) -> RecordCheck:
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    found = tuple(v for v in answer.values if v.startswith(VERIFICATION_PREFIX))
+    if record.value in (v.strip() for v in found):
+        return RecordCheck(record, True, found, "")
+    problem = "the verification token differs" if found else "no verification TXT record"
+    return RecordCheck(record, False, found, problem)
+
+
+def _has_tag(value: str, tag: str) -> bool:
+    """'v=spf1 mx' has tag 'v=spf1'; 'v=spf10' does not (RFC 7208 4.5, RFC 7489 6.4)."""
+    text = value.strip()
+    if not text.lower().startswith(tag.lower()):
+        return False
+    rest = text[len(tag) :]
+    return not rest or rest[0] in " ;\t"
+
+
+def _check_single(record: DnsRecord, answer: _Answer, tag: str, what: str, rfc: str) -> RecordCheck:
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    found = tuple(v for v in answer.values if _has_tag(v, tag))
+    if not found:
+        return RecordCheck(record, False, (), f"no {what} record")
+    if len(found) > 1:
+        return RecordCheck(record, False, found, f"more than one {what} record ({rfc})")
+    return RecordCheck(record, True, found, "")
