@@ -1,0 +1,165 @@
+"""SQLite implementations of the expiring records: the error log (DESIGN promise 4) and the
+abuse denylist. Reads filter on ``now`` so an expired row is never returned, swept or not."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from forwarder.store.base import (
+    DenyEntry,
+    DenyKind,
+    ErrorLogEntry,
+    InvalidValue,
+    NewErrorLogEntry,
+    require_str,
+)
+from forwarder.store.sqlite_accounts import new_id
+from forwarder.store.sqlite_db import Db, Row, db_time, py_time
+
+MAX_ERROR_LIST = 10_000
+
+
+def check_int(value: object, what: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidValue(f"{what} must be a whole number from {low} to {high}")
+    return value
+
+
+def _entry(row: Row) -> ErrorLogEntry:
+    return ErrorLogEntry(
+        id=row["id"],
+        domain_id=row["domain_id"],
+        at=py_time(row["at"]),
+        alias=row["alias"],
+        code=row["code"],
+        enhanced_code=row["enhanced_code"],
+        reason=row["reason"],
+        target_domain=row["target_domain"],
+        sender_domain=row["sender_domain"],
+        expires_at=py_time(row["expires_at"]),
+    )
+
+
+class SqliteErrorLog:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry:
+        if not isinstance(entry, NewErrorLogEntry):
+            raise InvalidValue("error log entry must be a NewErrorLogEntry")
+        rows = await self._db.fetch(
+            "INSERT INTO error_log (id, domain_id, at, alias, code, enhanced_code, reason, "
+            "target_domain, sender_domain, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING *",
+            (
+                new_id(),
+                require_str(entry.domain_id, "domain id"),
+                db_time(entry.at, "at"),
+                require_str(entry.alias, "alias", max_length=256),
+                check_int(entry.code, "SMTP code", 100, 599),
+                require_str(entry.enhanced_code, "enhanced code", max_length=16),
+                require_str(entry.reason, "reason"),
+                require_str(entry.target_domain, "target domain", max_length=255),
+                require_str(entry.sender_domain, "sender domain", max_length=255),
+                db_time(entry.expires_at, "expires at"),
+            ),
+        )
+        return _entry(rows[0])
+
+    async def list_for_domain(
+        self, domain_id: str, now: datetime, limit: int = 500
+    ) -> list[ErrorLogEntry]:
+        rows = await self._db.fetch(
+            "SELECT * FROM error_log WHERE domain_id = ? AND expires_at > ? "
+            "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (
+                require_str(domain_id, "domain id"),
+                db_time(now, "now"),
+                check_int(limit, "limit", 1, MAX_ERROR_LIST),
+            ),
+        )
+        return [_entry(r) for r in rows]
+
+    async def purge_expired(self, now: datetime) -> int:
+        rows = await self._db.fetch(
+            "DELETE FROM error_log WHERE expires_at <= ? RETURNING id", (db_time(now, "now"),)
+        )
+        return len(rows)
+
+
+def check_kind(kind: object) -> DenyKind:
+    if isinstance(kind, DenyKind):
+        return kind
+    try:
+        return DenyKind(require_str(kind, "denylist kind", max_length=16))
+    except ValueError:
+        raise InvalidValue("denylist kind must be ip, host or sender") from None
+
+
+def deny_value(value: object) -> str:
+    """IPs, host names and addresses compare case-insensitively; a trailing dot is dropped."""
+    text = require_str(value, "denylist value", max_length=320).strip().rstrip(".").lower()
+    if not text:
+        raise InvalidValue("denylist value is empty")
+    return text
+
+
+def _deny(row: Row) -> DenyEntry:
+    return DenyEntry(
+        id=row["id"],
+        kind=DenyKind(row["kind"]),
+        value=row["value"],
+        reason=row["reason"],
+        created_at=py_time(row["created_at"]),
+        expires_at=py_time(row["expires_at"]),
+    )
+
+
+class SqliteDenylist:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def add(
+        self, kind: DenyKind, value: str, reason: str, now: datetime, expires_at: datetime
+    ) -> DenyEntry:
+        rows = await self._db.fetch(
+            "INSERT INTO denylist (id, kind, value, reason, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+            (
+                new_id(),
+                check_kind(kind).value,
+                deny_value(value),
+                require_str(reason, "reason"),
+                db_time(now, "now"),
+                db_time(expires_at, "expires at"),
+            ),
+        )
+        return _deny(rows[0])
+
+    async def match(self, kind: DenyKind, value: str, now: datetime) -> DenyEntry | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM denylist WHERE kind = ? AND value = ? AND expires_at > ? "
+            "ORDER BY expires_at DESC LIMIT 1",
+            (check_kind(kind).value, deny_value(value), db_time(now, "now")),
+        )
+        return None if row is None else _deny(row)
+
+    async def list_active(self, now: datetime) -> list[DenyEntry]:
+        rows = await self._db.fetch(
+            "SELECT * FROM denylist WHERE expires_at > ? ORDER BY created_at, rowid",
+            (db_time(now, "now"),),
+        )
+        return [_deny(r) for r in rows]
+
+    async def remove(self, entry_id: str) -> bool:
+        rows = await self._db.fetch(
+            "DELETE FROM denylist WHERE id = ? RETURNING id",
+            (require_str(entry_id, "denylist entry id"),),
+        )
+        return bool(rows)
+
+    async def purge_expired(self, now: datetime) -> int:
+        rows = await self._db.fetch(
+            "DELETE FROM denylist WHERE expires_at <= ? RETURNING id", (db_time(now, "now"),)
+        )
+        return len(rows)
