@@ -397,4 +397,10 @@ class Store(Protocol):
 
     async def export_account(self, user_id: str) -> dict[str, Any]:
         """Everything the store holds about the user, JSON-serialisable, secrets excluded
-        (hashes and sealed values are named but not included)."""
+        (hashes and sealed values are named but not included).
+
+        Raises NotFound for an unknown user (so does delete_account). Top-level keys: ``user``
+        (an object with at least ``email``) and one list per kind, named as delete_account's
+        counts: sessions, api_keys, domains, aliases, recipients, errors. Items carry the
+        names a person recognises (domain ``name``, alias ``local_part``, recipient
+        ``address``, API key ``name``); datetimes are ISO 8601 strings."""
