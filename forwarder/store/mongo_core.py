@@ -1,0 +1,247 @@
+"""Plumbing for the MongoDB backend: error translation, a typed collection wrapper, value checks.
+
+Every call that reaches the driver goes through :class:`Collection` (or :func:`translate_errors`
+directly for client-level commands), so PyMongo exceptions are translated in exactly one place
+(CONVENTIONS item 5)::
+
+    pymongo.errors.DuplicateKeyError            -> AlreadyExists
+    any other pymongo.errors.PyMongoError       -> StoreUnavailable
+      (ServerSelectionTimeoutError, ConnectionFailure, AutoReconnect, NetworkTimeout,
+       OperationFailure, InvalidOperation on a closed client, ...)
+
+The messages name the exception class only: a driver message can quote the duplicate value
+(an email address, a domain), and store errors end up in logs.
+
+The collection wrapper also works with mongomock-motor's ``AsyncMongoMockClient``, the stand-in
+the contract suite uses when no real server is available, so it sticks to the API subset both
+provide.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from forwarder.store.base import AlreadyExists, InvalidValue, StoreUnavailable
+
+Doc = dict[str, Any]
+E = TypeVar("E")
+T = TypeVar("T")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """The one place driver exceptions become store exceptions."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise AlreadyExists("a unique value is already taken") from None
+    except PyMongoError as exc:
+        raise StoreUnavailable(f"MongoDB did not answer ({type(exc).__name__})") from None
+
+
+def _session_kw(session: Any) -> dict[str, Any]:
+    # mongomock rejects an explicit session on some calls, so only pass one when there is one.
+    return {} if session is None else {"session": session}
+
+
+class Collection:
+    """A driver collection seen through the calls this backend uses, errors translated."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    async def find_one(self, flt: Doc, *, session: Any = None) -> Doc | None:
+        with translate_errors():
+            doc: Doc | None = await self.raw.find_one(flt, **_session_kw(session))
+        return doc
+
+    async def find(
+        self,
+        flt: Doc,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        limit: int = 0,
+        session: Any = None,
+    ) -> list[Doc]:
+        kwargs = _session_kw(session)
+        if sort:
+            kwargs["sort"] = list(sort)
+        with translate_errors():
+            docs: list[Doc] = await self.raw.find(flt, limit=limit, **kwargs).to_list(None)
+        return docs
+
+    async def insert(self, doc: Doc, *, session: Any = None) -> None:
+        with translate_errors():
+            await self.raw.insert_one(doc, **_session_kw(session))
+
+    async def update_one(
+        self, flt: Doc, update: Doc, *, upsert: bool = False, session: Any = None
+    ) -> int:
+        """The number of documents matched (0 or 1)."""
+        with translate_errors():
+            result = await self.raw.update_one(flt, update, upsert=upsert, **_session_kw(session))
+        return int(result.matched_count)
+
+    async def update_many(self, flt: Doc, update: Doc, *, session: Any = None) -> int:
+        with translate_errors():
+            result = await self.raw.update_many(flt, update, **_session_kw(session))
+        return int(result.matched_count)
+
+    async def find_one_and_update(
+        self, flt: Doc, update: Doc, *, upsert: bool = False, session: Any = None
+    ) -> Doc | None:
+        """The document after the update, or None when nothing matched."""
+        with translate_errors():
+            doc: Doc | None = await self.raw.find_one_and_update(
+                flt,
+                update,
+                upsert=upsert,
+                return_document=ReturnDocument.AFTER,
+                **_session_kw(session),
+            )
+        return doc
+
+    async def delete_one(self, flt: Doc, *, session: Any = None) -> int:
+        with translate_errors():
+            result = await self.raw.delete_one(flt, **_session_kw(session))
+        return int(result.deleted_count)
+
+    async def delete_many(self, flt: Doc, *, session: Any = None) -> int:
+        with translate_errors():
+            result = await self.raw.delete_many(flt, **_session_kw(session))
+        return int(result.deleted_count)
+
+    async def count(self, flt: Doc) -> int:
+        with translate_errors():
+            return int(await self.raw.count_documents(flt))
+
+    async def create_index(self, keys: Sequence[tuple[str, int]], **options: Any) -> str:
+        with translate_errors():
+            return str(await self.raw.create_index(list(keys), **options))
+
+    async def index_information(self) -> dict[str, Any]:
+        with translate_errors():
+            info: dict[str, Any] = await self.raw.index_information()
+        return info
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def new_id() -> str:
+    """String ids, never ObjectIds: every id the store hands out is a plain str."""
+    return secrets.token_hex(16)
+
+
+def to_db_time(value: object, what: str) -> datetime:
+    """An aware datetime as naive UTC, truncated to milliseconds.
+
+    BSON dates hold milliseconds, and naive-UTC is what both PyMongo (which reads a naive
+    datetime as UTC) and mongomock's TTL sweep (which compares against a naive utcnow) expect.
+    """
+    if not isinstance(value, datetime):
+        raise InvalidValue(f"{what} must be a datetime")
+    if value.utcoffset() is None:
+        raise InvalidValue(f"{what} must be timezone-aware")
+    utc = value.astimezone(UTC).replace(tzinfo=None)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def opt_to_db_time(value: object, what: str) -> datetime | None:
+    return None if value is None else to_db_time(value, what)
+
+
+def from_db_time(value: datetime) -> datetime:
+    """Aware UTC, whether the client returned naive (mongomock, tz_aware=False) or aware."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def opt_from_db_time(value: datetime | None) -> datetime | None:
+    return None if value is None else from_db_time(value)
+
+
+def require_int(value: object, what: str, *, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidValue(f"{what} must be an integer from {low} to {high}")
+    return value
+
+
+def require_bytes(value: object, what: str) -> bytes:
+    if type(value) is not bytes:
+        raise InvalidValue(f"{what} must be bytes")
+    return value
+
+
+def require_enum(enum_type: type[E], value: object, what: str) -> E:
+    if isinstance(value, enum_type):
+        return value
+    if type(value) is str:
+        try:
+            return enum_type(value)  # type: ignore[call-arg]
+        except ValueError:
+            pass
+    raise InvalidValue(f"{what} is not one of the allowed values")
+
+
+def require_str_list(values: object, what: str) -> list[str]:
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Sequence):
+        raise InvalidValue(f"{what} must be a list of strings")
+    return list(values)
+
+
+# ---------------------------------------------------------------------------- database
+
+GENERATION_ID = "generation"
+
+
+class MongoDb:
+    """The collections of one database, shared by the sub-stores."""
+
+    def __init__(self, client: Any, database: Any) -> None:
+        self.client = client
+        self.raw = database
+        # Set by MongoStore.open(): True on a replica set or sharded cluster, where
+        # multi-document transactions exist; False on a standalone server and on mongomock.
+        self.transactions = False
+        self.users = Collection(database["users"])
+        self.sessions = Collection(database["sessions"])
+        self.api_keys = Collection(database["api_keys"])
+        self.domains = Collection(database["domains"])
+        self.aliases = Collection(database["aliases"])
+        self.recipients = Collection(database["recipients"])
+        self.errors = Collection(database["error_log"])
+        self.denylist = Collection(database["denylist"])
+        self.meta = Collection(database["meta"])
+
+    async def bump_generation(self, *, session: Any = None) -> None:
+        """Called after every write to users, domains, aliases or recipients (base.py)."""
+        await self.meta.update_one(
+            {"_id": GENERATION_ID}, {"$inc": {"value": 1}}, upsert=True, session=session
+        )
+
+    async def atomic(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``work(session)`` in a transaction when the server has them, else ``work(None)``.
+
+        Without transactions ``work`` must order its writes so that stopping halfway leaves
+        nothing that routes mail (see MongoStore.delete_account).
+        """
+        if not self.transactions:
+            return await work(None)
+        with translate_errors():
+            async with self.client.start_session() as session:
+                # with_transaction retries on TransientTransactionError / commit unknown.
+                result: T = await session.with_transaction(work)
+        return result
+
+    async def generation(self) -> int:
+        doc = await self.meta.find_one({"_id": GENERATION_ID})
+        return 0 if doc is None else int(doc["value"])
