@@ -1,0 +1,283 @@
+"""The admin commands behind ``quietmail user|domain|alias|errors``: one async function each.
+
+Each takes the parsed arguments and the settings, opens the store, does one thing, prints
+the result and returns the exit status. Bad input raises :class:`CliError` or a store error
+(``InvalidValue``, ``AlreadyExists``, ``NotFound``, ``StoreUnavailable``); ``forwarder.cli``
+turns those into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from forwarder.crypto import new_token
+from forwarder.dnsrecords import check_records, ownership_proven, records_for
+from forwarder.passwords import check_password_rules, hash_password
+from forwarder.resolver import make_async_resolver
+from forwarder.settings import Settings
+from forwarder.store import store_for
+from forwarder.store.base import (
+    CATCH_ALL,
+    AliasMode,
+    AlreadyExists,
+    Domain,
+    NotFound,
+    Store,
+    User,
+    normalize_domain,
+    normalize_email,
+    normalize_local_part,
+)
+
+
+class CliError(Exception):
+    """Bad input the store would not catch (unknown user, mismatched passwords, ...)."""
+
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+@asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[Store]:
+    store = store_for(settings)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _user(store: Store, email: str) -> User:
+    address = normalize_email(email)
+    user = await store.users.get_by_email(address)
+    if user is None:
+        raise NotFound(f"no user {address}")
+    return user
+
+
+async def _domain(store: Store, name: str) -> Domain:
+    normalized = normalize_domain(name)
+    domain = await store.domains.get_by_name(normalized)
+    if domain is None:
+        raise NotFound(f"unknown domain {normalized} (add it with: quietmail domain add)")
+    return domain
+
+
+def _split_address(address: str) -> tuple[str, str]:
+    local, sep, domain = address.strip().rpartition("@")
+    if not sep:
+        raise CliError(f"{address!r} is not an address (LOCAL@DOMAIN, LOCAL may be *)")
+    return normalize_local_part(local), normalize_domain(domain)
+
+
+# ---------------------------------------------------------------------------- users
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise CliError("no password on standard input")
+        return password
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise CliError("the two passwords differ")
+    return first
+
+
+async def user_create(args: argparse.Namespace, settings: Settings) -> int:
+    email = normalize_email(args.email)
+    password = await asyncio.to_thread(_read_password, args.password_stdin)
+    check_password_rules(password)
+    password_hash = await hash_password(password)
+    async with _opened(settings) as store:
+        try:
+            user = await store.users.create(email, password_hash, _now())
+        except AlreadyExists:
+            raise CliError(f"user {email} already exists") from None
+        # The operator vouches for the address, as for alias targets below.
+        await store.users.set_verified(user.id, _now())
+    print(f"created user {email}")
+    return 0
+
+
+async def user_delete(args: argparse.Namespace, settings: Settings) -> int:
+    async with _opened(settings) as store:
+        user = await _user(store, args.email)
+        counts = await store.delete_account(user.id)
+    summary = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
+    print(f"deleted user {user.email} and everything it owned ({summary})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- domains
+
+
+async def domain_add(args: argparse.Namespace, settings: Settings) -> int:
+    name = normalize_domain(args.domain)
+    async with _opened(settings) as store:
+        owner = await _user(store, args.owner)
+        try:
+            domain = await store.domains.create(name, owner.id, new_token(24), _now())
+        except AlreadyExists:
+            raise CliError(f"domain {name} already exists") from None
+        if args.verified:
+            await store.domains.set_verified(domain.id, _now())
+    if args.verified:
+        print(f"added domain {name} for {owner.email} (verified by the operator)")
+    else:
+        print(f"added domain {name} for {owner.email} (not verified yet)")
+        print(f"publish the records shown by: quietmail domain dns {name}")
+    return 0
+
+
+async def domain_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with _opened(settings) as store:
+        domains = await store.domains.list_all()
+        owners = {u.id: u.email for u in await store.users.list_all()}
+        counts = [len(await store.aliases.list_for_domain(d.id)) for d in domains]
+    if not domains:
+        print("no domains")
+        return 0
+    for domain, count in zip(domains, counts, strict=True):
+        state = "verified" if domain.verified else "unverified"
+        owner = owners.get(domain.owner_id, "?")
+        print(f"{domain.name}  {state}  owner={owner}  aliases={count}")
+    return 0
+
+
+async def domain_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async with _opened(settings) as store:
+        domain = await _domain(store, args.domain)
+        aliases = len(await store.aliases.list_for_domain(domain.id))
+        await store.domains.delete(domain.id)
+    print(f"removed domain {domain.name}, its {aliases} aliases and its error log")
+    return 0
+
+
+async def domain_dns(args: argparse.Namespace, settings: Settings) -> int:
+    async with _opened(settings) as store:
+        domain = await _domain(store, args.domain)
+    records = records_for(settings, domain)
+    print(f"DNS records for {domain.name}:")
+    for record in records:
+        need = "required" if record.required else "advice  "
+        print(f"  {need}  {record.name}.  {record.type}  {record.value}")
+        print(f"            ({record.purpose})")
+    if args.check:
+        checks = await check_records(settings, domain, make_async_resolver(settings))
+        print("live DNS:")
+        for check in checks:
+            state = "ok     " if check.ok else "MISSING"
+            detail = f": {check.problem}" if check.problem else ""
+            print(f"  {state}  {check.record.name}.  {check.record.type}{detail}")
+        print(f"ownership proven: {'yes' if ownership_proven(checks) else 'no'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- aliases
+
+
+def _targets(raw: list[str], alias_address: str, settings: Settings) -> list[str]:
+    targets: list[str] = []
+    for item in raw:
+        target = normalize_email(item)
+        if target == alias_address:
+            raise CliError(f"{target} cannot forward to itself")
+        if target not in targets:
+            targets.append(target)
+    if len(targets) > settings.max_targets:
+        raise CliError(f"at most {settings.max_targets} targets per alias (max_targets)")
+    return targets
+
+
+async def alias_add(args: argparse.Namespace, settings: Settings) -> int:
+    local, domain_name = _split_address(args.address)
+    address = f"{local}@{domain_name}"
+    targets = _targets(args.to, address, settings)
+    mode = AliasMode(args.mode)
+    if mode is AliasMode.ACTIVE and not targets:
+        raise CliError("an active alias needs at least one --to TARGET")
+    async with _opened(settings) as store:
+        domain = await _domain(store, domain_name)
+        try:
+            await store.aliases.create(domain.id, local, targets, mode, args.note, _now())
+        except AlreadyExists:
+            raise CliError(f"alias {address} already exists") from None
+        # The operator vouches for the targets: the relay forwards only to verified ones.
+        for target in targets:
+            recipient = await store.recipients.add(domain.owner_id, target, _now())
+            if recipient.verified_at is None:
+                await store.recipients.set_verified(domain.owner_id, target, _now())
+    kind = " (catch-all)" if local == CATCH_ALL else ""
+    print(f"added alias {address}{kind} -> {', '.join(targets) or '-'} [{mode.value}]")
+    return 0
+
+
+async def alias_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with _opened(settings) as store:
+        domain = await _domain(store, args.domain)
+        aliases = await store.aliases.list_for_domain(domain.id)
+    if not aliases:
+        print(f"no aliases for {domain.name}")
+        return 0
+    for alias in sorted(aliases, key=lambda a: a.local_part):
+        kind = " (catch-all)" if alias.is_catch_all else ""
+        note = f"  # {alias.description}" if alias.description else ""
+        targets = ", ".join(alias.targets) or "-"
+        print(f"{alias.local_part}@{domain.name}{kind}  [{alias.mode.value}]  -> {targets}{note}")
+    return 0
+
+
+async def alias_remove(args: argparse.Namespace, settings: Settings) -> int:
+    local, domain_name = _split_address(args.address)
+    async with _opened(settings) as store:
+        domain = await _domain(store, domain_name)
+        alias = await store.aliases.get_by_local_part(domain.id, local)
+        if alias is None:
+            raise NotFound(f"no alias {local}@{domain.name}")
+        await store.aliases.delete(alias.id)
+    print(f"removed alias {local}@{domain.name}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- error log
+
+
+async def errors(args: argparse.Namespace, settings: Settings) -> int:
+    async with _opened(settings) as store:
+        domain = await _domain(store, args.domain)
+        entries = await store.errors.list_for_domain(domain.id, _now())
+    if not entries:
+        print(f"no errors for {domain.name} in the last {settings.error_log_days} days")
+        return 0
+    for e in entries:  # the store returns newest first
+        print(
+            f"{e.at.isoformat(timespec='seconds')}  {e.alias}  {e.code} {e.enhanced_code}  "
+            f"{e.reason}  target={e.target_domain or '-'}  sender={e.sender_domain or '-'}"
+        )
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "user create": user_create,
+    "user delete": user_delete,
+    "domain add": domain_add,
+    "domain list": domain_list,
+    "domain remove": domain_remove,
+    "domain dns": domain_dns,
+    "alias add": alias_add,
+    "alias list": alias_list,
+    "alias remove": alias_remove,
+    "errors": errors,
+}
