@@ -67,6 +67,7 @@ def _write(path: Path, values: dict[str, str]) -> None:
     lines += [f'{name} = "{value}"\n' for name, value in sorted(values.items())]
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a leftover temp file
     with os.fdopen(fd, "w") as handle:
         handle.writelines(lines)
     os.replace(tmp, path)
