@@ -1,0 +1,287 @@
+"""Contract: domains, aliases, recipients and the generation counter, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from forwarder.store.base import (
+    CATCH_ALL,
+    AliasMode,
+    AlreadyExists,
+    InvalidValue,
+    NotFound,
+    Store,
+)
+from tests.store.contract_data import NOW, at, error_entry, make_alias, make_domain, make_user
+
+# ---------------------------------------------------------------------------- domains
+
+
+async def test_domain_name_is_idna_lower_case_and_unique(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner, "Bücher.Example")
+    assert domain.name == "xn--bcher-kva.example"
+    assert (domain.owner_id, domain.verification_token, domain.created_at) == (
+        owner.id,
+        "verify-token-0123",
+        NOW,
+    )
+    assert not domain.verified
+    for variant in ("xn--bcher-kva.example", "BÜCHER.EXAMPLE.", "XN--BCHER-KVA.Example"):
+        with pytest.raises(AlreadyExists):
+            await make_domain(store, owner, variant)
+        found = await store.domains.get_by_name(variant)
+        assert found is not None and found.id == domain.id
+    assert await store.domains.get(domain.id) == domain
+
+
+async def test_domain_name_taken_by_another_owner(store: Store) -> None:
+    alice = await make_user(store, "alice@example.org")
+    bob = await make_user(store, "bob@example.org")
+    await make_domain(store, alice, "example.net")
+    with pytest.raises(AlreadyExists):
+        await make_domain(store, bob, "EXAMPLE.net")
+    assert await store.domains.list_for_owner(bob.id) == []
+
+
+async def test_domain_needs_an_owner(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.domains.create("example.net", "missing", "t", NOW)
+    assert await store.domains.get_by_name("example.net") is None
+
+
+async def test_domain_lists(store: Store) -> None:
+    alice = await make_user(store, "alice@example.org")
+    bob = await make_user(store, "bob@example.org")
+    a1 = await make_domain(store, alice, "a1.example")
+    a2 = await make_domain(store, alice, "a2.example")
+    b1 = await make_domain(store, bob, "b1.example")
+    assert {d.id for d in await store.domains.list_for_owner(alice.id)} == {a1.id, a2.id}
+    assert {d.id for d in await store.domains.list_all()} == {a1.id, a2.id, b1.id}
+    assert await store.domains.get("missing") is None
+
+
+async def test_domain_verify_and_dkim(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    await store.domains.set_verified(domain.id, at(minutes=5))
+    await store.domains.set_dkim(domain.id, "qm2030", b"\x01sealed-key")
+    got = await store.domains.get(domain.id)
+    assert got is not None and got.verified and got.verified_at == at(minutes=5)
+    assert (got.dkim_selector, got.dkim_key_sealed) == ("qm2030", b"\x01sealed-key")
+    await store.domains.set_verified(domain.id, None)
+    await store.domains.set_dkim(domain.id, None, None)
+    got = await store.domains.get(domain.id)
+    assert got is not None and not got.verified
+    assert (got.dkim_selector, got.dkim_key_sealed) == (None, None)
+    with pytest.raises(NotFound):
+        await store.domains.set_verified("missing", NOW)
+    with pytest.raises(NotFound):
+        await store.domains.set_dkim("missing", "s", b"k")
+
+
+async def test_domain_delete_takes_aliases_and_error_log(store: Store) -> None:
+    owner = await make_user(store)
+    doomed = await make_domain(store, owner, "doomed.example")
+    kept = await make_domain(store, owner, "kept.example")
+    gone_alias = await make_alias(store, doomed, "hello")
+    kept_alias = await make_alias(store, kept, "hello")
+    await store.errors.add(error_entry(doomed))
+    await store.errors.add(error_entry(kept))
+    assert await store.domains.delete(doomed.id) is True
+    assert await store.domains.delete(doomed.id) is False
+    assert await store.domains.get(doomed.id) is None
+    assert await store.aliases.get(gone_alias.id) is None
+    assert await store.aliases.list_for_domain(doomed.id) == []
+    assert await store.errors.list_for_domain(doomed.id, NOW) == []
+    assert await store.aliases.get(kept_alias.id) == kept_alias
+    assert len(await store.errors.list_for_domain(kept.id, NOW)) == 1
+
+
+# ---------------------------------------------------------------------------- aliases
+
+
+async def test_alias_create_normalises(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    alias = await store.aliases.create(
+        domain.id, "Shop.News", ["Me@Bücher.Example", "b@EXAMPLE.org"], AliasMode.ACTIVE, "d", NOW
+    )
+    assert alias.local_part == "shop.news"
+    assert alias.targets == ("me@xn--bcher-kva.example", "b@example.org")
+    assert (alias.domain_id, alias.mode, alias.description, alias.created_at) == (
+        domain.id,
+        AliasMode.ACTIVE,
+        "d",
+        NOW,
+    )
+    assert not alias.is_catch_all
+    assert await store.aliases.get(alias.id) == alias
+    assert await store.aliases.get_by_local_part(domain.id, "SHOP.news") == alias
+    assert await store.aliases.get_by_local_part(domain.id, "shop") is None
+
+
+async def test_alias_local_part_unique_per_domain_case_insensitively(store: Store) -> None:
+    owner = await make_user(store)
+    one = await make_domain(store, owner, "one.example")
+    two = await make_domain(store, owner, "two.example")
+    await make_alias(store, one, "Hello")
+    with pytest.raises(AlreadyExists):
+        await make_alias(store, one, "HELLO")
+    other = await make_alias(store, two, "hello")  # another domain may use the same name
+    assert other.domain_id == two.id
+    assert len(await store.aliases.list_for_domain(one.id)) == 1
+
+
+async def test_alias_needs_a_domain(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.aliases.create("missing", "hello", ["a@example.org"], AliasMode.ACTIVE, "", NOW)
+
+
+async def test_catch_all_and_modes(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    catch_all = await make_alias(store, domain, CATCH_ALL)
+    dropped = await make_alias(store, domain, "spam", mode=AliasMode.DROP)
+    rejected = await make_alias(store, domain, "old", targets=(), mode=AliasMode.REJECT)
+    assert catch_all.is_catch_all
+    assert await store.aliases.get_by_local_part(domain.id, "*") == catch_all
+    assert dropped.mode is AliasMode.DROP
+    assert rejected.mode is AliasMode.REJECT and rejected.targets == ()
+    names = [a.local_part for a in await store.aliases.list_for_domain(domain.id)]
+    assert sorted(names) == ["*", "old", "spam"]
+
+
+async def test_alias_update_changes_only_what_is_given(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    alias = await make_alias(store, domain, "hello")
+    updated = await store.aliases.update(alias.id, targets=["New@Example.org"])
+    assert updated.targets == ("new@example.org",)
+    assert (updated.mode, updated.description) == (alias.mode, alias.description)
+    updated = await store.aliases.update(alias.id, mode=AliasMode.REJECT, description="off")
+    assert (updated.targets, updated.mode, updated.description) == (
+        ("new@example.org",),
+        AliasMode.REJECT,
+        "off",
+    )
+    assert await store.aliases.get(alias.id) == updated
+    assert (await store.aliases.update(alias.id)) == updated
+    with pytest.raises(NotFound):
+        await store.aliases.update("missing", description="x")
+
+
+async def test_alias_refuses_bad_targets_and_modes(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    for targets in ("a@example.org", ["not-an-address"], [{"$ne": None}]):
+        with pytest.raises(InvalidValue):
+            await store.aliases.create(domain.id, "x", targets, AliasMode.ACTIVE, "", NOW)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue):
+        await store.aliases.create(domain.id, "x", [], "forward", "", NOW)  # type: ignore[arg-type]
+    alias = await make_alias(store, domain)
+    with pytest.raises(InvalidValue):
+        await store.aliases.update(alias.id, targets="a@example.org")
+    assert await store.aliases.get(alias.id) == alias
+
+
+async def test_alias_delete(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    alias = await make_alias(store, domain)
+    assert await store.aliases.delete(alias.id) is True
+    assert await store.aliases.delete(alias.id) is False
+    assert await store.aliases.get_by_local_part(domain.id, "hello") is None
+    await make_alias(store, domain)  # the name is free again
+
+
+# ---------------------------------------------------------------------------- recipients
+
+
+async def test_recipient_add_is_idempotent_and_normalised(store: Store) -> None:
+    owner = await make_user(store)
+    first = await store.recipients.add(owner.id, "Me@Bücher.Example", NOW)
+    again = await store.recipients.add(owner.id, "me@xn--bcher-kva.example", at(hours=1))
+    assert first == again
+    assert (first.owner_id, first.address, first.created_at, first.verified_at) == (
+        owner.id,
+        "me@xn--bcher-kva.example",
+        NOW,
+        None,
+    )
+    assert await store.recipients.get(owner.id, "ME@bücher.example") == first
+    assert await store.recipients.list_for_owner(owner.id) == [first]
+
+
+async def test_recipient_is_per_owner(store: Store) -> None:
+    alice = await make_user(store, "alice@example.org")
+    bob = await make_user(store, "bob@example.org")
+    a = await store.recipients.add(alice.id, "shared@example.org", NOW)
+    b = await store.recipients.add(bob.id, "shared@example.org", NOW)
+    assert a.id != b.id
+    await store.recipients.set_verified(alice.id, "shared@example.org", at(hours=1))
+    got_b = await store.recipients.get(bob.id, "shared@example.org")
+    assert got_b is not None and got_b.verified_at is None
+    assert await store.recipients.delete(bob.id, "shared@example.org") is True
+    assert await store.recipients.get(alice.id, "shared@example.org") is not None
+    assert await store.recipients.get(bob.id, "shared@example.org") is None
+
+
+async def test_recipient_verify_delete_and_missing(store: Store) -> None:
+    owner = await make_user(store)
+    await store.recipients.add(owner.id, "me@example.org", NOW)
+    await store.recipients.set_verified(owner.id, "ME@example.org", at(minutes=2))
+    got = await store.recipients.get(owner.id, "me@example.org")
+    assert got is not None and got.verified_at == at(minutes=2)
+    await store.recipients.set_verified(owner.id, "me@example.org", None)
+    got = await store.recipients.get(owner.id, "me@example.org")
+    assert got is not None and got.verified_at is None
+    with pytest.raises(NotFound):
+        await store.recipients.set_verified(owner.id, "other@example.org", NOW)
+    with pytest.raises(NotFound):
+        await store.recipients.add("missing", "me@example.org", NOW)
+    assert await store.recipients.delete(owner.id, "me@example.org") is True
+    assert await store.recipients.delete(owner.id, "me@example.org") is False
+    assert await store.recipients.list_for_owner(owner.id) == []
+
+
+# ---------------------------------------------------------------------------- generation
+
+
+async def test_generation_grows_on_every_routing_write(store: Store) -> None:
+    seen = [await store.generation()]
+
+    async def grew() -> None:
+        value = await store.generation()
+        assert value > seen[-1]
+        seen.append(value)
+
+    user = await make_user(store)
+    await grew()
+    await store.users.set_password(user.id, "h2")
+    await grew()
+    domain = await make_domain(store, user)
+    await grew()
+    await store.domains.set_verified(domain.id, NOW)
+    await grew()
+    alias = await make_alias(store, domain)
+    await grew()
+    await store.aliases.update(alias.id, mode=AliasMode.DROP)
+    await grew()
+    await store.aliases.delete(alias.id)
+    await grew()
+    await store.recipients.add(user.id, "me@example.org", NOW)
+    await grew()
+    await store.recipients.set_verified(user.id, "me@example.org", NOW)
+    await grew()
+    await store.recipients.delete(user.id, "me@example.org")
+    await grew()
+    await store.domains.delete(domain.id)
+    await grew()
+    await store.delete_account(user.id)
+    await grew()
+
+
+async def test_generation_is_stable_without_writes(store: Store) -> None:
+    await make_user(store)
+    assert await store.generation() == await store.generation()
