@@ -1,0 +1,61 @@
+"""ARC (RFC 8617): validate the chain a message arrived with, and seal the forwarded copy.
+
+Sealing adds one ARC set (ARC-Authentication-Results, ARC-Message-Signature, ARC-Seal) at
+the next instance, signed with our key as ``d=<hostname> s=<arc_selector>``. dkimpy's
+``arc_sign`` takes the results to carry and the chain status ``cv=`` from *our*
+Authentication-Results header (the one with our authserv-id), so that header must be on the
+message, with ``arc=none|pass|fail`` from :meth:`ArcSealer.validate`, before sealing.
+Both directions are RSA work with blocking key look-ups: they run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import dkim
+import dns.resolver
+
+from forwarder.auth.dkim import TxtLookup, quiet_logger
+from forwarder.auth.keys import ArcKey
+from forwarder.auth.results import MethodResult
+
+# RFC 8617 section 4.4: cv of the chain that arrived. dkimpy says None for a chain that an
+# earlier hop already marked failed: for us that is a failed chain too.
+_CV = {dkim.CV_Pass: "pass", dkim.CV_Fail: "fail", dkim.CV_None: "none"}
+
+
+class ArcSealer:
+    def __init__(self, resolver: dns.resolver.Resolver, key: ArcKey, authserv_id: str) -> None:
+        self._resolver = resolver
+        self._key = key
+        self._authserv_id = authserv_id
+        self._logger = quiet_logger("quietmail.arc")
+
+    async def validate(self, message: bytes) -> MethodResult:
+        return await asyncio.to_thread(self.validate_blocking, message)
+
+    def validate_blocking(self, message: bytes) -> MethodResult:
+        cv, _, _ = dkim.arc_verify(
+            message, logger=self._logger, dnsfunc=TxtLookup(self._resolver), minkey=1024
+        )
+        return MethodResult("arc", _CV.get(cv, "fail"))
+
+    async def seal(self, message: bytes) -> list[bytes]:
+        """The new ARC set's header fields (CRLF-ended, ARC-Seal first) to put on top of
+        ``message``, or ``[]`` when dkimpy finds no chain to extend (our results header is
+        missing, or an earlier hop ended the chain)."""
+        return await asyncio.to_thread(self.seal_blocking, message)
+
+    def seal_blocking(self, message: bytes) -> list[bytes]:
+        try:
+            headers: list[bytes] = dkim.arc_sign(
+                message,
+                self._key.selector.encode("ascii"),
+                self._key.domain.encode("ascii"),
+                self._key.private_pem,
+                self._authserv_id.encode("ascii"),
+                logger=self._logger,
+            )
+        except dkim.DKIMException:  # e.g. the chain is already at its 50-instance limit
+            return []
+        return headers

@@ -1,0 +1,122 @@
+"""The Authentication-Results header (RFC 8601) and byte-exact header surgery on a message.
+
+The forwarded copy must keep the original header fields and body byte-for-byte (or the
+original DKIM signature would break), so headers are handled as raw byte fields here rather
+than through ``email``, which re-folds what it touches.
+
+RFC 8601 section 5: an ``Authentication-Results`` field that arrived with the message and
+claims our authserv-id is a forgery (only we may write those) and is removed before ours is
+added at the top.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+AR_NAME = b"authentication-results"
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]+")
+_LEADING_CFWS = re.compile(rb"\A(?:[ \t\r\n]+|\((?:[^()\\]|\\.)*\))*")
+_AUTHSERV_ID = re.compile(rb"[^ \t\r\n;()]+")
+
+
+# ------------------------------------------------------------------------ raw header fields
+
+
+def split_message(message: bytes) -> tuple[list[bytes], bytes]:
+    """The header fields (each with its folded continuation lines and CRLF) and the rest of
+    the message from the blank line on, so that ``b"".join(fields) + rest == message``."""
+    if message.startswith(b"\r\n"):
+        return [], message
+    end = message.find(b"\r\n\r\n")
+    head, rest = (message, b"") if end < 0 else (message[: end + 2], message[end + 2 :])
+    return list(_fields(head)), rest
+
+
+def _fields(head: bytes) -> Iterator[bytes]:
+    current: list[bytes] = []
+    for line in head.splitlines(keepends=True):
+        # RFC 5322 section 2.2.3: a line starting with WSP continues the previous field.
+        if current and line[:1] not in (b" ", b"\t"):
+            yield b"".join(current)
+            current = []
+        current.append(line)
+    if current:
+        yield b"".join(current)
+
+
+def field_name(raw_field: bytes) -> bytes:
+    return raw_field.split(b":", 1)[0].strip().lower()
+
+
+def field_value(raw_field: bytes) -> bytes:
+    return raw_field.split(b":", 1)[1] if b":" in raw_field else b""
+
+
+def authserv_id(value: bytes) -> str:
+    """The authserv-id an Authentication-Results value claims (RFC 8601 section 2.2), after
+    any leading comments and folding whitespace; lower-cased for comparison."""
+    leading = _LEADING_CFWS.match(value)
+    rest = value[leading.end() :] if leading else value
+    match = _AUTHSERV_ID.match(rest)
+    return match.group(0).decode("ascii", "replace").lower().rstrip(".") if match else ""
+
+
+def remove_forged_results(message: bytes, our_id: str) -> tuple[bytes, int]:
+    """The message without Authentication-Results fields that claim ``our_id``, and how many
+    were removed. Every other byte stays as it was."""
+    fields, rest = split_message(message)
+    kept = [
+        f
+        for f in fields
+        if field_name(f) != AR_NAME or authserv_id(field_value(f)) != our_id.lower()
+    ]
+    if len(kept) == len(fields):
+        return message, 0
+    return b"".join(kept) + rest, len(fields) - len(kept)
+
+
+def prepend_fields(message: bytes, new_fields: Iterable[bytes]) -> bytes:
+    return b"".join(new_fields) + message
+
+
+# ------------------------------------------------------------------------ building
+
+
+@dataclass(frozen=True, slots=True)
+class MethodResult:
+    """One ``method=result`` clause: ``spf=pass smtp.mailfrom=a@example.com``."""
+
+    method: str
+    result: str
+    properties: tuple[tuple[str, str], ...] = ()
+    comment: str = ""
+
+    def text(self) -> str:
+        parts = [f"{self.method}={self.result}"]
+        if self.comment:
+            parts.append("(" + _comment_text(self.comment) + ")")
+        parts += [f"{name}={pvalue(value)}" for name, value in self.properties]
+        return " ".join(parts)
+
+
+def pvalue(text: str) -> str:
+    """A property value (RFC 8601 section 2.2): a token/address as is, anything else as a
+    quoted-string, with control characters dropped so nothing can inject a header line."""
+    if _SAFE_VALUE.fullmatch(text):
+        return text
+    cleaned = "".join(c for c in text if c.isprintable() and c.isascii())
+    return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _comment_text(text: str) -> str:
+    return "".join(c for c in text if c.isprintable() and c.isascii() and c not in "()\\")
+
+
+def build_header(our_id: str, results: Iterable[MethodResult]) -> bytes:
+    """``Authentication-Results: our_id; r1; r2`` folded one result per line, CRLF-ended."""
+    clauses = [r.text() for r in results] or ["none"]  # RFC 8601 section 2.2: no-result
+    return (f"Authentication-Results: {our_id};\r\n\t" + ";\r\n\t".join(clauses) + "\r\n").encode(
+        "ascii"
+    )
