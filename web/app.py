@@ -1,30 +1,160 @@
-"""The Starlette application factory: ``create_app(settings, store)``."""
+"""The Starlette application factory: ``create_app(settings, store)``.
+
+Exceptions raised by handlers become answers here, in one place: for paths under /api they
+are JSON ``{"error", "message"}``, for pages an HTML page with the same status.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
+from forwarder.crypto import Sealer, derive_key
+from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
-from forwarder.store.base import Store, StoreUnavailable
+from forwarder.store.base import InvalidValue, Store, StoreUnavailable
+from web import account, accounts, aliases, domains, totp
+from web.actions import ActionError
+from web.api import account as api_account
+from web.api import aliases as api_aliases
+from web.api import domains as api_domains
+from web.api.common import ApiError, error_response
+from web.api.keys import Unauthorized
+from web.context import AppContext, Clock, ctx_of, make_templates, utc_now
+from web.mailer import Mailer, mailer_for
+from web.openapi import openapi_document
+from web.pages import message, redirect, render
+from web.ratelimit import Policy, RateLimited, RateLimits
+from web.security_headers import SecurityHeadersMiddleware
+from web.sessions import LoginRequired, current
+from web.tokens import Tokens
+from web.validation import InputError
+
+HERE = Path(__file__).parent
+API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, store: Store) -> Starlette:
-    """Build the web app on an opened store (the caller opens and closes it)."""
+async def healthz(request: Request) -> Response:
+    try:
+        await ctx_of(request).store.ping()
+    except StoreUnavailable:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
-    async def healthz(request: Request) -> Response:
-        try:
-            await store.ping()
-        except StoreUnavailable:
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
 
-    async def home(request: Request) -> Response:
-        return HTMLResponse("<!doctype html><title>quietmail</title><h1>quietmail</h1>")
+async def home(request: Request) -> Response:
+    if await current(request) is not None:
+        return redirect("/domains")
+    return await render(request, "home.html")
 
-    app = Starlette(routes=[Route("/healthz", healthz), Route("/", home)])
-    app.state.settings = settings
-    app.state.store = store
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi_document(ctx_of(request).settings.base_url))
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _error(request: Request, status: int, code: str, text: str, **headers: str) -> Response:
+    if _is_api(request):
+        return error_response(status, code, text, headers or None)
+    response = await message(request, "Sorry", text, status=status)
+    response.headers.update(headers)
+    return response
+
+
+async def _on_exception(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ActionError | ApiError):
+        return await _error(request, exc.status, exc.code, exc.message)
+    if isinstance(exc, InputError):
+        return await _error(request, 422, "invalid_input", str(exc))
+    if isinstance(exc, InvalidValue):
+        return await _error(request, 422, "invalid_input", str(exc))
+    if isinstance(exc, Unauthorized):
+        text = "a valid API key is needed: Authorization: Bearer qm_..."
+        return error_response(401, "unauthorized", text, {"www-authenticate": "Bearer"})
+    if isinstance(exc, RateLimited):
+        retry = str(exc.retry_after)
+        return await _error(request, 429, "rate_limited", str(exc), **{"retry-after": retry})
+    if isinstance(exc, LoginRequired):
+        return redirect("/login")
+    if isinstance(exc, StoreUnavailable):
+        return await _error(request, 503, "store_unavailable", "the database is not answering")
+    if isinstance(exc, HTTPException):
+        codes = {404: "not_found", 405: "method_not_allowed", 403: "forbidden"}
+        return await _error(
+            request, exc.status_code, codes.get(exc.status_code, "error"), exc.detail
+        )
+    raise exc
+
+
+def _routes() -> list[BaseRoute]:
+    api: list[BaseRoute] = [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *api_domains.routes,
+        *api_aliases.routes,
+        *api_account.routes,
+    ]
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/", home, methods=["GET"]),
+        *accounts.routes,
+        *domains.routes,
+        *aliases.routes,
+        *account.routes,
+        *totp.routes,
+        Mount(API_PREFIX, routes=api),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    *,
+    mailer: Mailer | None = None,
+    clock: Clock = utc_now,
+    resolver_factory: Callable[[], Any] | None = None,
+    rate_policies: dict[str, Policy] | None = None,
+) -> Starlette:
+    """Build the web app on an opened store (the caller opens and closes it).
+
+    ``mailer`` defaults to :func:`web.mailer.mailer_for`; ``resolver_factory`` to
+    ``make_async_resolver(settings)``; ``clock`` to UTC now.
+    """
+    ctx = AppContext(
+        settings=settings,
+        store=store,
+        mailer=mailer if mailer is not None else mailer_for(settings),
+        clock=clock,
+        tokens=Tokens(settings.secret_key, clock),
+        limits=RateLimits(derive_key(settings.secret_key, b"rate-limit-v1"), rate_policies),
+        templates=make_templates(str(HERE / "templates")),
+        sealer=Sealer(settings.encryption_key),
+        resolver_factory=resolver_factory or (lambda: make_async_resolver(settings)),
+    )
+    handlers: dict[Any, Any] = {
+        exc: _on_exception
+        for exc in (
+            ActionError, ApiError, InputError, InvalidValue, Unauthorized, RateLimited,
+            LoginRequired, StoreUnavailable, HTTPException,
+        )
+    }  # fmt: skip
+    https = settings.base_url.startswith("https://")
+    app = Starlette(
+        routes=_routes(),
+        middleware=[Middleware(SecurityHeadersMiddleware, https=https)],
+        exception_handlers=handlers,
+    )
+    app.state.ctx = ctx
     return app

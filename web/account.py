@@ -1,0 +1,103 @@
+"""The account page: password change, API keys, second factor, export and deletion."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from forwarder.crypto import token_hash
+from forwarder.passwords import hash_password, verify_password
+from forwarder.store.base import AlreadyExists
+from web.api.keys import new_api_key
+from web.context import ctx_of
+from web.csrf import checked_form
+from web.pages import form_str, message, redirect, render
+from web.sessions import clear_cookie, require, start
+from web.validation import MAX_NAME, new_password, text
+
+
+async def account_page(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    keys = await ctx.store.api_keys.list_for_user(me.user.id)
+    recipients = await ctx.store.recipients.list_for_owner(me.user.id)
+    return await render(request, "account.html", keys=keys, recipients=recipients)
+
+
+async def change_password(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    if not await verify_password(me.user.password_hash, form_str(form, "current")):
+        return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
+    secret = new_password(form_str(form, "password"))
+    await ctx.store.users.set_password(me.user.id, await hash_password(secret))
+    await ctx.store.sessions.delete_for_user(me.user.id)  # every session, this one too
+    response = redirect("/account?notice=password-changed")
+    user = await ctx.store.users.get(me.user.id)
+    if user is not None:
+        await start(request, response, user)  # a fresh session for the person who changed it
+    return response
+
+
+async def create_key(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    name = text(form_str(form, "name"), "name", max_length=MAX_NAME)
+    for _ in range(3):  # the prefix is random; a collision is rare and just retried
+        key, prefix = new_api_key()
+        try:
+            await ctx.store.api_keys.create(me.user.id, name, prefix, token_hash(key), ctx.now())
+        except AlreadyExists:
+            continue
+        return await render(request, "api_key.html", key=key, name=name)
+    return await message(request, "Try again", "No key could be made.", status=503)
+
+
+async def revoke_key(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    await checked_form(request)
+    if not await ctx.store.api_keys.delete(me.user.id, request.path_params["id"]):
+        return await message(request, "Not found", "No such API key.", status=404)
+    return redirect("/account?notice=key-revoked")
+
+
+async def export(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    data = await ctx.store.export_account(me.user.id)
+    body = json.dumps(data, indent=2, sort_keys=True, default=str)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"content-disposition": 'attachment; filename="quietmail-export.json"'},
+    )
+
+
+async def delete_account(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    if not await verify_password(me.user.password_hash, form_str(form, "password")):
+        text_ = "Wrong password: nothing was deleted."
+        return await message(request, "Not deleted", text_, status=400, link="/account")
+    counts = await ctx.store.delete_account(me.user.id)
+    request.state.current = None  # the session went with the account
+    response = await render(request, "deleted.html", counts=counts, user=None)
+    clear_cookie(request, response)
+    return response
+
+
+routes = [
+    Route("/account", account_page, methods=["GET"]),
+    Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/api-keys", create_key, methods=["POST"]),
+    Route("/account/api-keys/{id}/revoke", revoke_key, methods=["POST"]),
+    Route("/account/export", export, methods=["GET"]),
+    Route("/account/delete", delete_account, methods=["POST"]),
+]

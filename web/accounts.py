@@ -1,0 +1,245 @@
+"""Sign-up, e-mail verification, log-in (with the optional second factor), log-out, reset.
+
+Answers never tell whether an address has an account: sign-up and reset say the same thing
+either way, and a failed log-in costs one argon2 verification whether the user exists or not.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from forwarder.passwords import hash_password, verify_password
+from forwarder.store.base import AlreadyExists, User
+from web import totp
+from web.context import ctx_of
+from web.csrf import checked_form
+from web.mailer import MailError
+from web.pages import client_ip, form_str, message, password_fingerprint, redirect, render
+from web.sessions import current, end, start
+from web.tokens import Purpose, TokenError
+from web.validation import InputError, email, new_password, password
+
+_TIMING_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$kReFMQ4yTaNlYM5kQIVl0g$"
+    "sTZKrWKCYC7tacjhWWFbx3O+fmOBbIuOUi0Igp71+Y8"
+)
+_CHECK_MAIL = "If the address can be used, a message with a link is on its way. Check your mail."
+
+
+async def signup_page(request: Request) -> Response:
+    return await render(request, "signup.html", email="")
+
+
+async def signup(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    raw_email = form_str(form, "email")
+    await ctx.limits.hit("signup", client_ip(request), raw_email or None)
+    try:
+        address = email(raw_email)
+        secret = new_password(form_str(form, "password"))
+    except InputError as exc:
+        return await render(request, "signup.html", status=400, email=raw_email, error=str(exc))
+    try:
+        user = await ctx.store.users.create(address, await hash_password(secret), ctx.now())
+    except AlreadyExists:
+        await _mail(request, address, "Someone tried to sign up with this address", _EXISTS)
+        return await message(request, "Check your mail", _CHECK_MAIL)
+    await send_verification(request, user)
+    return await message(request, "Check your mail", _CHECK_MAIL)
+
+
+_EXISTS = (
+    "Someone (perhaps you) tried to create a quietmail account with this address, which "
+    "already has one. If it was you, log in or reset your password. Otherwise ignore this.\n"
+)
+
+
+async def _mail(request: Request, to: str, subject: str, body: str) -> bool:
+    try:
+        await ctx_of(request).mailer.send(to, subject, body)
+    except MailError:
+        return False
+    return True
+
+
+async def send_verification(request: Request, user: User) -> bool:
+    ctx = ctx_of(request)
+    token = ctx.tokens.make(Purpose.EMAIL_VERIFY, {"u": user.id, "e": user.email})
+    link = f"{ctx.settings.base_url}/verify-email?token={token}"
+    body = f"Confirm your quietmail account by opening this link:\n\n{link}\n"
+    return await _mail(request, user.email, "Confirm your quietmail account", body)
+
+
+async def verify_email_page(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    return await render(
+        request,
+        "confirm.html",
+        title="Confirm your e-mail address",
+        text="Press the button to confirm this address for your quietmail account.",
+        action="/verify-email",
+        token=token,
+    )
+
+
+async def verify_email(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    try:
+        payload = ctx.tokens.read(Purpose.EMAIL_VERIFY, form.get("token"))
+    except TokenError as exc:
+        return await message(request, "Link not valid", str(exc), status=400)
+    user = await ctx.store.users.get(str(payload.get("u", "")))
+    if user is None or user.email != payload.get("e"):
+        return await message(request, "Link not valid", "the account is gone", status=400)
+    if user.verified_at is None:
+        await ctx.store.users.set_verified(user.id, ctx.now())
+    return await message(request, "Address confirmed", "You can log in now.", link="/login")
+
+
+async def login_page(request: Request) -> Response:
+    return await render(request, "login.html", email="")
+
+
+async def login(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    raw_email = form_str(form, "email")
+    await ctx.limits.hit("login", client_ip(request), raw_email or None)
+    try:
+        address, secret = email(raw_email), password(form_str(form, "password"))
+    except InputError:
+        return await _login_failed(request, raw_email)
+    user = await ctx.store.users.get_by_email(address)
+    ok = await verify_password(user.password_hash if user else _TIMING_HASH, secret)
+    if user is None or not ok:
+        return await _login_failed(request, raw_email)
+    if user.verified_at is None:
+        await send_verification(request, user)
+        text = "Confirm your address first: we have sent the link again."
+        return await message(request, "Confirm your e-mail address", text, status=403)
+    if user.totp_secret_sealed is not None:
+        token = ctx.tokens.make(
+            Purpose.LOGIN_TOTP, {"u": user.id, "p": password_fingerprint(request, user)}
+        )
+        return await render(request, "login_totp.html", token=token)
+    return await _logged_in(request, user)
+
+
+async def _login_failed(request: Request, raw_email: str) -> Response:
+    error = "Wrong e-mail address or password."
+    return await render(request, "login.html", status=400, email=raw_email, error=error)
+
+
+async def _logged_in(request: Request, user: User) -> Response:
+    response = redirect("/domains")
+    await start(request, response, user)
+    return response
+
+
+async def login_second_factor(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    try:
+        payload = ctx.tokens.read(Purpose.LOGIN_TOTP, form.get("token"))
+    except TokenError as exc:
+        return await message(request, "Log in again", str(exc), status=400, link="/login")
+    user = await ctx.store.users.get(str(payload.get("u", "")))
+    if user is None or payload.get("p") != password_fingerprint(request, user):
+        return await message(request, "Log in again", "the log-in expired", status=400)
+    await ctx.limits.hit("login", client_ip(request), user.email)
+    if not await totp.check_second_factor(request, user, form_str(form, "code")):
+        token = str(form.get("token"))
+        error = "That code is not right."
+        return await render(request, "login_totp.html", status=400, token=token, error=error)
+    return await _logged_in(request, user)
+
+
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    response = redirect("/login?notice=logged-out")
+    await end(request, response)
+    return response
+
+
+async def reset_request_page(request: Request) -> Response:
+    return await render(request, "reset_request.html", email="")
+
+
+async def reset_request(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    raw_email = form_str(form, "email")
+    await ctx.limits.hit("reset", client_ip(request), raw_email or None)
+    try:
+        address = email(raw_email)
+    except InputError as exc:
+        error = str(exc)
+        return await render(request, "reset_request.html", status=400, email=raw_email, error=error)
+    user = await ctx.store.users.get_by_email(address)
+    if user is not None:
+        payload = {"u": user.id, "p": password_fingerprint(request, user)}
+        link = f"{ctx.settings.base_url}/reset/confirm?token="
+        link += ctx.tokens.make(Purpose.PASSWORD_RESET, payload)
+        body = f"To choose a new quietmail password, open this link within an hour:\n\n{link}\n"
+        await _mail(request, user.email, "Reset your quietmail password", body)
+    return await message(request, "Check your mail", _CHECK_MAIL)
+
+
+async def _reset_user(request: Request, token: object) -> User:
+    ctx = ctx_of(request)
+    payload = ctx.tokens.read(Purpose.PASSWORD_RESET, token)
+    user = await ctx.store.users.get(str(payload.get("u", "")))
+    if user is None or payload.get("p") != password_fingerprint(request, user):
+        raise TokenError("the link has been used already")
+    return user
+
+
+async def reset_page(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    try:
+        await _reset_user(request, token)
+    except TokenError as exc:
+        return await message(request, "Link not valid", str(exc), status=400, link="/reset")
+    return await render(request, "reset.html", token=token)
+
+
+async def reset(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    token = form.get("token")
+    try:
+        user = await _reset_user(request, token)
+    except TokenError as exc:
+        return await message(request, "Link not valid", str(exc), status=400, link="/reset")
+    try:
+        secret = new_password(form_str(form, "password"))
+    except InputError as exc:
+        return await render(request, "reset.html", status=400, token=token, error=str(exc))
+    await ctx.store.users.set_password(user.id, await hash_password(secret))
+    await ctx.store.sessions.delete_for_user(user.id)
+    if user.verified_at is None:  # the link reached the mailbox: the address is proven
+        await ctx.store.users.set_verified(user.id, ctx.now())
+    response = await message(request, "Password changed", "Log in with the new password.")
+    if await current(request) is not None:
+        await end(request, response)
+    return response
+
+
+routes = [
+    Route("/signup", signup_page, methods=["GET"]),
+    Route("/signup", signup, methods=["POST"]),
+    Route("/verify-email", verify_email_page, methods=["GET"]),
+    Route("/verify-email", verify_email, methods=["POST"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/login/totp", login_second_factor, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/reset", reset_request_page, methods=["GET"]),
+    Route("/reset", reset_request, methods=["POST"]),
+    Route("/reset/confirm", reset_page, methods=["GET"]),
+    Route("/reset/confirm", reset, methods=["POST"]),
+]

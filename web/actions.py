@@ -1,0 +1,163 @@
+"""What the pages and the API both do, in one place: ownership checks, domains, aliases,
+target confirmation. Handlers translate :class:`ActionError` into a page or a JSON error.
+
+Ownership: an object of another account is reported exactly like a missing one (404), so
+ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from forwarder import dnsrecords
+from forwarder.store.base import Alias, AliasMode, AlreadyExists, Domain, NotFound, User
+from web.context import AppContext
+from web.mailer import MailError
+from web.tokens import Purpose
+from web.validation import is_object_id
+
+
+class ActionError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def not_found(what: str) -> ActionError:
+    return ActionError(404, "not_found", f"no such {what}")
+
+
+async def owned_domain(ctx: AppContext, user: User, domain_id: str) -> Domain:
+    if not is_object_id(domain_id):
+        raise not_found("domain")
+    domain = await ctx.store.domains.get(domain_id)
+    if domain is None or domain.owner_id != user.id:
+        raise not_found("domain")
+    return domain
+
+
+async def owned_alias(ctx: AppContext, user: User, alias_id: str) -> tuple[Alias, Domain]:
+    if not is_object_id(alias_id):
+        raise not_found("alias")
+    alias = await ctx.store.aliases.get(alias_id)
+    if alias is None:
+        raise not_found("alias")
+    domain = await ctx.store.domains.get(alias.domain_id)
+    if domain is None or domain.owner_id != user.id:
+        raise not_found("alias")
+    return alias, domain
+
+
+async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
+    if name == ctx.settings.hostname:
+        raise ActionError(422, "invalid_input", "name: this is the server's own host name")
+    existing = await ctx.store.domains.get_by_name(name)
+    if existing is not None:
+        raise _taken(existing, user)
+    try:
+        return await ctx.store.domains.create(name, user.id, secrets.token_hex(16), ctx.now())
+    except AlreadyExists:
+        raise ActionError(409, "domain_in_use", f"{name} is already in use") from None
+
+
+def _taken(existing: Domain, user: User) -> ActionError:
+    if existing.owner_id == user.id:
+        return ActionError(409, "domain_exists", f"you have already added {existing.name}")
+    # Known limit: an unverified claim by another account also blocks the name for now.
+    return ActionError(409, "domain_in_use", f"{existing.name} is already in use")
+
+
+@dataclass(frozen=True)
+class Verification:
+    checks: list[dnsrecords.RecordCheck]
+    proven: bool
+    domain: Domain
+
+
+async def verify_domain(ctx: AppContext, domain: Domain) -> Verification:
+    """Check the records live; mark the domain verified once ownership is proven.
+
+    A verified domain stays verified when a later check fails (DNS trouble is often passing).
+    """
+    checks = await dnsrecords.check_records(ctx.settings, domain, ctx.resolver_factory())
+    proven = dnsrecords.ownership_proven(checks)
+    if proven and not domain.verified:
+        await ctx.store.domains.set_verified(domain.id, ctx.now())
+        domain = await ctx.store.domains.get(domain.id) or domain
+    return Verification(checks, proven, domain)
+
+
+async def create_alias(
+    ctx: AppContext,
+    user: User,
+    domain: Domain,
+    local_part: str,
+    targets: Sequence[str],
+    mode: AliasMode,
+    description: str,
+) -> Alias:
+    try:
+        alias = await ctx.store.aliases.create(
+            domain.id, local_part, targets, mode, description, ctx.now()
+        )
+    except AlreadyExists:
+        raise ActionError(409, "alias_exists", f"{local_part}@{domain.name} exists") from None
+    except NotFound:
+        raise not_found("domain") from None
+    await ensure_recipients(ctx, user, alias.targets)
+    return alias
+
+
+async def update_alias(
+    ctx: AppContext,
+    user: User,
+    alias: Alias,
+    *,
+    targets: Sequence[str] | None,
+    mode: AliasMode | None,
+    description: str | None,
+) -> Alias:
+    try:
+        updated = await ctx.store.aliases.update(
+            alias.id, targets=targets, mode=mode, description=description
+        )
+    except NotFound:
+        raise not_found("alias") from None
+    await ensure_recipients(ctx, user, updated.targets)
+    return updated
+
+
+async def ensure_recipients(ctx: AppContext, user: User, addresses: Sequence[str]) -> int:
+    """Record each target the account has not used before and mail it a confirmation link.
+
+    The account's own verified e-mail address is confirmed already. Returns how many
+    confirmation messages could not be sent (the target stays unconfirmed; mail is not
+    forwarded to it until it is).
+    """
+    failures = 0
+    for address in addresses:
+        if await ctx.store.recipients.get(user.id, address) is not None:
+            continue
+        recipient = await ctx.store.recipients.add(user.id, address, ctx.now())
+        if address == user.email and user.verified_at is not None:
+            await ctx.store.recipients.set_verified(user.id, address, ctx.now())
+            continue
+        token = ctx.tokens.make(
+            Purpose.RECIPIENT_CONFIRM, {"r": recipient.id, "o": user.id, "a": address}
+        )
+        link = f"{ctx.settings.base_url}/recipients/confirm?token={token}"
+        body = (
+            "A quietmail user wants to forward mail to this address.\n\n"
+            f"To accept, open this link and press the button:\n\n{link}\n\n"
+            "If you do not want this, ignore this message: nothing is forwarded to you "
+            "until you accept.\n"
+        )
+        try:
+            await ctx.mailer.send(address, "Confirm forwarding to this address", body)
+        except MailError:
+            failures += 1
+    return failures

@@ -1,0 +1,106 @@
+"""Alias pages (add, edit, delete) and the target's confirmation page.
+
+Confirming a target needs no log-in: the target's owner may be someone else. The link opens a
+page with a button, and only the POST confirms, so a mail scanner that follows links cannot.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from web import actions
+from web.context import ctx_of
+from web.csrf import checked_form
+from web.pages import form_str, message, redirect, render
+from web.sessions import require
+from web.tokens import Purpose, TokenError
+from web.validation import description, local_part, mode, split_targets, targets
+
+
+async def add_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    local = "*" if form_str(form, "catch_all") else local_part(form_str(form, "local_part"))
+    await actions.create_alias(
+        ctx,
+        me.user,
+        domain,
+        local,
+        targets(split_targets(form_str(form, "targets")), ctx.settings.max_targets),
+        mode(form_str(form, "mode") or "active"),
+        description(form_str(form, "description")),
+    )
+    return redirect(f"/domains/{domain.id}?notice=alias-saved")
+
+
+async def edit_alias_page(request: Request) -> Response:
+    me = await require(request)
+    alias, domain = await actions.owned_alias(ctx_of(request), me.user, request.path_params["id"])
+    return await render(request, "alias.html", alias=alias, domain=domain)
+
+
+async def update_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    alias, domain = await actions.owned_alias(ctx, me.user, request.path_params["id"])
+    await actions.update_alias(
+        ctx,
+        me.user,
+        alias,
+        targets=targets(split_targets(form_str(form, "targets")), ctx.settings.max_targets),
+        mode=mode(form_str(form, "mode")),
+        description=description(form_str(form, "description")),
+    )
+    return redirect(f"/domains/{domain.id}?notice=alias-saved")
+
+
+async def delete_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    await checked_form(request)
+    alias, domain = await actions.owned_alias(ctx, me.user, request.path_params["id"])
+    await ctx.store.aliases.delete(alias.id)
+    return redirect(f"/domains/{domain.id}?notice=alias-deleted")
+
+
+async def confirm_recipient_page(request: Request) -> Response:
+    return await render(
+        request,
+        "confirm.html",
+        title="Accept forwarded mail",
+        text="A quietmail user wants to forward mail to this address. Press the button to "
+        "accept; if you do not, nothing is forwarded to you.",
+        action="/recipients/confirm",
+        token=request.query_params.get("token", ""),
+    )
+
+
+async def confirm_recipient(request: Request) -> Response:
+    ctx = ctx_of(request)
+    form = await checked_form(request)
+    try:
+        payload = ctx.tokens.read(Purpose.RECIPIENT_CONFIRM, form.get("token"))
+    except TokenError as exc:
+        return await message(request, "Link not valid", str(exc), status=400)
+    owner, address = str(payload.get("o", "")), str(payload.get("a", ""))
+    recipient = await ctx.store.recipients.get(owner, address) if owner and address else None
+    if recipient is None or recipient.id != payload.get("r"):
+        return await message(request, "Link not valid", "this request was withdrawn", status=400)
+    if recipient.verified_at is None:
+        await ctx.store.recipients.set_verified(owner, address, ctx.now())
+    return await message(request, "Accepted", "Mail will now be forwarded to this address.")
+
+
+routes = [
+    Route("/domains/{id}/aliases", add_alias, methods=["POST"]),
+    Route("/aliases/{id}", edit_alias_page, methods=["GET"]),
+    Route("/aliases/{id}", update_alias, methods=["POST"]),
+    Route("/aliases/{id}/delete", delete_alias, methods=["POST"]),
+    Route("/recipients/confirm", confirm_recipient_page, methods=["GET"]),
+    Route("/recipients/confirm", confirm_recipient, methods=["POST"]),
+]

@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1 (Authorization: Bearer qm_<prefix>_<secret>)."""

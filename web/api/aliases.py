@@ -1,0 +1,89 @@
+"""API: aliases of a domain (list, add) and one alias (get, update, delete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from forwarder.store.base import Alias, AliasMode, Domain, User
+from web import actions
+from web.api.common import alias_json, json_object
+from web.api.keys import authenticate
+from web.context import AppContext, ctx_of
+from web.validation import description, local_part, mode, only_keys, targets
+
+
+async def _json(ctx: AppContext, user: User, alias: Alias, domain: Domain) -> dict[str, Any]:
+    recipients = {r.address: r for r in await ctx.store.recipients.list_for_owner(user.id)}
+    return alias_json(alias, domain, recipients)
+
+
+async def list_aliases(request: Request) -> Response:
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    aliases = await ctx.store.aliases.list_for_domain(domain.id)
+    return JSONResponse({"aliases": [await _json(ctx, user, a, domain) for a in aliases]})
+
+
+async def add_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    data = await json_object(request)
+    only_keys(data, {"local_part", "targets", "mode", "description"})
+    alias = await actions.create_alias(
+        ctx,
+        user,
+        domain,
+        local_part(data.get("local_part")),
+        targets(data.get("targets"), ctx.settings.max_targets),
+        mode(data.get("mode", AliasMode.ACTIVE.value)),
+        description(data.get("description", "")),
+    )
+    return JSONResponse(await _json(ctx, user, alias, domain), status_code=201)
+
+
+async def get_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    return JSONResponse(await _json(ctx, user, alias, domain))
+
+
+async def update_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    data = await json_object(request)
+    only_keys(data, {"targets", "mode", "description"})
+    max_targets = ctx.settings.max_targets
+    updated = await actions.update_alias(
+        ctx,
+        user,
+        alias,
+        targets=targets(data["targets"], max_targets) if "targets" in data else None,
+        mode=mode(data["mode"]) if "mode" in data else None,
+        description=description(data["description"]) if "description" in data else None,
+    )
+    return JSONResponse(await _json(ctx, user, updated, domain))
+
+
+async def delete_alias(request: Request) -> Response:
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, _ = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    await ctx.store.aliases.delete(alias.id)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/domains/{domain_id}/aliases", list_aliases, methods=["GET"]),
+    Route("/domains/{domain_id}/aliases", add_alias, methods=["POST"]),
+    Route("/aliases/{alias_id}", get_alias, methods=["GET"]),
+    Route("/aliases/{alias_id}", update_alias, methods=["PATCH"]),
+    Route("/aliases/{alias_id}", delete_alias, methods=["DELETE"]),
+]

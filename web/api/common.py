@@ -1,0 +1,110 @@
+"""JSON plumbing of the API: reading a body, turning records into JSON, error answers.
+
+Every error is ``{"error": "<stable code>", "message": "..."}``; the codes are listed in the
+OpenAPI document (web/openapi.py).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from forwarder import dnsrecords
+from forwarder.store.base import Alias, Domain, ErrorLogEntry, Recipient
+from web.validation import InputError
+
+MAX_BODY = 64 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InputError("body", "must be a JSON object")
+    return data
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def domain_json(domain: Domain) -> dict[str, Any]:
+    return {
+        "id": domain.id,
+        "name": domain.name,
+        "verified": domain.verified,
+        "verified_at": _time(domain.verified_at),
+        "created_at": _time(domain.created_at),
+    }
+
+
+def alias_json(alias: Alias, domain: Domain, recipients: dict[str, Recipient]) -> dict[str, Any]:
+    return {
+        "id": alias.id,
+        "domain_id": alias.domain_id,
+        "local_part": alias.local_part,
+        "address": f"{alias.local_part}@{domain.name}",
+        "catch_all": alias.is_catch_all,
+        "targets": list(alias.targets),
+        "unconfirmed_targets": [
+            t for t in alias.targets if t not in recipients or recipients[t].verified_at is None
+        ],
+        "mode": alias.mode.value,
+        "description": alias.description,
+        "created_at": _time(alias.created_at),
+    }
+
+
+def record_json(record: dnsrecords.DnsRecord) -> dict[str, Any]:
+    return {
+        "type": record.type,
+        "name": record.name,
+        "value": record.value,
+        "purpose": record.purpose,
+        "required": record.required,
+    }
+
+
+def check_json(check: dnsrecords.RecordCheck) -> dict[str, Any]:
+    return {
+        "record": record_json(check.record),
+        "ok": check.ok,
+        "found": list(check.found),
+        "problem": check.problem,
+    }
+
+
+def error_entry_json(entry: ErrorLogEntry) -> dict[str, Any]:
+    return {
+        "at": _time(entry.at),
+        "alias": entry.alias,
+        "code": entry.code,
+        "enhanced_code": entry.enhanced_code,
+        "reason": entry.reason,
+        "target_domain": entry.target_domain,
+        "sender_domain": entry.sender_domain,
+        "expires_at": _time(entry.expires_at),
+    }

@@ -1,0 +1,43 @@
+"""API keys: ``qm_<prefix>_<secret>``. The store keeps the prefix (for look-up) and
+``token_hash`` of the whole key, never the key; the key is shown once, when it is made."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+
+from starlette.requests import Request
+
+from forwarder.crypto import new_token, token_hash
+from forwarder.store.base import User
+from web.context import ctx_of
+
+_KEY = re.compile(r"qm_([0-9a-f]{8})_([A-Za-z0-9_-]{32,100})")
+
+
+class Unauthorized(Exception):
+    """No key, a malformed key, or a key that is not (or no longer) valid."""
+
+
+def new_api_key() -> tuple[str, str]:
+    """(key, prefix); the secret part carries 256 bits."""
+    prefix = secrets.token_hex(4)
+    return f"qm_{prefix}_{new_token(32)}", prefix
+
+
+async def authenticate(request: Request) -> User:
+    """The user whose key is in the Authorization header (RFC 6750 section 2.1)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    match = _KEY.fullmatch(key.strip()) if scheme.lower() == "bearer" else None
+    if match is None:
+        raise Unauthorized()
+    ctx = ctx_of(request)
+    record = await ctx.store.api_keys.get_by_prefix(match.group(1))
+    if record is None or not hmac.compare_digest(record.key_hash, token_hash(key.strip())):
+        raise Unauthorized()
+    user = await ctx.store.users.get(record.user_id)
+    if user is None:
+        raise Unauthorized()
+    return user

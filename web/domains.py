@@ -1,0 +1,89 @@
+"""Domain pages: list and add, the records to publish with a live DNS check, delete, error log."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from forwarder import dnsrecords
+from forwarder.store.base import Domain, User
+from web import actions
+from web.context import ctx_of
+from web.csrf import checked_form
+from web.pages import form_str, redirect, render
+from web.sessions import require
+from web.validation import domain_name
+
+
+async def list_domains(request: Request) -> Response:
+    me = await require(request)
+    domains = await ctx_of(request).store.domains.list_for_owner(me.user.id)
+    return await render(request, "domains.html", domains=domains, name="")
+
+
+async def add_domain(request: Request) -> Response:
+    me = await require(request)
+    form = await checked_form(request)
+    name = domain_name(form_str(form, "name"))
+    domain = await actions.add_domain(ctx_of(request), me.user, name)
+    return redirect(f"/domains/{domain.id}?notice=domain-added")
+
+
+async def _domain_page(
+    request: Request, user: User, domain: Domain, checks: list[dnsrecords.RecordCheck] | None
+) -> Response:
+    ctx = ctx_of(request)
+    aliases = await ctx.store.aliases.list_for_domain(domain.id)
+    recipients = {r.address: r for r in await ctx.store.recipients.list_for_owner(user.id)}
+    return await render(
+        request,
+        "domain.html",
+        domain=domain,
+        records=dnsrecords.records_for(ctx.settings, domain),
+        checks=checks,
+        aliases=sorted(aliases, key=lambda a: (a.is_catch_all, a.local_part)),
+        recipients=recipients,
+        max_targets=ctx.settings.max_targets,
+    )
+
+
+async def show_domain(request: Request) -> Response:
+    me = await require(request)
+    domain = await actions.owned_domain(ctx_of(request), me.user, request.path_params["id"])
+    return await _domain_page(request, me.user, domain, None)
+
+
+async def verify_domain(request: Request) -> Response:
+    me = await require(request)
+    await checked_form(request)
+    domain = await actions.owned_domain(ctx_of(request), me.user, request.path_params["id"])
+    result = await actions.verify_domain(ctx_of(request), domain)
+    return await _domain_page(request, me.user, result.domain, result.checks)
+
+
+async def delete_domain(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    await checked_form(request)
+    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    await ctx.store.domains.delete(domain.id)
+    return redirect("/domains?notice=domain-deleted")
+
+
+async def error_log(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    entries = await ctx.store.errors.list_for_domain(domain.id, ctx.now())
+    return await render(request, "errors.html", domain=domain, entries=entries)
+
+
+routes = [
+    Route("/domains", list_domains, methods=["GET"]),
+    Route("/domains", add_domain, methods=["POST"]),
+    Route("/domains/{id}", show_domain, methods=["GET"]),
+    Route("/domains/{id}/verify", verify_domain, methods=["POST"]),
+    Route("/domains/{id}/delete", delete_domain, methods=["POST"]),
+    Route("/domains/{id}/errors", error_log, methods=["GET"]),
+]

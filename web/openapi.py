@@ -1,0 +1,222 @@
+"""The OpenAPI 3.1 document of /api/v1, written as data. A test checks that every documented
+route exists in the app and that every API route is documented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_STR = {"type": "string"}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Body is not valid JSON (invalid_json)",
+        401: "Missing or invalid API key (unauthorized)",
+        403: "Refused (wrong_password)",
+        404: "No such object, or it belongs to another account (not_found)",
+        409: "Name taken (domain_in_use, domain_exists, alias_exists)",
+        413: "Body too large (too_large)",
+        422: "Input refused by validation (invalid_input)",
+        503: "Database unavailable (store_unavailable)",
+    }
+    return {str(c): _json(_ref("Error"), text[c]) for c in (401, 503, *codes)}
+
+
+def _id_param(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    }
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": _STR, "message": _STR},
+    },
+    "Domain": {
+        "type": "object",
+        "required": ["id", "name", "verified", "verified_at", "created_at"],
+        "properties": {
+            "id": _STR, "name": _STR, "verified": {"type": "boolean"},
+            "verified_at": _TIME, "created_at": _TIME,
+            "dns_records": {"type": "array", "items": _ref("DnsRecord")},
+        },
+    },
+    "DnsRecord": {
+        "type": "object",
+        "required": ["type", "name", "value", "purpose", "required"],
+        "properties": {
+            "type": {"type": "string", "enum": ["MX", "TXT"]}, "name": _STR, "value": _STR,
+            "purpose": _STR, "required": {"type": "boolean"},
+        },
+    },
+    "RecordCheck": {
+        "type": "object",
+        "required": ["record", "ok", "found", "problem"],
+        "properties": {
+            "record": _ref("DnsRecord"), "ok": {"type": "boolean"},
+            "found": {"type": "array", "items": _STR}, "problem": _STR,
+        },
+    },
+    "Alias": {
+        "type": "object",
+        "required": ["id", "domain_id", "local_part", "address", "targets", "mode"],
+        "properties": {
+            "id": _STR, "domain_id": _STR, "local_part": _STR, "address": _STR,
+            "catch_all": {"type": "boolean"},
+            "targets": {"type": "array", "items": _STR},
+            "unconfirmed_targets": {"type": "array", "items": _STR},
+            "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
+            "description": _STR, "created_at": _TIME,
+        },
+    },
+    "NewAlias": {
+        "type": "object",
+        "required": ["local_part", "targets"],
+        "additionalProperties": False,
+        "properties": {
+            "local_part": {"type": "string", "maxLength": 64,
+                           "description": "the part before @, or * for the catch-all"},
+            "targets": {"type": "array", "minItems": 1, "maxItems": 10,
+                        "items": {"type": "string", "format": "email", "maxLength": 254}},
+            "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
+            "description": {"type": "string", "maxLength": 500},
+        },
+    },
+    "AliasChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "targets": {"type": "array", "minItems": 1, "maxItems": 10,
+                        "items": {"type": "string", "format": "email", "maxLength": 254}},
+            "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
+            "description": {"type": "string", "maxLength": 500},
+        },
+    },
+    "ErrorLogEntry": {
+        "type": "object",
+        "properties": {
+            "at": _TIME, "alias": _STR, "code": {"type": "integer"}, "enhanced_code": _STR,
+            "reason": _STR, "target_domain": _STR, "sender_domain": _STR, "expires_at": _TIME,
+        },
+    },
+}  # fmt: skip
+
+
+def _paths() -> dict[str, Any]:
+    domain = [_id_param("domain_id")]
+    alias = [_id_param("alias_id")]
+    return {
+        "/domains": {
+            "get": {"summary": "List your domains", "responses": {
+                "200": _json({"type": "object", "properties": {
+                    "domains": {"type": "array", "items": _ref("Domain")}}}, "Your domains"),
+                **_errors()}},
+            "post": {"summary": "Add a domain", "requestBody": _body({
+                "type": "object", "required": ["name"], "additionalProperties": False,
+                "properties": {"name": {"type": "string", "maxLength": 253}}}),
+                "responses": {"201": _json(_ref("Domain"), "Added, with the records to publish"),
+                              **_errors(400, 409, 413, 422)}},
+        },
+        "/domains/{domain_id}": {
+            "parameters": domain,
+            "get": {"summary": "One domain", "responses": {
+                "200": _json(_ref("Domain"), "The domain"), **_errors(404)}},
+            "delete": {"summary": "Delete a domain with its aliases and error log", "responses": {
+                "204": {"description": "Deleted"}, **_errors(404)}},
+        },
+        "/domains/{domain_id}/dns-records": {
+            "parameters": domain,
+            "get": {"summary": "Records to publish", "responses": {
+                "200": _json({"type": "object", "properties": {
+                    "records": {"type": "array", "items": _ref("DnsRecord")}}}, "The records"),
+                **_errors(404)}},
+        },
+        "/domains/{domain_id}/verify": {
+            "parameters": domain,
+            "post": {"summary": "Check the records in live DNS; verify the domain when they "
+                     "prove ownership", "responses": {
+                "200": _json({"type": "object", "properties": {
+                    "verified": {"type": "boolean"}, "ownership_proven": {"type": "boolean"},
+                    "checks": {"type": "array", "items": _ref("RecordCheck")},
+                    "domain": _ref("Domain")}}, "Record by record"), **_errors(404)}},
+        },
+        "/domains/{domain_id}/errors": {
+            "parameters": domain,
+            "get": {"summary": "Error log of the last 7 days, newest first", "responses": {
+                "200": _json({"type": "object", "properties": {
+                    "errors": {"type": "array", "items": _ref("ErrorLogEntry")}}}, "Entries"),
+                **_errors(404)}},
+        },
+        "/domains/{domain_id}/aliases": {
+            "parameters": domain,
+            "get": {"summary": "Aliases of a domain", "responses": {
+                "200": _json({"type": "object", "properties": {
+                    "aliases": {"type": "array", "items": _ref("Alias")}}}, "Aliases"),
+                **_errors(404)}},
+            "post": {"summary": "Add an alias; new targets get a confirmation link",
+                     "requestBody": _body(_ref("NewAlias")), "responses": {
+                "201": _json(_ref("Alias"), "Added"), **_errors(400, 404, 409, 413, 422)}},
+        },
+        "/aliases/{alias_id}": {
+            "parameters": alias,
+            "get": {"summary": "One alias", "responses": {
+                "200": _json(_ref("Alias"), "The alias"), **_errors(404)}},
+            "patch": {"summary": "Change targets, mode or note",
+                      "requestBody": _body(_ref("AliasChange")), "responses": {
+                "200": _json(_ref("Alias"), "Changed"), **_errors(400, 404, 413, 422)}},
+            "delete": {"summary": "Delete an alias", "responses": {
+                "204": {"description": "Deleted"}, **_errors(404)}},
+        },
+        "/account/export": {
+            "get": {"summary": "Everything stored about the account", "responses": {
+                "200": _json({"type": "object"}, "The export"), **_errors()}},
+        },
+        "/account/delete": {
+            "post": {"summary": "Delete the account and every record tied to it",
+                     "requestBody": _body({"type": "object", "required": ["password"],
+                                           "additionalProperties": False,
+                                           "properties": {"password": {"type": "string"}}}),
+                     "responses": {"200": _json({"type": "object", "properties": {
+                         "deleted": {"type": "object",
+                                     "additionalProperties": {"type": "integer"}}}},
+                         "Counts of deleted records per kind"),
+                         **_errors(400, 403, 413, 422)}},
+        },
+    }  # fmt: skip
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "quietmail API",
+            "version": "1",
+            "description": "Manage domains and aliases. Authenticate with "
+            "`Authorization: Bearer qm_<prefix>_<secret>` (create a key on the account page).",
+        },
+        "servers": [{"url": f"{base_url}/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _SCHEMAS,
+        },
+    }

@@ -1,0 +1,66 @@
+"""Rendering helpers for the server-side pages: every template gets the user and a CSRF token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from forwarder.crypto import derive_key, keyed_hash
+from forwarder.store.base import User
+from web.context import ctx_of
+from web.csrf import token_for
+from web.sessions import current
+
+# Notices are chosen by code, so a link cannot make the page say arbitrary text.
+NOTICES = {
+    "domain-added": "Domain added. Publish the records below, then press Check DNS.",
+    "domain-deleted": "Domain deleted, with its aliases and error log.",
+    "alias-saved": "Alias saved.",
+    "alias-deleted": "Alias deleted.",
+    "password-changed": "Password changed. Every other session has been logged out.",
+    "key-revoked": "API key revoked.",
+    "totp-disabled": "Two-factor authentication is off.",
+    "logged-out": "You are logged out.",
+    "mail-failed": "A confirmation message could not be sent; the target stays unconfirmed.",
+}
+
+
+async def render(
+    request: Request, template: str, /, *, status: int = 200, **context: Any
+) -> Response:
+    found = await current(request)
+    context.setdefault("user", found.user if found else None)
+    context["csrf"] = await token_for(request)
+    notice = request.query_params.get("notice", "")
+    context.setdefault("notice", NOTICES.get(notice, ""))
+    context.setdefault("error", "")
+    return ctx_of(request).templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+
+
+async def message(
+    request: Request, title: str, text: str, *, status: int = 200, link: str = "/"
+) -> Response:
+    return await render(request, "message.html", status=status, title=title, text=text, link=link)
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def password_fingerprint(request: Request, user: User) -> str:
+    """Binds a token to the current password hash: it dies when the password changes."""
+    key = derive_key(ctx_of(request).settings.secret_key, b"password-fingerprint-v1")
+    return keyed_hash(key, user.password_hash.encode())[:32]
+
+
+def form_str(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,59 @@
+"""Rate limits on log-in, sign-up and password reset, per client IP and per account.
+
+Uses the ``limits`` library with its in-memory storage and the moving-window strategy.
+Privacy: the storage lives in this process's memory only and each entry expires with its
+window, so an IP (keyed-hashed, never in plain text) is kept for at most the window's length.
+Several web processes each count on their own; that is a known limit of in-memory storage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from forwarder.crypto import keyed_hash
+
+
+@dataclass(frozen=True)
+class Policy:
+    per_ip: str = "30/minute"
+    per_account: str = "10/minute"
+
+
+DEFAULT_POLICIES: dict[str, Policy] = {
+    "login": Policy("30/minute", "10/minute"),
+    "signup": Policy("10/minute", "5/minute"),
+    "reset": Policy("10/minute", "3/minute"),
+}
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class RateLimits:
+    def __init__(self, key: bytes, policies: dict[str, Policy] | None = None) -> None:
+        self._key = key
+        self._policies = policies or DEFAULT_POLICIES
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def _id(self, kind: str, value: str) -> str:
+        return keyed_hash(self._key, kind.encode(), value.encode())[:32]
+
+    async def hit(self, action: str, ip: str, account: str | None) -> None:
+        """Count one attempt; raises RateLimited when a per-IP or per-account limit is spent."""
+        policy = self._policies[action]
+        checks: list[tuple[RateLimitItem, str]] = [(parse(policy.per_ip), self._id("ip", ip))]
+        if account:
+            checks.append((parse(policy.per_account), self._id("acct", account.lower())))
+        for item, ident in checks:
+            if not await self._limiter.hit(item, action, ident):
+                stats = await self._limiter.get_window_stats(item, action, ident)
+                raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))

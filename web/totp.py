@@ -1,0 +1,110 @@
+"""The optional second factor: TOTP (RFC 6238, via pyotp) with single-use recovery codes.
+
+The TOTP secret is sealed with the app's encryption key before it is stored (DESIGN promise 6),
+bound to the user id as context. Recovery codes are shown once and stored as hashes only.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pyotp
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from forwarder.crypto import SealError, token_hash
+from forwarder.passwords import verify_password
+from forwarder.store.base import User
+from web.context import ctx_of
+from web.csrf import checked_form
+from web.pages import form_str, message, redirect, render
+from web.sessions import require
+from web.tokens import Purpose, TokenError
+
+RECOVERY_CODES = 10
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
+
+
+def _context(user_id: str) -> str:
+    return f"totp:{user_id}"
+
+
+def new_recovery_code() -> str:
+    """Four groups of four: about 79 bits, so an unsalted hash is enough."""
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def recovery_hash(code: str) -> str:
+    return token_hash(re.sub(r"[\s-]", "", code.lower()))
+
+
+async def check_second_factor(request: Request, user: User, code: str) -> bool:
+    """A current TOTP code, or an unused recovery code (which is used up)."""
+    ctx = ctx_of(request)
+    code = code.strip()
+    if not code or len(code) > 64 or user.totp_secret_sealed is None:
+        return False
+    if re.fullmatch(r"\d{6}", code.replace(" ", "")):
+        try:
+            secret = ctx.sealer.open(user.totp_secret_sealed, _context(user.id)).decode()
+        except SealError:
+            return False
+        # valid_window=1 accepts the neighbouring 30 s steps (RFC 6238 section 5.2: clock drift).
+        return pyotp.TOTP(secret).verify(code.replace(" ", ""), for_time=ctx.now(), valid_window=1)
+    return await ctx.store.users.use_recovery_code(user.id, recovery_hash(code))
+
+
+async def totp_page(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    if me.user.totp_secret_sealed is not None:
+        return await render(request, "totp.html", enabled=True, secret="", uri="", token="")
+    secret = pyotp.random_base32()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=me.user.email, issuer_name="quietmail")
+    token = ctx.tokens.make(Purpose.TOTP_SETUP, {"u": me.user.id, "s": secret})
+    return await render(request, "totp.html", enabled=False, secret=secret, uri=uri, token=token)
+
+
+async def totp_enable(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    try:
+        payload = ctx.tokens.read(Purpose.TOTP_SETUP, form.get("token"))
+    except TokenError as exc:
+        return await message(request, "Start again", str(exc), status=400, link="/account/totp")
+    secret = str(payload.get("s", ""))
+    if payload.get("u") != me.user.id or not secret:
+        return await message(request, "Start again", "not your setup", status=400)
+    code = form_str(form, "code").replace(" ", "")
+    if not pyotp.TOTP(secret).verify(code, for_time=ctx.now(), valid_window=1):
+        error = "That code is not right; check the clock of your device and try again."
+        uri = pyotp.TOTP(secret).provisioning_uri(name=me.user.email, issuer_name="quietmail")
+        return await render(
+            request, "totp.html", status=400, enabled=False, secret=secret, uri=uri,
+            token=form_str(form, "token"), error=error,
+        )  # fmt: skip
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    sealed = ctx.sealer.seal(secret.encode(), _context(me.user.id))
+    await ctx.store.users.set_totp(me.user.id, sealed, [recovery_hash(c) for c in codes])
+    return await render(request, "recovery_codes.html", codes=codes)
+
+
+async def totp_disable(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    if not await verify_password(me.user.password_hash, form_str(form, "password")):
+        return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
+    await ctx.store.users.set_totp(me.user.id, None, [])
+    return redirect("/account?notice=totp-disabled")
+
+
+routes = [
+    Route("/account/totp", totp_page, methods=["GET"]),
+    Route("/account/totp", totp_enable, methods=["POST"]),
+    Route("/account/totp/disable", totp_disable, methods=["POST"]),
+]

@@ -1,0 +1,136 @@
+"""Input checks shared by the pages and the API, run before anything reaches the store.
+
+Every value must have the expected type (a dict such as ``{"$ne": null}`` where a string
+belongs is refused), a bounded length, and a valid syntax: addresses and domains go through
+the store's own normalisers (IDNA A-labels, RFC 5321 lengths) so the two agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from forwarder.passwords import WeakPassword, check_password_rules
+from forwarder.store.base import (
+    CATCH_ALL,
+    AliasMode,
+    InvalidValue,
+    normalize_domain,
+    normalize_email,
+    normalize_local_part,
+)
+
+MAX_DESCRIPTION = 500
+MAX_NAME = 100
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+")  # RFC 5322 dot-atom text, lower case
+
+
+class InputError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def is_object_id(value: str) -> bool:
+    return _ID.fullmatch(value) is not None
+
+
+def text(value: object, field: str, *, max_length: int, required: bool = True) -> str:
+    if type(value) is not str:
+        raise InputError(field, "must be a string")
+    if len(value) > max_length:
+        raise InputError(field, f"must be at most {max_length} characters")
+    if any(ord(c) < 32 and c not in "\t" for c in value):
+        raise InputError(field, "must not contain control characters")
+    value = value.strip()
+    if required and not value:
+        raise InputError(field, "is required")
+    return value
+
+
+def domain_name(value: object, field: str = "name") -> str:
+    try:
+        name = normalize_domain(value)
+    except InvalidValue as exc:
+        raise InputError(field, str(exc)) from None
+    if not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        raise InputError(field, "is not a valid host name (letters, digits and hyphens)")
+    return name
+
+
+def email(value: object, field: str = "email") -> str:
+    try:
+        address = normalize_email(value)
+    except InvalidValue as exc:
+        raise InputError(field, str(exc)) from None
+    local, _, domain = address.rpartition("@")
+    if not _LOCAL.fullmatch(local) or ".." in local or local[0] == "." or local[-1] == ".":
+        raise InputError(field, "is not a valid address")
+    domain_name(domain, field)
+    return address
+
+
+def local_part(value: object, field: str = "local_part") -> str:
+    if value == CATCH_ALL:
+        return CATCH_ALL
+    try:
+        local = normalize_local_part(value)
+    except InvalidValue as exc:
+        raise InputError(field, str(exc)) from None
+    if not _LOCAL.fullmatch(local) or ".." in local or local[0] == "." or local[-1] == ".":
+        raise InputError(field, "may hold letters, digits and . _ - + (not at either end)")
+    return local
+
+
+def targets(value: object, max_targets: int, field: str = "targets") -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise InputError(field, "must be a non-empty list of addresses")
+    if len(value) > max_targets:
+        raise InputError(field, f"at most {max_targets} targets")
+    result: list[str] = []
+    for item in value:
+        address = email(item, field)
+        if address not in result:
+            result.append(address)
+    return tuple(result)
+
+
+def split_targets(raw: str) -> list[object]:
+    """A textarea of addresses, one per line or separated by commas."""
+    return [part for part in re.split(r"[\s,;]+", raw) if part]
+
+
+def mode(value: object, field: str = "mode") -> AliasMode:
+    if type(value) is not str or value not in {m.value for m in AliasMode}:
+        raise InputError(field, "must be one of active, reject, drop")
+    return AliasMode(value)
+
+
+def description(value: object, field: str = "description") -> str:
+    return text(value, field, max_length=MAX_DESCRIPTION, required=False)
+
+
+def new_password(value: object, field: str = "password") -> str:
+    if type(value) is not str:
+        raise InputError(field, "must be a string")
+    try:
+        check_password_rules(value)
+    except WeakPassword as exc:
+        raise InputError(field, str(exc)) from None
+    return value
+
+
+def password(value: object, field: str = "password") -> str:
+    """A password being checked (not chosen): only type and length."""
+    if type(value) is not str or not value or len(value) > 1024:
+        raise InputError(field, "is required")
+    return value
+
+
+def only_keys(data: dict[str, object], allowed: Iterable[str]) -> None:
+    extra = sorted(set(data) - set(allowed))
+    if extra:
+        raise InputError(extra[0], "is not a known field")
