@@ -1,0 +1,23 @@
+"""Outbound delivery: the transport seam, the aiosmtplib implementation, MX routing.
+
+Exceptions: delivery problems are never raised, they are :class:`DeliveryResult` values
+(code, enhanced code, reason) per target; only :func:`send_system_mail` raises
+:class:`SystemMailError`, for the web app's own messages.
+"""
+
+from forwarder.deliver.forward import forward
+from forwarder.deliver.result import DeliveryResult, Transport, from_reply, permanent, temporary
+from forwarder.deliver.smtp import SmtpTransport
+from forwarder.deliver.system import SystemMailError, send_system_mail
+
+__all__ = [
+    "DeliveryResult",
+    "SmtpTransport",
+    "SystemMailError",
+    "Transport",
+    "forward",
+    "from_reply",
+    "permanent",
+    "send_system_mail",
+    "temporary",
+]

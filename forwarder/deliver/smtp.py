@@ -1,0 +1,151 @@
+"""The real outbound transport: aiosmtplib to the target's mail hosts, one connection per
+target domain carrying all of that domain's recipients.
+
+Hosts are tried in order until one holds a conversation; a refused connection, a timeout or
+a greeting other than 220 moves on to the next (RFC 5321 5.1). STARTTLS is used whenever the
+host offers it (RFC 3207, opportunistic); certificates are checked only when
+``settings.outbound_tls_verify`` is on. Once a host answers MAIL, its replies are final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+
+import aiosmtplib
+import dns.asyncresolver
+
+from forwarder.deliver import mx
+from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
+from forwarder.resolver import make_async_resolver
+from forwarder.settings import Settings
+
+
+class _HostUnusable(Exception):
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.reply)
+        self.result = result
+
+
+def domain_key(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+class SmtpTransport:
+    def __init__(
+        self, settings: Settings, resolver: dns.asyncresolver.Resolver | None = None
+    ) -> None:
+        self._settings = settings
+        self._resolver = resolver or make_async_resolver(settings)
+
+    async def send(
+        self, envelope_sender: str, recipients: Sequence[str], message: bytes
+    ) -> Mapping[str, DeliveryResult]:
+        groups: dict[str, list[str]] = {}
+        for recipient in dict.fromkeys(recipients):
+            groups.setdefault(domain_key(recipient), []).append(recipient)
+        chunks = await asyncio.gather(
+            *(self._send_domain(envelope_sender, d, rcpts, message) for d, rcpts in groups.items())
+        )
+        results: dict[str, DeliveryResult] = {}
+        for chunk in chunks:
+            results.update(chunk)
+        return results
+
+    async def _hosts(self, domain: str) -> tuple[list[mx.Host], int]:
+        relay = self._settings.outbound_smarthost
+        if relay is not None:
+            return await mx.smarthost(self._resolver, relay), relay.port
+        return await mx.mail_hosts(self._resolver, domain), self._settings.outbound_port
+
+    async def _send_domain(
+        self, sender: str, domain: str, recipients: list[str], message: bytes
+    ) -> dict[str, DeliveryResult]:
+        try:
+            hosts, port = await self._hosts(domain)
+        except mx.RouteError as exc:
+            return dict.fromkeys(recipients, exc.result)
+        last = temporary("4.4.1", "no mail host of the target domain answered")
+        for host in hosts:
+            for address in host.addresses:
+                try:
+                    return await self._session(host.name, address, port, sender, recipients, message)
+                except _HostUnusable as exc:
+                    last = exc.result
+        return dict.fromkeys(recipients, last)
+
+    async def _connect(self, name: str, address: str, port: int) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=address,
+            port=port,
+            timeout=self._settings.outbound_timeout,
+            start_tls=False,
+            validate_certs=self._settings.outbound_tls_verify,
+            local_hostname=self._settings.hostname,
+        )
+        try:
+            await client.connect()
+            await client.ehlo()
+            if client.supports_extension("starttls"):
+                await client.starttls(server_hostname=name)
+        except aiosmtplib.SMTPResponseException as exc:
+            client.close()
+            raise _HostUnusable(from_reply(exc.code, exc.message)) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+            raise _HostUnusable(temporary("4.4.1", "could not talk to the target's mail host"))
+        return client
+
+    async def _session(
+        self,
+        name: str,
+        address: str,
+        port: int,
+        sender: str,
+        recipients: list[str],
+        message: bytes,
+    ) -> dict[str, DeliveryResult]:
+        client = await self._connect(name, address, port)
+        try:
+            return await _transaction(client, sender, recipients, message)
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit(timeout=5)
+            client.close()
+
+
+async def _transaction(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
+) -> dict[str, DeliveryResult]:
+    options: list[str] = []
+    encoding = "ascii"
+    if not (sender.isascii() and all(r.isascii() for r in recipients)):
+        if not client.supports_extension("smtputf8"):  # RFC 6531 3.2
+            return dict.fromkeys(
+                recipients, permanent("5.6.7", "target does not accept UTF-8 addresses")
+            )
+        options.append("SMTPUTF8")
+        encoding = "utf-8"
+    if not message.isascii() and client.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    results: dict[str, DeliveryResult] = {}
+    try:
+        await client.mail(sender, options=options, encoding=encoding)
+        accepted = []
+        for recipient in recipients:
+            try:
+                await client.rcpt(recipient, encoding=encoding)
+                accepted.append(recipient)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                results[recipient] = from_reply(exc.code, exc.message)
+        if accepted:
+            response = await client.data(message)
+            results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
+    except aiosmtplib.SMTPResponseException as exc:
+        failure = from_reply(exc.code, exc.message)
+        results.update({r: failure for r in recipients if r not in results or results[r].ok})
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        lost = temporary("4.4.2", "connection to the target's mail host was lost")
+        results.update({r: lost for r in recipients if r not in results or results[r].ok})
+    return results

@@ -1,0 +1,87 @@
+"""Every SMTP reply the relay can give, as named constants (tests import the same names).
+
+Each reply is one line: a three-digit code (RFC 5321 4.2), an enhanced status code
+(RFC 3463, registry in RFC 5248) and one clear reason. Replies never name an address, so they
+are also safe to keep, shortened, in the error log (DESIGN promise 4).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------- success
+OK = "250 2.0.0 OK"
+ACCEPTED_RECIPIENT = "250 2.1.5 OK"
+ACCEPTED_SENDER = "250 2.1.0 OK"
+DELIVERED = "250 2.0.0 Message forwarded"
+
+# ---------------------------------------------------------------- RCPT decisions
+REJECT_RELAY_DENIED = "550 5.7.1 Relaying denied: this server does not serve that domain"
+REJECT_SOURCE_ROUTE = "550 5.7.1 Relaying denied: source routes and %-addresses are not accepted"
+REJECT_UNKNOWN_ALIAS = "550 5.1.1 No such address here"
+REJECT_DISABLED_ALIAS = "550 5.1.1 This address does not accept mail"
+REJECT_NO_CONFIRMED_TARGET = "550 5.1.1 This address has no confirmed forwarding target"
+REJECT_UNKNOWN_BOUNCE = "550 5.1.1 Not a valid bounce address of this server"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one transaction"
+STORE_UNAVAILABLE = "451 4.3.0 Temporary local problem, please try again later"
+LOCAL_ERROR = "451 4.3.0 Local error in processing, please try again later"
+
+# ---------------------------------------------------------------- session limits
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections from your address, try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+IDLE_TIMEOUT = "421 4.4.2 Idle for too long, closing connection"
+LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
+INSUFFICIENT_STORAGE = "452 4.3.1 Too much mail in flight, try again later"
+
+# ---------------------------------------------------------------- DATA checks
+MESSAGE_TOO_BIG = "552 5.3.4 Message exceeds the size limit"
+MAIL_LOOP = "554 5.4.6 Too many hops (Received headers), mail loop suspected"
+
+# ---------------------------------------------------------------- inbound authentication
+DMARC_REJECT = "550 5.7.1 Rejected by the sender domain's DMARC policy"
+TOO_MANY_DKIM_SIGNATURES = "550 5.7.1 Too many DKIM signatures"
+BAD_FROM_HEADER = "550 5.7.1 The message must have exactly one From header with one address"
+AUTH_TEMPERROR = "451 4.4.3 Temporary DNS failure while checking the sender, try again later"
+
+# ---------------------------------------------------------------- forwarding outcome
+FORWARD_DEFERRED = "451 4.4.1 A target did not accept the message yet, try again later"
+FORWARD_TIMEOUT = "451 4.4.7 Forwarding took too long, try again later"
+
+
+def forward_failed(enhanced: str, reason: str) -> str:
+    """All targets failed permanently: 550 with the first target's (sanitised) reason."""
+    if not re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", enhanced):
+        enhanced = "5.0.0"
+    return f"550 {enhanced} Forwarding failed: {short_reason(reason)}"
+
+
+# ---------------------------------------------------------------- parsing
+
+_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>\"']+")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    code: int
+    enhanced: str  # "" when the reply had none
+    text: str
+
+
+def parse(reply: str) -> Reply:
+    """Split '550 5.1.1 No such address' into its code, enhanced code and text."""
+    head, _, rest = reply.strip().partition(" ")
+    code = int(head[:3]) if head[:3].isdigit() else 451
+    first, _, tail = rest.partition(" ")
+    if _ENHANCED.match(first):
+        return Reply(code, first, tail)
+    return Reply(code, "", rest)
+
+
+def short_reason(text: str, limit: int = 120) -> str:
+    """A reason fit for the error log: printable ASCII, no addresses, at most ``limit`` chars."""
+    text = _ADDRESS.sub("<address>", text)
+    text = _UNPRINTABLE.sub(" ", text).strip()
+    return text[:limit]
