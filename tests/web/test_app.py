@@ -1,0 +1,59 @@
+"""The app's frame: health check, home page, static CSS, error pages."""
+
+from __future__ import annotations
+
+import httpx
+
+from forwarder.store.base import Store
+from tests.web.conftest import BASE, make_settings
+from web.app import create_app
+from web.mailer import OutboxMailer
+
+
+async def test_healthz_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_healthz_503_when_the_store_is_closed(sqlite_store: Store) -> None:
+    app = create_app(make_settings(), sqlite_store, mailer=OutboxMailer())
+    await sqlite_store.close()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+    await sqlite_store.open()  # the fixture closes it again
+
+
+async def test_home_page_and_css(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert "Create an account" in home.text
+    assert '<link rel="stylesheet" href="/static/style.css">' in home.text
+    assert "<script" not in home.text and "style=" not in home.text
+    css = await client.get("/static/style.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    assert "http" not in css.text  # nothing loaded from elsewhere
+
+
+async def test_unknown_page_is_404_html(client: httpx.AsyncClient) -> None:
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_unknown_api_path_is_404_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+async def test_pages_that_need_login_redirect(client: httpx.AsyncClient) -> None:
+    for path in ("/domains", "/account", "/account/totp", "/account/export"):
+        response = await client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/login"
+    assert "set-cookie" not in response.headers  # no cookie before log-in
