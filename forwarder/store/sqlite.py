@@ -21,6 +21,7 @@ from forwarder.store.base import (
     Denylist,
     Domains,
     ErrorLog,
+    InvalidValue,
     NotFound,
     Recipients,
     Sessions,
@@ -54,6 +55,10 @@ _DELETES: tuple[tuple[str, str], ...] = (
     ("api_keys", "DELETE FROM api_keys WHERE user_id = :u RETURNING id"),
     ("sessions", "DELETE FROM sessions WHERE user_id = :u RETURNING id_hash"),
     ("users", "DELETE FROM users WHERE id = :u RETURNING id"),
+)
+_READABLE_PRAGMAS = frozenset(
+    {"journal_mode", "foreign_keys", "secure_delete", "busy_timeout", "synchronous"}
+    | {"trusted_schema", "user_version"}
 )
 _COUNT_ORDER = ("users", "sessions", "api_keys", "domains", "aliases", "recipients", "errors")
 
@@ -107,6 +112,16 @@ class SqliteStore:
 
     async def ping(self) -> None:
         await self._db.fetch("SELECT 1")
+
+    async def pragma(self, name: str) -> int | str:
+        """The connection's value of one of a few PRAGMAs (diagnostics and tests)."""
+        if require_str(name, "pragma") not in _READABLE_PRAGMAS:
+            raise InvalidValue("not a readable pragma")
+        row = await self._db.fetch_one(f"PRAGMA {name}")
+        if row is None:
+            raise StoreUnavailable("SQLite did not answer the pragma")
+        value: int | str = row[0]
+        return value
 
     async def generation(self) -> int:
         row = await self._db.fetch_one("SELECT value FROM meta WHERE key = 'generation'")

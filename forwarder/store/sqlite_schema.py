@@ -137,21 +137,21 @@ async def schema_version(db: Db) -> int:
     return int(row[0]) if row is not None else 0
 
 
-async def migrate(db: Db) -> int:
+async def migrate(db: Db, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
     """Apply the missing forward migrations, each in its own transaction; the version is
     re-read inside the write lock so two processes opening a new file do not both migrate."""
     while True:
         async with db.transaction() as tx:
             row = (await tx.fetch("PRAGMA user_version"))[0]
             current = int(row[0])
-            if current > SCHEMA_VERSION:
+            if current > len(migrations):
                 raise SchemaTooNew(
                     f"database schema version {current} is newer than this quietmail "
-                    f"supports ({SCHEMA_VERSION}); upgrade quietmail to open it"
+                    f"supports ({len(migrations)}); upgrade quietmail to open it"
                 )
-            if current == SCHEMA_VERSION:
+            if current == len(migrations):
                 return current
-            for statement in MIGRATIONS[current]:
+            for statement in migrations[current]:
                 await tx.fetch(statement)
             # PRAGMA takes no parameters; the value is an int from our own table.
             await tx.fetch(f"PRAGMA user_version = {current + 1:d}")
