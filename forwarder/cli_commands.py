@@ -17,9 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from forwarder.crypto import new_token
-from forwarder.dnsrecords import check_records, ownership_proven, records_for
 from forwarder.passwords import check_password_rules, hash_password
-from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store import store_for
 from forwarder.store.base import (
@@ -166,6 +164,10 @@ async def domain_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def domain_dns(args: argparse.Namespace, settings: Settings) -> int:
+    # dnspython costs ~50 ms to import: only this command needs it.
+    from forwarder.dnsrecords import check_records, ownership_proven, records_for
+    from forwarder.resolver import make_async_resolver
+
     async with _opened(settings) as store:
         domain = await _domain(store, args.domain)
     records = records_for(settings, domain)
