@@ -1,0 +1,118 @@
+"""Domain pages: add, DNS records and the live check, delete, the error log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from forwarder.store.base import NewErrorLogEntry, Store
+from tests.support.dns_server import DNSServer
+from tests.web.conftest import MovableClock
+from tests.web.helpers import add_domain, post, register
+from web.mailer import OutboxMailer
+
+
+@pytest.fixture
+def settings(dns_settings):  # type: ignore[no-untyped-def]
+    return dns_settings
+
+
+async def test_add_domain_shows_records(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    domain_id = await add_domain(client, "Bücher.Example")
+    domain = await sqlite_store.domains.get(domain_id)
+    assert domain is not None and domain.name == "xn--bcher-kva.example"
+    assert not domain.verified
+    page = await client.get(f"/domains/{domain_id}?notice=domain-added")
+    assert page.status_code == 200
+    assert "mx.quietmail.test." in page.text
+    assert f"quietmail-verification={domain.verification_token}" in page.text
+    assert "v=spf1" in page.text and "_dmarc.xn--bcher-kva.example" in page.text
+    listing = await client.get("/domains")
+    assert "xn--bcher-kva.example" in listing.text and "not verified" in listing.text
+
+
+@pytest.mark.parametrize(
+    "name", ["", "no_dots", "a..b", "-bad.example", "x" * 64 + ".example", "mx.quietmail.test"]
+)
+async def test_bad_domain_names_are_refused(
+    client: httpx.AsyncClient, outbox: OutboxMailer, name: str
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    response = await post(client, "/domains", {"name": name})
+    assert response.status_code == 422
+
+
+async def test_a_taken_domain_cannot_be_claimed(
+    new_client, outbox: OutboxMailer  # type: ignore[no-untyped-def]
+) -> None:
+    ann, bob = new_client(), new_client()
+    await register(ann, outbox, "ann@example.org")
+    await register(bob, outbox, "bob@example.org")
+    await add_domain(ann, "example.net")
+    own_again = await post(ann, "/domains", {"name": "EXAMPLE.net"})
+    assert own_again.status_code == 409 and "already added" in own_again.text
+    other = await post(bob, "/domains", {"name": "example.net"})
+    assert other.status_code == 409 and "already in use" in other.text
+
+
+async def test_verify_checks_dns_record_by_record(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store, dns_server: DNSServer
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    domain_id = await add_domain(client, "example.net")
+    domain = await sqlite_store.domains.get(domain_id)
+    assert domain is not None
+    dns_server.add("example.net", "MX", "10 mx.quietmail.test.")
+    first = await post(client, f"/domains/{domain_id}/verify", {})
+    assert first.status_code == 200
+    assert "no verification TXT record" in first.text and "Not verified yet" in first.text
+    assert not (await sqlite_store.domains.get(domain_id)).verified  # type: ignore[union-attr]
+    dns_server.txt("example.net", f"quietmail-verification={domain.verification_token}")
+    second = await post(client, f"/domains/{domain_id}/verify", {})
+    assert "The domain is verified" in second.text
+    assert (await sqlite_store.domains.get(domain_id)).verified  # type: ignore[union-attr]
+
+
+async def test_delete_domain(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    domain_id = await add_domain(client, "example.net")
+    response = await post(client, f"/domains/{domain_id}/delete", {})
+    assert response.status_code == 303
+    assert await sqlite_store.domains.get(domain_id) is None
+    assert (await client.get(f"/domains/{domain_id}")).status_code == 404
+
+
+async def test_error_log_newest_first_and_expiring(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store, clock: MovableClock
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    domain_id = await add_domain(client, "example.net")
+    entries = ((30, "older refusal"), (5, "newer refusal"), (8 * 24 * 60, "expired refusal"))
+    for minutes, reason in entries:
+        at = clock.now - timedelta(minutes=minutes)
+        await sqlite_store.errors.add(
+            NewErrorLogEntry(
+                domain_id, at, "shop", 550, "5.1.1", reason, "", "sender.example",
+                at + timedelta(days=7),
+            )
+        )  # fmt: skip
+    page = await client.get(f"/domains/{domain_id}/errors")
+    assert page.status_code == 200
+    assert page.text.index("newer refusal") < page.text.index("older refusal")
+    assert "expired refusal" not in page.text
+
+
+async def test_unknown_domain_ids_are_404(
+    client: httpx.AsyncClient, outbox: OutboxMailer, app: Starlette
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    for path in ("/domains/0123456789abcdef", "/domains/..%2F..", "/domains/x/errors"):
+        assert (await client.get(path)).status_code == 404, path
