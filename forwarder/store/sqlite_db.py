@@ -126,6 +126,7 @@ class Db:
                 await conn.close()
                 raise
         self._conn = conn
+        self._lock = asyncio.Lock()  # a reopened store may run under a new event loop
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -328,3 +328,25 @@ async def _seed_bystander_more(store: SqliteStore) -> None:
     domain = await store.domains.get_by_name("bystander.example")
     assert domain is not None
     await store.errors.add(error_entry(domain))
+
+
+async def test_deletion_by_another_connection_leaves_no_bytes(
+    store: SqliteStore, db_path: Path
+) -> None:
+    """`quietmail user delete` runs while `quietmail serve` holds the same file open."""
+    await _seed_bystander(store)
+    forbidden = await _seed_victim(store)
+    generation = await store.generation()
+    admin = SqliteStore(str(db_path))
+    await admin.open()
+    try:
+        user = await admin.users.get_by_email("zqxj.victim@glücksburg-mail.example")
+        assert user is not None
+        await admin.delete_account(user.id)
+    finally:
+        await admin.close()
+    # The serving connection sees the change through the generation counter and reads nothing.
+    assert await store.generation() > generation
+    assert await store.users.get(user.id) is None
+    assert await store.domains.get_by_name("zqxj-second.example") is None
+    assert _leaks(db_path, forbidden) == []
