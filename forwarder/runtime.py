@@ -178,8 +178,8 @@ def _log_start(settings: Settings, listening: list[str], local_mode: bool) -> No
     log.info("quietmail listening: %s; database %s", ", ".join(listening), _db_kind(settings))
     if local_mode:
         log.warning(
-            "local mode: secrets generated once into %s/secrets.toml; set QUIETMAIL_SECRET_KEY, "
-            "QUIETMAIL_SRS_SECRET and QUIETMAIL_ENCRYPTION_KEY in production",
+            "local mode: secrets come from %s/secrets.toml (generated once); set "
+            "QUIETMAIL_SECRET_KEY, QUIETMAIL_SRS_SECRET and QUIETMAIL_ENCRYPTION_KEY in production",
             settings.data_dir,
         )
 
