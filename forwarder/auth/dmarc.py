@@ -75,7 +75,7 @@ def author_domain(message: bytes) -> str:
     value = field_value(froms[0]).decode("utf-8", "replace").replace("\r\n", "")
     try:
         header = email.policy.default.header_factory("From", value.strip())
-        addresses = header.addresses  # type: ignore[attr-defined]
+        addresses = header.addresses
     except Exception:  # the stdlib parser raises assorted errors on junk
         raise NoSingleAuthor("unparsable From") from None
     if len(addresses) != 1 or not addresses[0].domain:
