@@ -9,7 +9,7 @@ import dns.resolver
 from forwarder.settings import Settings
 
 
-def _configure(resolver: dns.resolver.Resolver, settings: Settings) -> None:
+def _configure(resolver: dns.resolver.BaseResolver, settings: Settings) -> None:
     if settings.dns_nameservers:
         resolver.nameservers = [ns.host for ns in settings.dns_nameservers]
         # dnspython keeps one port for all nameservers; tests and operators use one port.
