@@ -170,3 +170,36 @@ def test_example_file_defaults_are_the_real_defaults(tmp_path: Path) -> None:
     """Uncomment every key: the result must be exactly the built-in defaults."""
     body = "".join(f"{key} = {value}\n" for key, value in _example_assignments().items())
     assert load_settings(_toml(tmp_path, body), environ={}) == Settings()
+
+
+# ---------------------------------------------------------------------------- docker/
+# No Docker engine runs here; these check what can be checked without one: the settings the
+# files pass are real settings with valid values, and the image's shape.
+
+DOCKER = EXAMPLE.parent.parent / "docker"
+
+
+def test_dockerfile_environment_is_valid_settings() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    environ = dict(re.findall(r"(QUIETMAIL_[A-Z_]+)=(\S+)", text))
+    assert {"QUIETMAIL_SMTP_HOST", "QUIETMAIL_WEB_HOST", "QUIETMAIL_DATA_DIR"} <= set(environ)
+    settings = load_settings(environ=environ)
+    assert settings.smtp_host == settings.web_host == "0.0.0.0"
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    assert re.search(r"^USER quietmail$", text, re.M)
+    assert 'ENTRYPOINT ["quietmail"]' in text and 'CMD ["serve"]' in text
+
+
+def test_compose_file_runs_quietmail_on_a_one_node_replica_set() -> None:
+    yaml = pytest.importorskip("yaml")
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    mongo, app = compose["services"]["mongo"], compose["services"]["quietmail"]
+    assert mongo["image"] == "mongo:7"
+    assert mongo["command"][:2] == ["--replSet", "rs0"]
+    assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])
+    assert app["depends_on"]["mongo"]["condition"] == "service_healthy"
+    settings = load_settings(environ=app["environment"])
+    assert settings.database_url == "mongodb://mongo:27017/quietmail?replicaSet=rs0"
+    named = set(compose["volumes"])
+    mounted = {v.split(":")[0] for s in (mongo, app) for v in s["volumes"]}
+    assert mounted == named == {"mongo-data", "quietmail-data"}
