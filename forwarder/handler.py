@@ -50,7 +50,12 @@ class RelayHandler:
         self._errors = errors
 
     async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
         # aiosmtpd reads commands one by one, so pipelined commands are safe (RFC 2920).

@@ -60,6 +60,7 @@ class Relay:
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
         self.budget = ByteBudget(settings.inflight_bytes_budget)
         self.connections: set[RelaySMTP] = set()
+        self._drained = asyncio.Event()
         self.stopping = False
         self._tls = server_tls_context(settings)
         self._server: asyncio.Server | None = None
@@ -70,6 +71,12 @@ class Relay:
         if self._server is None or not self._server.sockets:
             raise RuntimeError("the relay is not listening")
         return int(self._server.sockets[0].getsockname()[1])
+
+    def forget(self, connection: RelaySMTP) -> None:
+        """A connection closed (called by the session)."""
+        self.connections.discard(connection)
+        if self.stopping and not self.connections:
+            self._drained.set()
 
     def invalidate(self) -> None:
         """Forget cached routing data now (after a change made in this process)."""
@@ -124,10 +131,9 @@ class Relay:
             await asyncio.sleep(0.05)
         for connection in list(self.connections):
             connection.close_with(replies.SHUTTING_DOWN)
-        with contextlib.suppress(asyncio.TimeoutError):
-            async with asyncio.timeout(2.0):
-                while self.connections:
-                    await asyncio.sleep(0.01)
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), 2.0)
         log.info("SMTP relay stopped")
 
     async def _sweep_forever(self) -> None:

@@ -74,7 +74,7 @@ class RelaySMTP(SMTP):
         if self._admitted:
             self._admitted = False
             self._relay.limiter.release(self._ip)
-        self._relay.connections.discard(self)
+        self._relay.forget(self)
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:

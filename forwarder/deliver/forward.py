@@ -29,7 +29,7 @@ async def forward(
     envelope_sender: str,
     targets: Sequence[str],
     message: bytes,
-    timeout: float,
+    budget_seconds: float,
 ) -> dict[str, DeliveryResult]:
     groups = list(by_domain(targets).values())
     tasks = [
@@ -38,7 +38,7 @@ async def forward(
     if not tasks:
         return {}
     try:
-        await asyncio.wait(tasks, timeout=timeout)
+        await asyncio.wait(tasks, timeout=budget_seconds)
     finally:  # also when the sender hung up and this coroutine was cancelled
         for task in tasks:
             task.cancel()

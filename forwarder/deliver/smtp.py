@@ -70,7 +70,9 @@ class SmtpTransport:
         for host in hosts:
             for address in host.addresses:
                 try:
-                    return await self._session(host.name, address, port, sender, recipients, message)
+                    return await self._session(
+                        host.name, address, port, sender, recipients, message
+                    )
                 except _HostUnusable as exc:
                     last = exc.result
         return dict.fromkeys(recipients, last)
@@ -94,7 +96,9 @@ class SmtpTransport:
             raise _HostUnusable(from_reply(exc.code, exc.message)) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
-            raise _HostUnusable(temporary("4.4.1", "could not talk to the target's mail host"))
+            raise _HostUnusable(
+                temporary("4.4.1", "could not talk to the target's mail host")
+            ) from None
         return client
 
     async def _session(

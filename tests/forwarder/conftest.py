@@ -76,7 +76,10 @@ class World:
 
     async def client(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
-            hostname="127.0.0.1", port=self.port, timeout=15, start_tls=False,
+            hostname="127.0.0.1",
+            port=self.port,
+            timeout=15,
+            start_tls=False,
             local_hostname="client.test",
         )
         await client.connect()

@@ -37,7 +37,9 @@ def settings_for(dns: DNSServer, port: int, **changes: object) -> Settings:
     ).replace(**changes)
 
 
-async def test_mx_preference_order(dns_server: DNSServer, sink: SmtpSink, second_sink: SmtpSink) -> None:
+async def test_mx_preference_order(
+    dns_server: DNSServer, sink: SmtpSink, second_sink: SmtpSink
+) -> None:
     dns_server.add("t.test.", "MX", "20 far.t.test.", "5 near.t.test.")
     dns_server.add("far.t.test.", "A", "127.0.0.1")
     dns_server.add("near.t.test.", "A", "127.0.0.3")
@@ -87,9 +89,7 @@ async def test_nonexistent_domain_is_permanent(dns_server: DNSServer, sink: Smtp
     assert results["a@nowhere.test"].permanent
 
 
-async def test_starttls_is_used_when_offered(
-    dns_server: DNSServer, tmp_path: Path
-) -> None:
+async def test_starttls_is_used_when_offered(dns_server: DNSServer, tmp_path: Path) -> None:
     write_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", "tls.t.test")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")

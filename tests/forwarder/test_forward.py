@@ -36,7 +36,9 @@ async def test_case_insensitive_local_part_and_domain(world: World) -> None:
 async def test_plus_tag_is_carried_to_the_target(world: World) -> None:
     await world.alias("shop", ["me@example.net"])
     await world.start()
-    answers, data = await world.transaction("s@origin.test", [f"shop+news@{DOMAIN}"], make_message())
+    answers, data = await world.transaction(
+        "s@origin.test", [f"shop+news@{DOMAIN}"], make_message()
+    )
     assert answers == [replies.ACCEPTED_RECIPIENT] and data == replies.DELIVERED
     assert world.sink.messages[0].rcpt_tos == ["me+news@example.net"]
 
@@ -65,7 +67,7 @@ async def test_union_of_targets_once_each(world: World) -> None:
     await world.alias("a", ["one@example.net", "two@example.net"])
     await world.alias("b", ["two@example.net", "three@example.net"])
     await world.start()
-    answers, data = await world.transaction(
+    _, data = await world.transaction(
         "s@origin.test", [f"a@{DOMAIN}", f"b@{DOMAIN}", f"A@{DOMAIN}"], make_message()
     )
     assert data == replies.DELIVERED
