@@ -5,6 +5,7 @@ directly for client-level commands), so PyMongo exceptions are translated in exa
 (CONVENTIONS item 5)::
 
     pymongo.errors.DuplicateKeyError            -> AlreadyExists
+    bson.errors.BSONError, UnicodeEncodeError   -> InvalidValue (not storable as BSON)
     any other pymongo.errors.PyMongoError       -> StoreUnavailable
       (ServerSelectionTimeoutError, ConnectionFailure, AutoReconnect, NetworkTimeout,
        OperationFailure, InvalidOperation on a closed client, ...)
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from bson.errors import BSONError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -42,8 +44,21 @@ def translate_errors() -> Iterator[None]:
         yield
     except DuplicateKeyError:
         raise AlreadyExists("a unique value is already taken") from None
+    except (BSONError, UnicodeEncodeError):
+        # A value BSON cannot hold, e.g. a lone surrogate ('\ud800') in a string.
+        raise InvalidValue("a value cannot be stored") from None
     except PyMongoError as exc:
-        raise StoreUnavailable(f"MongoDB did not answer ({type(exc).__name__})") from None
+        # The server's numeric code (e.g. 13 unauthorized, 86 index conflict) helps an operator
+        # and carries no data; the message text could.
+        code = getattr(exc, "code", None)
+        detail = type(exc).__name__ + (f" code {code}" if isinstance(code, int) else "")
+        raise StoreUnavailable(f"MongoDB unavailable ({detail})") from None
+
+
+def _guard(session: Any) -> AbstractContextManager[None]:
+    """Inside a transaction, driver errors reach ``with_transaction`` untranslated so that it
+    can retry on TransientTransactionError; MongoDb.atomic translates whatever is left."""
+    return translate_errors() if session is None else nullcontext()
 
 
 def _session_kw(session: Any) -> dict[str, Any]:
@@ -58,7 +73,7 @@ class Collection:
         self.raw = raw
 
     async def find_one(self, flt: Doc, *, session: Any = None) -> Doc | None:
-        with translate_errors():
+        with _guard(session):
             doc: Doc | None = await self.raw.find_one(flt, **_session_kw(session))
         return doc
 
@@ -73,24 +88,24 @@ class Collection:
         kwargs = _session_kw(session)
         if sort:
             kwargs["sort"] = list(sort)
-        with translate_errors():
+        with _guard(session):
             docs: list[Doc] = await self.raw.find(flt, limit=limit, **kwargs).to_list(None)
         return docs
 
     async def insert(self, doc: Doc, *, session: Any = None) -> None:
-        with translate_errors():
+        with _guard(session):
             await self.raw.insert_one(doc, **_session_kw(session))
 
     async def update_one(
         self, flt: Doc, update: Doc, *, upsert: bool = False, session: Any = None
     ) -> int:
         """The number of documents matched (0 or 1)."""
-        with translate_errors():
+        with _guard(session):
             result = await self.raw.update_one(flt, update, upsert=upsert, **_session_kw(session))
         return int(result.matched_count)
 
     async def update_many(self, flt: Doc, update: Doc, *, session: Any = None) -> int:
-        with translate_errors():
+        with _guard(session):
             result = await self.raw.update_many(flt, update, **_session_kw(session))
         return int(result.matched_count)
 
@@ -98,7 +113,7 @@ class Collection:
         self, flt: Doc, update: Doc, *, upsert: bool = False, session: Any = None
     ) -> Doc | None:
         """The document after the update, or None when nothing matched."""
-        with translate_errors():
+        with _guard(session):
             doc: Doc | None = await self.raw.find_one_and_update(
                 flt,
                 update,
@@ -109,12 +124,12 @@ class Collection:
         return doc
 
     async def delete_one(self, flt: Doc, *, session: Any = None) -> int:
-        with translate_errors():
+        with _guard(session):
             result = await self.raw.delete_one(flt, **_session_kw(session))
         return int(result.deleted_count)
 
     async def delete_many(self, flt: Doc, *, session: Any = None) -> int:
-        with translate_errors():
+        with _guard(session):
             result = await self.raw.delete_many(flt, **_session_kw(session))
         return int(result.deleted_count)
 

@@ -19,9 +19,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import bson
 import pytest
 from mongomock_motor import AsyncMongoMockClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import (
+    AutoReconnect,
+    DuplicateKeyError,
+    NetworkTimeout,
+    NotPrimaryError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from forwarder.store.base import (
     AliasMode,
@@ -32,6 +41,7 @@ from forwarder.store.base import (
     StoreUnavailable,
 )
 from forwarder.store.mongo import MongoStore, database_from_url
+from forwarder.store.mongo_core import translate_errors
 
 MONGODB_URI = os.environ.get("QUIETMAIL_TEST_MONGODB_URI", "")
 NO_SERVER = "QUIETMAIL_TEST_MONGODB_URI is not set: no real MongoDB server to test against"
@@ -331,3 +341,33 @@ async def test_real_server_reports_transaction_support() -> None:
     finally:
         await store.drop_database()
         await store.close()
+
+
+# ---------------------------------------------------------------------------- translation
+
+DRIVER_ERRORS: dict[str, tuple[BaseException, type[Exception]]] = {
+    "DuplicateKeyError": (
+        DuplicateKeyError("E11000 dup key: { email: 'a@b.org' }", 11000),
+        AlreadyExists,
+    ),
+    "AutoReconnect": (AutoReconnect("primary stepped down"), StoreUnavailable),
+    "NetworkTimeout": (NetworkTimeout("timed out"), StoreUnavailable),
+    "ServerSelectionTimeoutError": (ServerSelectionTimeoutError("no servers"), StoreUnavailable),
+    "OperationFailure": (OperationFailure("not authorized", 13), StoreUnavailable),
+    "NotPrimaryError": (NotPrimaryError("not primary"), StoreUnavailable),
+}
+
+
+@pytest.mark.parametrize(("raised", "expected"), DRIVER_ERRORS.values(), ids=DRIVER_ERRORS.keys())
+def test_driver_errors_translated_in_one_place(
+    raised: BaseException, expected: type[Exception]
+) -> None:
+    with pytest.raises(expected) as caught, translate_errors():
+        raise raised
+    assert not isinstance(caught.value, PyMongoError)
+    assert "a@b.org" not in str(caught.value)
+
+
+def test_value_bson_cannot_hold_is_invalid_value() -> None:
+    with pytest.raises(InvalidValue), translate_errors():
+        bson.encode({"local_part": "\ud800"})  # a lone surrogate has no UTF-8 form
