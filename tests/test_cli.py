@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import re
 import select
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from forwarder.store.base import NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
+from tests.support.dns_server import DNSServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
@@ -342,3 +344,36 @@ def test_secrets_are_never_printed(tmp_path: Path) -> None:
         assert secret not in result.stdout + result.stderr
         assert PASSWORD not in result.stdout + result.stderr
     assert not (tmp_path / "data" / "secrets.toml").exists()  # configured: nothing generated
+
+
+def test_domain_dns_check_against_live_dns(tmp_path: Path, dns_server: DNSServer) -> None:
+    cli = make_cli(tmp_path / "data")
+    env = {
+        "QUIETMAIL_HOSTNAME": "mx.quietmail.test",
+        "QUIETMAIL_DNS_NAMESERVERS": str(dns_server.address),
+        "QUIETMAIL_DNS_TIMEOUT": "2",
+    }
+    ok(cli("user", "create", "owner@example.net", "--password-stdin", stdin=PASSWORD))
+    ok(cli("domain", "add", "example.test", "--owner", "owner@example.net"))
+    before = ok(cli("domain", "dns", "example.test", "--check", **env))
+    assert "ownership proven: no" in before
+    assert "MISSING  example.test.  MX: example.test does not exist in DNS (NXDOMAIN)" in before
+    token = re.search(r"quietmail-verification=(\S+)", before)
+    assert token is not None
+    dns_server.add("example.test.", "MX", "10 mx.quietmail.test.")
+    dns_server.txt("example.test.", token.group(0))
+    after = ok(cli("domain", "dns", "example.test", "--check", **env))
+    assert "ok       example.test.  MX\n" in after
+    assert "ok       example.test.  TXT\n" in after
+    assert "MISSING  _dmarc.example.test.  TXT" in after  # advice only
+    assert after.rstrip().endswith("ownership proven: yes")
+
+
+def test_help_lists_every_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "forwarder.cli", "--help"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    for command in ("user", "domain", "alias", "errors", "serve", "smtp", "web"):
+        assert command in result.stdout
