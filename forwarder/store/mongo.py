@@ -83,6 +83,7 @@ INDEXES: tuple[tuple[str, tuple[tuple[str, int], ...], dict[str, Any]], ...] = (
     ("denylist", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
 )
 
+_BAD_NAME_CHARS = frozenset('/\\. "$*<>:|?')  # not allowed in a MongoDB database name
 COLLECTIONS = frozenset(attribute for attribute, _, _ in INDEXES) | {"meta"}
 
 
@@ -99,6 +100,8 @@ class MongoStore:
     def __init__(self, client: Any, database: str) -> None:
         self._client = client
         self._name = require_str(database, "database name", max_length=63)
+        if not self._name or any(c in _BAD_NAME_CHARS for c in self._name):
+            raise InvalidValue("not a valid MongoDB database name")
         self._db = MongoDb(client, client[self._name])
         self.users: Users = MongoUsers(self._db)
         self.sessions: Sessions = MongoSessions(self._db)

@@ -371,3 +371,9 @@ def test_driver_errors_translated_in_one_place(
 def test_value_bson_cannot_hold_is_invalid_value() -> None:
     with pytest.raises(InvalidValue), translate_errors():
         bson.encode({"local_part": "\ud800"})  # a lone surrogate has no UTF-8 form
+
+
+@pytest.mark.parametrize("name", ["", "a.b", "a/b", "a$b", "a b"])
+def test_bad_database_name_refused(name: str) -> None:
+    with pytest.raises(InvalidValue):
+        MongoStore(AsyncMongoMockClient(), database=name)
