@@ -93,15 +93,20 @@ def database_from_url(url: str) -> str:
     return name or DEFAULT_DATABASE
 
 
+def check_database_name(name: object) -> str:
+    text = require_str(name, "database name", max_length=63)
+    if not text or any(c in _BAD_NAME_CHARS for c in text):
+        raise InvalidValue("not a valid MongoDB database name")
+    return text
+
+
 class MongoStore:
     """One MongoDB database. ``client`` is an ``AsyncMongoClient`` (or, in tests, the
     mongomock-motor stand-in, which offers the same subset of calls)."""
 
     def __init__(self, client: Any, database: str) -> None:
         self._client = client
-        self._name = require_str(database, "database name", max_length=63)
-        if not self._name or any(c in _BAD_NAME_CHARS for c in self._name):
-            raise InvalidValue("not a valid MongoDB database name")
+        self._name = check_database_name(database)
         self._db = MongoDb(client, client[self._name])
         self.users: Users = MongoUsers(self._db)
         self.sessions: Sessions = MongoSessions(self._db)
@@ -120,11 +125,12 @@ class MongoStore:
             raise InvalidValue("a MongoDB URL starts with mongodb:// or mongodb+srv://")
         given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
         options = {k: v for k, v in DEFAULT_TIMEOUTS_MS.items() if k.lower() not in given}
+        name = check_database_name(database or database_from_url(url))  # before any client
         with translate_errors():  # a malformed URL raises ConfigurationError / InvalidURI
             client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
                 url, tz_aware=True, connect=False, appname="quietmail", **options
             )
-        return cls(client, database or database_from_url(url))
+        return cls(client, name)
 
     async def open(self) -> None:
         """Reach the server (StoreUnavailable if it does not answer), then create the indexes.

@@ -377,3 +377,8 @@ def test_value_bson_cannot_hold_is_invalid_value() -> None:
 def test_bad_database_name_refused(name: str) -> None:
     with pytest.raises(InvalidValue):
         MongoStore(AsyncMongoMockClient(), database=name)
+
+
+def test_bad_database_name_in_url_refused() -> None:
+    with pytest.raises(InvalidValue):
+        MongoStore.from_url("mongodb://127.0.0.1:1/bad.name")
