@@ -112,10 +112,19 @@ def test_admin_commands_end_to_end(tmp_path: Path) -> None:
     out = ok(cli("domain", "remove", "second.test"))
     assert out == "removed domain second.test, its 0 aliases and its error log\n"
 
+    def raw_database() -> bytes:
+        files = sorted((tmp_path / "data").glob("quietmail.sqlite3*"))
+        return b"".join(path.read_bytes() for path in files)
+
+    assert b"owner@example.net" in raw_database() and b"example.test" in raw_database()
     out = ok(cli("user", "delete", "owner@example.net"))
     assert out.startswith("deleted user owner@example.net and everything it owned (")
     assert "aliases 2" in out and "domains 1" in out and "users 1" in out
     assert ok(cli("domain", "list")) == "no domains\n"
+    # Issue 2, done when: the database files keep no byte of the deleted user's names.
+    raw = raw_database()
+    for text in ("owner@example.net", "example.test", "other@example.org", "online shops"):
+        assert text.encode() not in raw, text
 
 
 async def _add_errors(data_dir: Path, domain_name: str) -> None:
