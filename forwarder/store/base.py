@@ -70,6 +70,10 @@ def require_str(value: object, what: str, *, max_length: int = 1024) -> str:
         raise InvalidValue(f"{what} is longer than {max_length} characters")
     if "\x00" in value:
         raise InvalidValue(f"{what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no backend can store it
+        raise InvalidValue(f"{what} is not valid Unicode") from None
     return value
 
 

@@ -125,3 +125,15 @@ async def test_time_arguments_must_be_aware_datetimes(store: Store) -> None:
             await store.users.set_verified(user.id, bad)  # type: ignore[arg-type]
         with pytest.raises(InvalidValue):
             await store.denylist.match(DenyKind.IP, "192.0.2.1", bad)  # type: ignore[arg-type]
+
+
+async def test_lone_surrogates_are_invalid_not_an_outage(store: Store) -> None:
+    """A string no backend can encode is the caller's error (InvalidValue), never a 451."""
+    await make_user(store)
+    for call in (
+        lambda: store.users.get_by_email("a\ud800@example.org"),
+        lambda: store.domains.get_by_name("ex\udfffample.org"),
+        lambda: store.users.create("b\ud800@example.org", "h", NOW),
+    ):
+        with pytest.raises(InvalidValue):
+            await call()
