@@ -15,11 +15,15 @@ from collections.abc import Mapping, Sequence
 
 import aiosmtplib
 import dns.asyncresolver
+import dns.resolver
 
 from forwarder.deliver import mx
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
+
+
+DNS_CACHE_ENTRIES = 2000
 
 
 class _HostUnusable(Exception):
@@ -37,7 +41,11 @@ class SmtpTransport:
         self, settings: Settings, resolver: dns.asyncresolver.Resolver | None = None
     ) -> None:
         self._settings = settings
-        self._resolver = resolver or make_async_resolver(settings)
+        if resolver is None:
+            resolver = make_async_resolver(settings)
+            # Answers are kept for their TTL, in memory (routing data, not traffic records).
+            resolver.cache = dns.resolver.LRUCache(DNS_CACHE_ENTRIES)
+        self._resolver = resolver
 
     async def send(
         self, envelope_sender: str, recipients: Sequence[str], message: bytes

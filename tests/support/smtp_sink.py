@@ -57,6 +57,9 @@ class _SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.sink.rules.at_data is not None:
             return self.sink.rules.at_data
+        self.sink.count += 1
+        if not self.sink.record:
+            return "250 2.0.0 queued"
         self.sink.messages.append(
             Received(
                 mail_from=envelope.mail_from or "",
@@ -71,8 +74,15 @@ class _SinkHandler:
 
 class SmtpSink:
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, tls_context: ssl.SSLContext | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
+        *,
+        record: bool = True,
     ) -> None:
+        self.record = record  # False: count messages only (benchmarks)
+        self.count = 0
         self.host = host
         self.requested_port = port
         self.tls_context = tls_context
