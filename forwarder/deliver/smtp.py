@@ -22,7 +22,6 @@ from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temp
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 
-
 DNS_CACHE_ENTRIES = 2000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from forwarder import replies
@@ -124,3 +125,5 @@ async def test_refusals_for_our_domain_are_logged_with_promise_4_fields(world: W
     assert entry.sender_domain == "origin.test" and entry.target_domain == ""
     assert "@" not in entry.reason
     assert (entry.expires_at - entry.at).days == 7
+    later = now() + timedelta(days=7, minutes=1)
+    assert await world.store.errors.list_for_domain(world.domain_id, later) == []
