@@ -137,11 +137,18 @@ class RelaySMTP(SMTP):
             return
         limit, self.data_size_limit = self.data_size_limit, size
         self._in_data = True
+        # aiosmtpd's idle timer is only reset by commands; the transfer and the forward that
+        # follows get the idle time plus the forward budget, so the timer never cuts a
+        # forward short (that would lose which targets already accepted).
+        settings = self._relay.settings
+        self._reset_timeout(settings.idle_timeout + settings.forward_timeout)
         try:
             await super().smtp_DATA(arg)
         finally:
             self.data_size_limit = limit
             self._in_data = False
             self._relay.budget.release(size)
+            if self.transport is not None:
+                self._reset_timeout()
         if self.last_reply in _DATA_REFUSALS:
             await self._relay.handler.refused(envelope, self.last_reply)
