@@ -53,9 +53,7 @@ async def signup(
     assert confirm.status_code == 200, confirm.text
 
 
-async def login(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD
-) -> httpx.Response:
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
     response = await post(client, "/login", {"email": email, "password": password})
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/domains"

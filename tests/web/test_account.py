@@ -32,12 +32,12 @@ async def test_api_key_create_list_revoke(
     assert again.status_code == 404
 
 
-async def test_export_download(
-    client: httpx.AsyncClient, outbox: OutboxMailer
-) -> None:
+async def test_export_download(client: httpx.AsyncClient, outbox: OutboxMailer) -> None:
     await register(client, outbox, "ann@example.org")
     domain_id = await add_domain(client, "example.net")
-    await post(client, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "ann@example.org"})
+    await post(
+        client, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "ann@example.org"}
+    )
     response = await client.get("/account/export")
     assert response.status_code == 200
     assert "attachment" in response.headers["content-disposition"]
@@ -54,7 +54,9 @@ async def test_delete_account_removes_everything(
     await register(client, outbox, "ann@example.org")
     owner = await user_id(sqlite_store, "ann@example.org")
     domain_id = await add_domain(client, "example.net")
-    await post(client, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "x@other.example"})
+    await post(
+        client, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "x@other.example"}
+    )
     await api_key(client)
     wrong = await post(client, "/account/delete", {"password": "not the password"})
     assert wrong.status_code == 400
@@ -62,7 +64,10 @@ async def test_delete_account_removes_everything(
     response = await post(client, "/account/delete", {"password": PASSWORD})
     assert response.status_code == 200
     assert "Your account is deleted" in response.text
-    assert 'max-age=0' in response.headers["set-cookie"].lower() or "expires=" in response.headers["set-cookie"].lower()
+    assert (
+        "max-age=0" in response.headers["set-cookie"].lower()
+        or "expires=" in response.headers["set-cookie"].lower()
+    )
     for kind in ("users", "domains", "aliases", "api keys", "sessions", "recipients"):
         assert f"<td>{kind}</td><td>" in response.text
     assert await sqlite_store.users.get(owner) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from forwarder.store.base import AliasMode, Store
@@ -76,7 +78,7 @@ async def test_forged_confirmation_is_refused(
     owner = await user_id(sqlite_store, "ann@example.org")
     # Withdrawn: the recipient record is gone, so the old link confirms nothing.
     await sqlite_store.recipients.delete(owner, "x@other.example")
-    await sqlite_store.recipients.add(owner, "x@other.example", (await sqlite_store.users.get(owner)).created_at)  # type: ignore[union-attr]
+    await sqlite_store.recipients.add(owner, "x@other.example", datetime.now(UTC))
     stale = await post(client, "/recipients/confirm", {"token": token})
     assert stale.status_code == 400
 

@@ -28,7 +28,12 @@ async def key(client: httpx.AsyncClient, outbox: OutboxMailer) -> str:
 
 async def test_missing_or_bad_key_is_401(client: httpx.AsyncClient, key: str) -> None:
     anon = httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))
-    for headers in ({}, bearer("qm_00000000_" + "a" * 43), bearer(key + "x"), {"authorization": key}):
+    for headers in (
+        {},
+        bearer("qm_00000000_" + "a" * 43),
+        bearer(key + "x"),
+        {"authorization": key},
+    ):
         response = await anon.get("/api/v1/domains", headers=headers)
         assert response.status_code == 401
         assert response.json()["error"] == "unauthorized"
@@ -69,11 +74,11 @@ async def test_domain_lifecycle(
     assert gone.status_code == 404 and gone.json()["error"] == "not_found"
 
 
-async def test_alias_lifecycle(
-    client: httpx.AsyncClient, key: str, outbox: OutboxMailer
-) -> None:
+async def test_alias_lifecycle(client: httpx.AsyncClient, key: str, outbox: OutboxMailer) -> None:
     h = bearer(key)
-    domain_id = (await client.post("/api/v1/domains", json={"name": "example.net"}, headers=h)).json()["id"]
+    domain_id = (
+        await client.post("/api/v1/domains", json={"name": "example.net"}, headers=h)
+    ).json()["id"]
     url = f"/api/v1/domains/{domain_id}/aliases"
     created = await client.post(
         url,
@@ -89,14 +94,14 @@ async def test_alias_lifecycle(
     assert (await client.get(url, headers=h)).json()["aliases"][0]["id"] == alias["id"]
     one = await client.get(f"/api/v1/aliases/{alias['id']}", headers=h)
     assert one.json()["description"] == "shops"
-    patched = await client.patch(
-        f"/api/v1/aliases/{alias['id']}", json={"mode": "drop"}, headers=h
-    )
+    patched = await client.patch(f"/api/v1/aliases/{alias['id']}", json={"mode": "drop"}, headers=h)
     assert patched.status_code == 200
     assert patched.json()["mode"] == "drop" and patched.json()["description"] == "shops"
     dup = await client.post(url, json={"local_part": "shop", "targets": ["a@b.example"]}, headers=h)
     assert dup.status_code == 409 and dup.json()["error"] == "alias_exists"
-    catch_all = await client.post(url, json={"local_part": "*", "targets": ["a@b.example"]}, headers=h)
+    catch_all = await client.post(
+        url, json={"local_part": "*", "targets": ["a@b.example"]}, headers=h
+    )
     assert catch_all.json()["catch_all"] is True
     assert (await client.delete(f"/api/v1/aliases/{alias['id']}", headers=h)).status_code == 204
     assert (await client.get(f"/api/v1/aliases/{alias['id']}", headers=h)).status_code == 404
@@ -120,7 +125,9 @@ async def test_alias_input_refused_with_422(
     client: httpx.AsyncClient, key: str, body: dict[str, object]
 ) -> None:
     h = bearer(key)
-    domain_id = (await client.post("/api/v1/domains", json={"name": "example.net"}, headers=h)).json()["id"]
+    domain_id = (
+        await client.post("/api/v1/domains", json={"name": "example.net"}, headers=h)
+    ).json()["id"]
     response = await client.post(f"/api/v1/domains/{domain_id}/aliases", json=body, headers=h)
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid_input"
@@ -174,7 +181,9 @@ def _app_api_routes(app: Starlette) -> set[tuple[str, str]]:
     return found
 
 
-async def test_openapi_document_matches_the_routes(client: httpx.AsyncClient, app: Starlette) -> None:
+async def test_openapi_document_matches_the_routes(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
     response = await client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     doc = response.json()

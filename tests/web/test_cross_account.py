@@ -19,10 +19,14 @@ async def world(
     await register(ann, outbox, "ann@example.org")
     await register(bob, outbox, "bob@example.org")
     domain_id = await add_domain(ann, "ann.example")
-    await post(ann, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "ann@example.org"})
+    await post(
+        ann, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "ann@example.org"}
+    )
     alias = (await sqlite_store.aliases.list_for_domain(domain_id))[0]
     await api_key(ann, "ann's key")
-    ann_key = (await sqlite_store.api_keys.list_for_user(await user_id(sqlite_store, "ann@example.org")))[0]
+    ann_key = (
+        await sqlite_store.api_keys.list_for_user(await user_id(sqlite_store, "ann@example.org"))
+    )[0]
     return {
         "ann": ann, "bob": bob, "domain": domain_id, "alias": alias.id, "key": ann_key.id,
         "bob_key": await api_key(bob, "bob's key"),
@@ -49,7 +53,14 @@ async def test_pages(world: dict[str, object], sqlite_store: Store) -> None:
     alias = await sqlite_store.aliases.get(str(a))
     assert alias is not None and alias.targets == ("ann@example.org",)
     assert len(await sqlite_store.aliases.list_for_domain(str(d))) == 1
-    assert len(await sqlite_store.api_keys.list_for_user(await user_id(sqlite_store, "ann@example.org"))) == 1
+    assert (
+        len(
+            await sqlite_store.api_keys.list_for_user(
+                await user_id(sqlite_store, "ann@example.org")
+            )
+        )
+        == 1
+    )
     listing = await bob.get("/domains")
     assert "ann.example" not in listing.text
 
@@ -66,7 +77,11 @@ async def test_api(world: dict[str, object], sqlite_store: Store) -> None:
         ("GET", f"/api/v1/domains/{d}/dns-records", None),
         ("GET", f"/api/v1/domains/{d}/errors", None),
         ("GET", f"/api/v1/domains/{d}/aliases", None),
-        ("POST", f"/api/v1/domains/{d}/aliases", {"local_part": "b", "targets": ["bob@example.org"]}),
+        (
+            "POST",
+            f"/api/v1/domains/{d}/aliases",
+            {"local_part": "b", "targets": ["bob@example.org"]},
+        ),
         ("GET", f"/api/v1/aliases/{a}", None),
         ("PATCH", f"/api/v1/aliases/{a}", {"targets": ["bob@example.org"]}),
         ("DELETE", f"/api/v1/aliases/{a}", None),

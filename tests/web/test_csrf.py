@@ -14,9 +14,7 @@ from web.mailer import OutboxMailer
 
 def _form_posts(app: Starlette) -> list[str]:
     return [
-        r.path
-        for r in app.routes
-        if isinstance(r, Route) and r.methods and "POST" in r.methods
+        r.path for r in app.routes if isinstance(r, Route) and r.methods and "POST" in r.methods
     ]
 
 

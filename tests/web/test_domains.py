@@ -8,15 +8,16 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from forwarder.settings import Settings
 from forwarder.store.base import NewErrorLogEntry, Store
 from tests.support.dns_server import DNSServer
-from tests.web.conftest import MovableClock
+from tests.web.conftest import ClientFactory, MovableClock
 from tests.web.helpers import add_domain, post, register
 from web.mailer import OutboxMailer
 
 
 @pytest.fixture
-def settings(dns_settings):  # type: ignore[no-untyped-def]
+def settings(dns_settings: Settings) -> Settings:
     return dns_settings
 
 
@@ -49,7 +50,7 @@ async def test_bad_domain_names_are_refused(
 
 
 async def test_a_taken_domain_cannot_be_claimed(
-    new_client, outbox: OutboxMailer  # type: ignore[no-untyped-def]
+    new_client: ClientFactory, outbox: OutboxMailer
 ) -> None:
     ann, bob = new_client(), new_client()
     await register(ann, outbox, "ann@example.org")

@@ -14,9 +14,7 @@ PAYLOADS: list[object] = [{"$ne": None}, {"$gt": ""}, {"$regex": ".*"}, ["$ne"],
 
 
 @pytest.fixture
-async def setup(
-    client: httpx.AsyncClient, outbox: OutboxMailer
-) -> tuple[dict[str, str], str, str]:
+async def setup(client: httpx.AsyncClient, outbox: OutboxMailer) -> tuple[dict[str, str], str, str]:
     await register(client, outbox, "ann@example.org")
     h = bearer(await api_key(client))
     domain = (await client.post("/api/v1/domains", json={"name": "example.net"}, headers=h)).json()
@@ -38,14 +36,23 @@ async def test_every_string_field(
     sqlite_store: Store,
 ) -> None:
     h, domain_id, alias_id = setup
-    good_alias = {"local_part": "b", "targets": ["x@y.example"], "mode": "active", "description": ""}
+    good_alias = {
+        "local_part": "b",
+        "targets": ["x@y.example"],
+        "mode": "active",
+        "description": "",
+    }
     cases: list[tuple[str, str, dict[str, object]]] = [
         ("POST", "/api/v1/domains", {"name": payload}),
         ("POST", "/api/v1/account/delete", {"password": payload}),
     ]
     for field in good_alias:
-        cases.append(("POST", f"/api/v1/domains/{domain_id}/aliases", {**good_alias, field: payload}))
-    cases.append(("POST", f"/api/v1/domains/{domain_id}/aliases", {**good_alias, "targets": [payload]}))
+        cases.append(
+            ("POST", f"/api/v1/domains/{domain_id}/aliases", {**good_alias, field: payload})
+        )
+    cases.append(
+        ("POST", f"/api/v1/domains/{domain_id}/aliases", {**good_alias, "targets": [payload]})
+    )
     for field in ("mode", "description"):
         cases.append(("PATCH", f"/api/v1/aliases/{alias_id}", {field: payload}))
     cases.append(("PATCH", f"/api/v1/aliases/{alias_id}", {"targets": [payload]}))

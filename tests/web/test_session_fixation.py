@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from forwarder.crypto import token_hash
 from forwarder.store.base import Store
 from tests.web.conftest import ClientFactory
@@ -55,7 +57,5 @@ async def test_cookie_flags_and_store_keeps_only_the_hash(
     assert await sqlite_store.sessions.get(raw_id, _now()) is None
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)

@@ -57,7 +57,9 @@ async def test_totp_login_and_single_use_recovery_codes(
     token = await _password_step(browser)
     bad = await post(browser, "/login/totp", {"token": token, "code": "123456"})
     assert bad.status_code == 400 and "set-cookie" not in bad.headers
-    good = await post(browser, "/login/totp", {"token": token, "code": pyotp.TOTP(secret).at(clock.now)})
+    good = await post(
+        browser, "/login/totp", {"token": token, "code": pyotp.TOTP(secret).at(clock.now)}
+    )
     assert good.status_code == 303 and good.headers["location"] == "/domains"
 
     other = new_client()
@@ -82,7 +84,9 @@ async def test_second_step_token_is_bound_and_expires(
     anon = new_client()
     token = await _password_step(anon)
     clock.advance(timedelta(minutes=6))
-    late = await post(anon, "/login/totp", {"token": token, "code": pyotp.TOTP(secret).at(clock.now)})
+    late = await post(
+        anon, "/login/totp", {"token": token, "code": pyotp.TOTP(secret).at(clock.now)}
+    )
     assert late.status_code == 400
     forged = await post(anon, "/login/totp", {"token": "x" + token, "code": "000000"})
     assert forged.status_code == 400
