@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     alias.add_parser("remove", help="remove an alias").add_argument("address")
 
     sub.add_parser("errors", help="a domain's error log (last days)").add_argument("domain")
+    arc = sub.add_parser("arc", help="the server's ARC signing key").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    arc.add_parser("dns", help="the DNS TXT record to publish for the ARC key")
+
     sub.add_parser("serve", help="run the relay, the web app and the sweeper")
     sub.add_parser("smtp", help="run the relay (and the sweeper) only")
     sub.add_parser("web", help="run the web app (and the sweeper) only")

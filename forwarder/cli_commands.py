@@ -271,6 +271,19 @@ async def errors(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- ARC key
+
+
+async def arc_dns(args: argparse.Namespace, settings: Settings) -> int:
+    """The TXT record receivers use to check the server's ARC seals (issue 4)."""
+    from forwarder.auth.keys import open_arc_key
+
+    record = (await open_arc_key(settings)).dns_record()
+    print(f"Publish this TXT record in the zone of {settings.hostname}:")
+    print(record.zone_line())
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "user create": user_create,
     "user delete": user_delete,
@@ -282,4 +295,5 @@ COMMANDS: dict[str, Command] = {
     "alias list": alias_list,
     "alias remove": alias_remove,
     "errors": errors,
+    "arc dns": arc_dns,
 }

@@ -37,6 +37,13 @@ class DnsRecord:
     purpose: str
     required: bool
 
+    def zone_line(self) -> str:
+        """The record as a zone-file line; TXT strings split at 255 bytes (RFC 1035 3.3.14)."""
+        if self.type != "TXT":
+            return f"{self.name}. IN {self.type} {self.value}"
+        chunks = [self.value[i : i + 255] for i in range(0, len(self.value), 255)]
+        return f"{self.name}. IN TXT " + " ".join(f'"{c}"' for c in chunks)
+
 
 @dataclass(frozen=True)
 class RecordCheck:

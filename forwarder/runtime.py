@@ -40,11 +40,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-def build_relay(settings: Settings, store: Store) -> Relay:
-    """The one place the relay is constructed (policies get passed in here)."""
+async def build_relay(settings: Settings, store: Store) -> Relay:
+    """The one place the relay is constructed: with the inbound checks and ARC sealing
+    (forwarder.auth) and the SRS bounce path (forwarder.srs), issue 4."""
+    from forwarder.auth.keys import open_arc_key
+    from forwarder.auth.policy import AuthPolicy
     from forwarder.server import Relay
+    from forwarder.srs import SRSBounces
 
-    return Relay(settings, store)
+    policy = AuthPolicy(settings, await open_arc_key(settings))
+    return Relay(settings, store, policy=policy, bounces=SRSBounces.from_settings(settings))
 
 
 async def _listen(host: str, port: int) -> socket.socket:
@@ -145,7 +150,7 @@ async def _start_web(
 async def _start_relay(
     settings: Settings, store: Store, stack: contextlib.AsyncExitStack, listening: list[str]
 ) -> None:
-    relay = build_relay(settings, store)
+    relay = await build_relay(settings, store)
     try:
         await relay.start()
     except OSError as exc:

@@ -386,3 +386,20 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("user", "domain", "alias", "errors", "serve", "smtp", "web"):
         assert command in result.stdout
+
+
+def test_arc_dns_prints_the_record_of_the_sealed_key(tmp_path: Path) -> None:
+    from forwarder.auth.keys import SEALED_KEY_FILE, load_arc_key
+    from forwarder.localmode import with_local_secrets
+    from forwarder.settings import load_settings
+
+    data = tmp_path / "data"
+    cli = make_cli(data)
+    first = ok(cli("arc", "dns", QUIETMAIL_HOSTNAME="mx.quietmail.test"))
+    second = ok(cli("arc", "dns", QUIETMAIL_HOSTNAME="mx.quietmail.test"))
+    assert first == second  # generated once, then reused
+    assert 'quietmail._domainkey.mx.quietmail.test. IN TXT "v=DKIM1; k=rsa; p=' in first
+    assert b"PRIVATE KEY" not in (data / SEALED_KEY_FILE).read_bytes()  # sealed at rest
+    env = {"QUIETMAIL_DATA_DIR": str(data), "QUIETMAIL_HOSTNAME": "mx.quietmail.test"}
+    settings = with_local_secrets(load_settings(environ=env))
+    assert load_arc_key(settings).public_key_b64() in first.replace('" "', "")

@@ -21,23 +21,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forwarder.crypto import Sealer, SealError
+from forwarder.dnsrecords import DnsRecord
 from forwarder.localmode import ensure_data_dir
 from forwarder.settings import ConfigError, Settings
 
 SEALED_KEY_FILE = "arc_key.sealed"
 _SEAL_CONTEXT = "arc-signing-key"
 KEY_BITS = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class DnsRecord:
-    name: str
-    value: str
-
-    def zone_line(self) -> str:
-        """The record as a zone-file line, TXT strings split at 255 bytes (RFC 1035 3.3)."""
-        chunks = [self.value[i : i + 255] for i in range(0, len(self.value), 255)]
-        return f"{self.name}. IN TXT " + " ".join(f'"{c}"' for c in chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +46,11 @@ class ArcKey:
     def dns_record(self) -> DnsRecord:
         """The TXT record to publish for this key."""
         return DnsRecord(
+            "TXT",
             f"{self.selector}._domainkey.{self.domain}",
             f"v=DKIM1; k=rsa; p={self.public_key_b64()}",
+            "publishes the key that ARC-seals forwarded mail (RFC 8617)",
+            True,
         )
 
 
