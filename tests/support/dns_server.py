@@ -28,8 +28,8 @@ from forwarder.settings import HostPort
 
 class ZoneData:
     def __init__(self) -> None:
-        self._records: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]] = (
-            defaultdict(list)
+        self._records: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]] = defaultdict(
+            list
         )
         self._ttl: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], int] = {}
         self.lock = threading.Lock()
@@ -47,14 +47,15 @@ class ZoneData:
         for text in texts:
             raw = text.encode()
             chunks = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
-            quoted = " ".join('"' + c.decode().replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+            quoted = " ".join(_quote(chunk) for chunk in chunks)
             self.add(name, "TXT", quoted)
 
     def remove(self, name: str, rdtype: str | None = None) -> None:
         target = dns.name.from_text(name)
         with self.lock:
             for key in list(self._records):
-                if key[0] == target and (rdtype is None or key[1] == dns.rdatatype.from_text(rdtype)):
+                same_type = rdtype is None or key[1] == dns.rdatatype.from_text(rdtype)
+                if key[0] == target and same_type:
                     del self._records[key]
 
     def clear(self) -> None:
@@ -90,6 +91,11 @@ class ZoneData:
         return response
 
 
+def _quote(chunk: bytes) -> str:
+    text = chunk.decode().replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
 class _UDPHandler(socketserver.BaseRequestHandler):
     server: _UDPServer
 
@@ -97,7 +103,7 @@ class _UDPHandler(socketserver.BaseRequestHandler):
         data, sock = self.request
         try:
             query = dns.message.from_wire(data)
-        except Exception:  # noqa: BLE001 - a malformed query gets no answer, like a real server
+        except Exception:  # a malformed query gets no answer, like a real server
             return
         response = self.server.zone.answer(query)
         if response is not None:
