@@ -106,6 +106,10 @@ def _configure_logging(settings: Settings, server: bool) -> None:
         fmt = f"{PROG}: %(levelname)s: %(message)s"
         level = "DEBUG" if settings.log_level == "DEBUG" else "WARNING"
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+    # Database drivers log queries with their parameters (addresses) at DEBUG: keep them
+    # quiet whatever the level (DESIGN promise 2).
+    for driver in ("aiosqlite", "pymongo"):
+        logging.getLogger(driver).setLevel(logging.WARNING)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, local_mode: bool) -> int:

@@ -148,18 +148,30 @@ class _TCPServer(socketserver.ThreadingTCPServer):
     zone: ZoneData
 
 
+def _bind_pair(host: str, attempts: int = 50) -> tuple[_UDPServer, _TCPServer]:
+    """UDP and TCP on one free port number, as resolvers expect. The kernel picks a free
+    UDP port; its TCP twin may be taken by someone else, so try again with a new one."""
+    for _ in range(attempts):
+        udp = _UDPServer((host, 0), _UDPHandler)
+        tcp = _TCPServer(udp.server_address[:2], _TCPHandler, bind_and_activate=False)
+        try:
+            tcp.server_bind()
+            tcp.server_activate()
+        except OSError:
+            tcp.server_close()
+            udp.server_close()
+            continue
+        return udp, tcp
+    raise OSError(f"no free UDP+TCP port pair on {host} after {attempts} attempts")
+
+
 class DNSServer(ZoneData):
     """Start with ``with DNSServer() as dns_server:``; ``address`` is the HostPort to use."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__()
-        self._udp = _UDPServer((host, 0), _UDPHandler)
+        self._udp, self._tcp = _bind_pair(host)
         port = self._udp.server_address[1]
-        # TCP on the same port number as UDP, as resolvers expect.
-        self._tcp = _TCPServer((host, port), _TCPHandler, bind_and_activate=False)
-        self._tcp.allow_reuse_address = True
-        self._tcp.server_bind()
-        self._tcp.server_activate()
         self._udp.zone = self._tcp.zone = self
         self.address = HostPort(host, port)
         self._threads = [
