@@ -4,8 +4,8 @@
   so it is bound to the session and dies with it.
 - Logged out (log-in, sign-up, reset): there is no session to bind to and the app sets no
   cookie before log-in, so the token is a signed, 2-hour timestamped nonce, and the request's
-  ``Origin`` / ``Sec-Fetch-Site`` headers must not name another site (the OWASP "verify origin"
-  defence, which is what stops log-in CSRF here).
+  ``Sec-Fetch-Site`` (or, from a browser without it, ``Origin``) must not name another site
+  (the OWASP "verify origin" defence, which is what stops log-in CSRF here).
 
 A missing or wrong token, or a cross-site origin, is answered with 403.
 """
@@ -40,11 +40,17 @@ async def token_for(request: Request) -> str:
 
 
 def _cross_site(request: Request) -> bool:
-    if request.headers.get("sec-fetch-site", "") == "cross-site":
-        return True
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        # Fetch Metadata is set by the browser and cannot be forged by a page. Trust it over
+        # Origin: under our Referrer-Policy: no-referrer, browsers send "Origin: null" even on
+        # same-origin form posts (Fetch standard, "serializing a request origin").
+        return fetch_site not in {"same-origin", "none"}
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin == "null"
+    if origin is None:
+        return False  # not a browser form post (no Origin): the token alone decides
+    if origin == "null":
+        return True  # an opaque origin (sandboxed frame, data: URL) without Fetch Metadata
     own = {f"{request.url.scheme}://{request.url.netloc}", ctx_of(request).settings.base_url}
     return origin.rstrip("/") not in own
 
