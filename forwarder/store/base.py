@@ -24,13 +24,64 @@ Rules every backend follows:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import idna
+
+# Records live in their own module; they are re-exported here (see __all__), next to the
+# protocols that return them.
+from forwarder.store.records import (
+    CATCH_ALL,
+    Alias,
+    AliasMode,
+    ApiKey,
+    DenyEntry,
+    DenyKind,
+    Domain,
+    ErrorLogEntry,
+    NewErrorLogEntry,
+    Recipient,
+    Session,
+    User,
+)
+
+__all__ = [
+    "CATCH_ALL",
+    "MAX_DOMAIN",
+    "MAX_EMAIL",
+    "MAX_LOCAL_PART",
+    "Alias",
+    "AliasMode",
+    "Aliases",
+    "AlreadyExists",
+    "ApiKey",
+    "ApiKeys",
+    "DenyEntry",
+    "DenyKind",
+    "Denylist",
+    "Domain",
+    "Domains",
+    "ErrorLog",
+    "ErrorLogEntry",
+    "InvalidValue",
+    "NewErrorLogEntry",
+    "NotFound",
+    "Recipient",
+    "Recipients",
+    "Session",
+    "Sessions",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "User",
+    "Users",
+    "normalize_domain",
+    "normalize_email",
+    "normalize_local_part",
+    "require_str",
+]
 
 # ---------------------------------------------------------------------------- exceptions
 
@@ -109,135 +160,6 @@ def normalize_email(value: object) -> str:
     if len(address) > MAX_EMAIL:
         raise InvalidValue("email address is too long")
     return address
-
-
-# ---------------------------------------------------------------------------- records
-
-
-class AliasMode(enum.StrEnum):
-    ACTIVE = "active"  # forward to the targets
-    REJECT = "reject"  # 550 5.1.1 at RCPT
-    DROP = "drop"  # 250 at RCPT, then silently discarded
-
-
-CATCH_ALL = "*"
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: str
-    email: str
-    password_hash: str
-    created_at: datetime
-    verified_at: datetime | None = None
-    totp_secret_sealed: bytes | None = None
-    recovery_code_hashes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    id_hash: str
-    user_id: str
-    created_at: datetime
-    idle_expires_at: datetime
-    absolute_expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    user_id: str
-    name: str
-    prefix: str
-    key_hash: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Domain:
-    id: str
-    name: str
-    owner_id: str
-    verification_token: str
-    created_at: datetime
-    verified_at: datetime | None = None
-    dkim_selector: str | None = None
-    dkim_key_sealed: bytes | None = None
-
-    @property
-    def verified(self) -> bool:
-        return self.verified_at is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Alias:
-    id: str
-    domain_id: str
-    local_part: str
-    targets: tuple[str, ...]
-    mode: AliasMode
-    description: str
-    created_at: datetime
-
-    @property
-    def is_catch_all(self) -> bool:
-        return self.local_part == CATCH_ALL
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    id: str
-    owner_id: str
-    address: str
-    created_at: datetime
-    verified_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorLogEntry:
-    """DESIGN promise 4, and nothing more: no subject, message-id, client IP or body."""
-
-    id: str
-    domain_id: str
-    at: datetime
-    alias: str  # the local part the mail was for
-    code: int  # SMTP reply code, e.g. 451
-    enhanced_code: str  # e.g. "4.3.0"
-    reason: str  # short text, no addresses beyond the two domains below
-    target_domain: str  # domain of the forwarding target, "" if none was reached
-    sender_domain: str  # domain of the envelope sender, "" for the null sender
-    expires_at: datetime
-
-
-class DenyKind(enum.StrEnum):
-    IP = "ip"
-    HOST = "host"
-    SENDER = "sender"
-
-
-@dataclass(frozen=True, slots=True)
-class DenyEntry:
-    id: str
-    kind: DenyKind
-    value: str
-    reason: str
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NewErrorLogEntry:
-    """What a writer supplies; the store assigns the id."""
-
-    domain_id: str
-    at: datetime
-    alias: str
-    code: int
-    enhanced_code: str
-    reason: str
-    target_domain: str
-    sender_domain: str
-    expires_at: datetime
 
 
 # ---------------------------------------------------------------------------- protocols

@@ -1,0 +1,137 @@
+"""The records the store returns: plain frozen values, the same from every backend.
+
+Split from ``base`` (which re-exports every name here) so the contract module holds rules
+and protocols, and this one the shapes of the data.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class AliasMode(enum.StrEnum):
+    ACTIVE = "active"  # forward to the targets
+    REJECT = "reject"  # 550 5.1.1 at RCPT
+    DROP = "drop"  # 250 at RCPT, then silently discarded
+
+
+CATCH_ALL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+    verified_at: datetime | None = None
+    totp_secret_sealed: bytes | None = None
+    recovery_code_hashes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id_hash: str
+    user_id: str
+    created_at: datetime
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    key_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    id: str
+    name: str
+    owner_id: str
+    verification_token: str
+    created_at: datetime
+    verified_at: datetime | None = None
+    dkim_selector: str | None = None
+    dkim_key_sealed: bytes | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    id: str
+    domain_id: str
+    local_part: str
+    targets: tuple[str, ...]
+    mode: AliasMode
+    description: str
+    created_at: datetime
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.local_part == CATCH_ALL
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    id: str
+    owner_id: str
+    address: str
+    created_at: datetime
+    verified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorLogEntry:
+    """DESIGN promise 4, and nothing more: no subject, message-id, client IP or body."""
+
+    id: str
+    domain_id: str
+    at: datetime
+    alias: str  # the local part the mail was for
+    code: int  # SMTP reply code, e.g. 451
+    enhanced_code: str  # e.g. "4.3.0"
+    reason: str  # short text, no addresses beyond the two domains below
+    target_domain: str  # domain of the forwarding target, "" if none was reached
+    sender_domain: str  # domain of the envelope sender, "" for the null sender
+    expires_at: datetime
+
+
+class DenyKind(enum.StrEnum):
+    IP = "ip"
+    HOST = "host"
+    SENDER = "sender"
+
+
+@dataclass(frozen=True, slots=True)
+class DenyEntry:
+    id: str
+    kind: DenyKind
+    value: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewErrorLogEntry:
+    """What a writer supplies; the store assigns the id."""
+
+    domain_id: str
+    at: datetime
+    alias: str
+    code: int
+    enhanced_code: str
+    reason: str
+    target_domain: str
+    sender_domain: str
+    expires_at: datetime
