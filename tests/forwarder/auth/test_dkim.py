@@ -94,3 +94,30 @@ async def test_signatures_at_the_cap_are_accepted(
     verdict = await policy.inspect(inbound(message))
     assert verdict.reply is None
     assert our_results(verdict.message).count("dkim=pass") == 10
+
+
+async def test_ed25519_signature_passes(dns_server: DNSServer, settings: Settings) -> None:
+    """RFC 8463 signatures verify (dkimpy's ed25519 extra), not only RSA ones."""
+    import base64
+
+    import dkim
+    import nacl.signing
+
+    key = nacl.signing.SigningKey.generate()
+    public = base64.b64encode(bytes(key.verify_key)).decode()
+    dns_server.txt("ed._domainkey.example.com", f"v=DKIM1; k=ed25519; p={public}")
+    signed = (
+        dkim.sign(
+            make_message(),
+            b"ed",
+            b"example.com",
+            base64.b64encode(bytes(key)),
+            signature_algorithm=b"ed25519-sha256",
+            include_headers=[b"from", b"subject"],
+        )
+        + make_message()
+    )
+    [result] = await verifier(settings).verify(signed)
+    assert (result.result, result.selector) == ("pass", "ed")
+    [tampered] = await verifier(settings).verify(signed.replace(b"noon", b"dusk"))
+    assert tampered.result == "fail"
