@@ -6,15 +6,22 @@ the next instance, signed with our key as ``d=<hostname> s=<arc_selector>``. dki
 Authentication-Results header (the one with our authserv-id), so that header must be on the
 message, with ``arc=none|pass|fail`` from :meth:`ArcSealer.validate`, before sealing.
 Both directions are RSA work with blocking key look-ups: they run in a worker thread.
+Sealing signs through OpenSSL (:mod:`forwarder.auth.arc_signer`), not dkimpy's pure-Python
+RSA; the key is loaded once, in the first sealing thread (OpenSSL checks the key on loading,
+which takes tens of milliseconds for 2048 bits).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import dkim
 import dns.resolver
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from forwarder.auth.arc_signer import arc_sign
 from forwarder.auth.dkim import TxtLookup, quiet_logger
 from forwarder.auth.keys import ArcKey
 from forwarder.auth.results import MethodResult
@@ -30,6 +37,8 @@ class ArcSealer:
         self._key = key
         self._authserv_id = authserv_id
         self._logger = quiet_logger("quietmail.arc")
+        self._rsa_key: rsa.RSAPrivateKey | None = None
+        self._loading = threading.Lock()
 
     async def validate(self, message: bytes) -> MethodResult:
         return await asyncio.to_thread(self.validate_blocking, message)
@@ -46,16 +55,27 @@ class ArcSealer:
         missing, or an earlier hop ended the chain)."""
         return await asyncio.to_thread(self.seal_blocking, message)
 
-    def seal_blocking(self, message: bytes) -> list[bytes]:
+    def seal_blocking(self, message: bytes, timestamp: int | None = None) -> list[bytes]:
+        """``timestamp`` (seconds, ``t=``) defaults to now; tests fix it."""
         try:
-            headers: list[bytes] = dkim.arc_sign(
+            return arc_sign(
                 message,
                 self._key.selector.encode("ascii"),
                 self._key.domain.encode("ascii"),
                 self._key.private_pem,
+                self._signing_key(),
                 self._authserv_id.encode("ascii"),
-                logger=self._logger,
+                self._logger,
+                timestamp,
             )
         except dkim.DKIMException:  # e.g. the chain is already at its 50-instance limit
             return []
-        return headers
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        with self._loading:
+            if self._rsa_key is None:
+                key = serialization.load_pem_private_key(self._key.private_pem, password=None)
+                if not isinstance(key, rsa.RSAPrivateKey):  # keys.py only makes RSA keys
+                    raise TypeError("the ARC key is not an RSA key")
+                self._rsa_key = key
+            return self._rsa_key
