@@ -4,7 +4,8 @@ Exceptions (everything a backend raises is one of these; driver errors never esc
 
     StoreError
     ├── StoreUnavailable     the database is down or unreachable (relay: 451 4.3.0)
-    ├── AlreadyExists        a unique name is taken (email, domain, alias, API key prefix)
+    ├── AlreadyExists        a unique name is taken (email, verified domain or own claim,
+    │                        alias, API key prefix)
     ├── NotFound             the record to change does not exist
     └── InvalidValue         a value of the wrong type or shape (e.g. {"$ne": null}); also a
                              ValueError, raised before anything reaches a query
@@ -77,6 +78,7 @@ __all__ = [
     "StoreUnavailable",
     "User",
     "Users",
+    "check_totp_step",
     "normalize_domain",
     "normalize_email",
     "normalize_local_part",
@@ -125,6 +127,15 @@ def require_str(value: object, what: str, *, max_length: int = 1024) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no backend can store it
         raise InvalidValue(f"{what} is not valid Unicode") from None
+    return value
+
+
+MAX_TOTP_STEP = 2**62  # far beyond any clock, inside SQLite's and BSON's 64-bit integers
+
+
+def check_totp_step(value: object) -> int:
+    if type(value) is not int or not 0 < value < MAX_TOTP_STEP:
+        raise InvalidValue("TOTP time step must be a positive integer")
     return value
 
 
@@ -183,6 +194,12 @@ class Users(Protocol):
     async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
         """Remove one recovery code; True if it was there (single use)."""
 
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        """Record ``step`` (the TOTP time step a code matched) only if it is greater than the
+        user's ``totp_last_step``, atomically; True if recorded. False means the code (or an
+        older one) was used already: refuse it (RFC 6238 section 5.2). InvalidValue unless
+        ``step`` is a positive int."""
+
 
 class Sessions(Protocol):
     async def create(
@@ -216,16 +233,31 @@ class ApiKeys(Protocol):
 
 
 class Domains(Protocol):
+    """A name may be claimed (unverified) by several accounts, each at most once; at most one
+    domain per name is verified, and only a verified domain routes mail. So nobody can block
+    a name from its real owner by claiming it first (issue 5, "Domains and aliases")."""
+
     async def create(
         self, name: str, owner_id: str, verification_token: str, now: datetime
     ) -> Domain:
-        """Raises AlreadyExists for a taken name, NotFound for an unknown owner."""
+        """An unverified claim. Raises AlreadyExists when this owner already has the name or
+        a verified domain of that name exists, NotFound for an unknown owner."""
 
     async def get(self, domain_id: str) -> Domain | None: ...
-    async def get_by_name(self, name: str) -> Domain | None: ...
+    async def get_by_name(self, name: str) -> Domain | None:
+        """The VERIFIED domain of that name, or None (unverified claims are not served)."""
+
+    async def list_by_name(self, name: str) -> list[Domain]:
+        """Every domain of that name: the verified one first, then the claims, oldest first."""
+
     async def list_for_owner(self, owner_id: str) -> list[Domain]: ...
     async def list_all(self) -> list[Domain]: ...
-    async def set_verified(self, domain_id: str, at: datetime | None) -> None: ...
+    async def set_verified(self, domain_id: str, at: datetime | None) -> None:
+        """Verify (``at``) or unverify (None). Raises NotFound, and AlreadyExists when another
+        domain of the name is verified. Verifying also deletes every other account's
+        unverified claim of the name with its aliases and error log entries, in the same
+        transaction where the backend has one (they proved nothing). Bumps the generation."""
+
     async def set_dkim(
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
     ) -> None: ...

@@ -4,7 +4,8 @@ Motor is end-of-life and not used (DESIGN "Storage"). One collection per record 
 ids (never ObjectIds); indexes created by :meth:`MongoStore.open`:
 
     users        unique email
-    domains      unique name; owner_id
+    domains      unique (owner_id, name); unique name where verified_at is a date (partial);
+                 (name, created_at)
     aliases      unique (domain_id, local_part)
     recipients   unique (owner_id, address)
     api_keys     unique prefix; user_id
@@ -42,8 +43,9 @@ from forwarder.store.base import (
 from forwarder.store.mongo_account import delete_account, export_account
 from forwarder.store.mongo_accounts import MongoApiKeys, MongoSessions, MongoUsers
 from forwarder.store.mongo_core import Collection, MongoDb, translate_errors
+from forwarder.store.mongo_domains import MongoDomains
 from forwarder.store.mongo_logs import MongoDenylist, MongoErrorLog
-from forwarder.store.mongo_routing import MongoAliases, MongoDomains, MongoRecipients
+from forwarder.store.mongo_routing import MongoAliases, MongoRecipients
 
 DEFAULT_DATABASE = "quietmail"
 # Fail fast when the server is unreachable: the relay answers 451 4.3.0 rather than holding the
@@ -57,8 +59,18 @@ DEFAULT_TIMEOUTS_MS: dict[str, Any] = {
 # (collection attribute, keys, options)
 INDEXES: tuple[tuple[str, tuple[tuple[str, int], ...], dict[str, Any]], ...] = (
     ("users", (("email", 1),), {"unique": True, "name": "email_unique"}),
-    ("domains", (("name", 1),), {"unique": True, "name": "name_unique"}),
-    ("domains", (("owner_id", 1),), {"name": "owner_id"}),
+    # One claim per account and name; at most one verified domain per name (mongo_domains).
+    ("domains", (("owner_id", 1), ("name", 1)), {"unique": True, "name": "owner_name_unique"}),
+    (
+        "domains",
+        (("name", 1),),
+        {
+            "unique": True,
+            "partialFilterExpression": {"verified_at": {"$type": "date"}},
+            "name": "verified_name_unique",
+        },
+    ),
+    ("domains", (("name", 1), ("created_at", 1)), {"name": "name_created"}),
     (
         "aliases",
         (("domain_id", 1), ("local_part", 1)),
@@ -82,6 +94,9 @@ INDEXES: tuple[tuple[str, tuple[tuple[str, int], ...], dict[str, Any]], ...] = (
     ("denylist", (("kind", 1), ("value", 1)), {"name": "kind_value"}),
     ("denylist", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
 )
+
+# (collection attribute, index name) of earlier versions, dropped by open().
+OLD_INDEXES: tuple[tuple[str, str], ...] = (("domains", "name_unique"), ("domains", "owner_id"))
 
 _BAD_NAME_CHARS = frozenset('/\\. "$*<>:|?')  # not allowed in a MongoDB database name
 COLLECTIONS = frozenset(attribute for attribute, _, _ in INDEXES) | {"meta"}
@@ -138,10 +153,20 @@ class MongoStore:
         create_index is idempotent, so every node of a fleet can run this at start.
         """
         await self.ping()
+        await self._drop_old_indexes()
         for attribute, keys, options in INDEXES:
             collection: Collection = getattr(self._db, attribute)
             await collection.create_index(keys, **options)
         self._db.transactions = await self._supports_transactions()
+
+    async def _drop_old_indexes(self) -> None:
+        """Indexes of earlier versions that the current rules contradict: ``name_unique`` made a
+        domain name unique across accounts (one unverified claim blocked the real owner), and
+        ``owner_id`` is covered by ``owner_name_unique``."""
+        for attribute, name in OLD_INDEXES:
+            collection: Collection = getattr(self._db, attribute)
+            if name in await collection.index_information():
+                await collection.drop_index(name)
 
     async def _supports_transactions(self) -> bool:
         """Multi-document transactions need a replica set or a mongos; the mongomock

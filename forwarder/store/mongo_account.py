@@ -22,6 +22,7 @@ from typing import Any
 
 from forwarder.store.base import NotFound
 from forwarder.store.mongo_core import Doc, MongoDb, from_db_time
+from forwarder.store.records import totp_step_started
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def _user(doc: Doc) -> dict[str, Any]:
         "recovery_codes": (
             f"{len(doc.get('recovery_code_hashes', []))} unused (hashes not exported)"
         ),
+        "totp_last_used_at": totp_step_started(int(doc.get("totp_last_step", 0))),
     }
 
 

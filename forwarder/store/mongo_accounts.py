@@ -16,6 +16,7 @@ from forwarder.store.base import (
     NotFound,
     Session,
     User,
+    check_totp_step,
     normalize_email,
     require_str,
 )
@@ -42,6 +43,7 @@ def user_record(doc: Doc) -> User:
         verified_at=opt_from_db_time(doc.get("verified_at")),
         totp_secret_sealed=None if sealed is None else bytes(sealed),
         recovery_code_hashes=tuple(doc.get("recovery_code_hashes", ())),
+        totp_last_step=int(doc.get("totp_last_step", 0)),  # absent in older documents
     )
 
 
@@ -84,6 +86,7 @@ class MongoUsers:
             "verified_at": None,
             "totp_secret_sealed": None,
             "recovery_code_hashes": [],
+            "totp_last_step": 0,
         }
         await self._db.users.insert(doc)
         await self._db.bump_generation()
@@ -134,6 +137,17 @@ class MongoUsers:
         matched = await self._db.users.update_one(
             {"_id": uid, "recovery_code_hashes": code},
             {"$pull": {"recovery_code_hashes": code}},
+        )
+        return matched == 1
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        uid = require_str(user_id, "user id")
+        value = check_totp_step(step)
+        # One atomic update that matches only while the stored step is lower (or, in a
+        # document written before the field existed, absent): a code is accepted once.
+        older = [{"totp_last_step": {"$lt": value}}, {"totp_last_step": {"$exists": False}}]
+        matched = await self._db.users.update_one(
+            {"_id": uid, "$or": older}, {"$set": {"totp_last_step": value}}
         )
         return matched == 1
 

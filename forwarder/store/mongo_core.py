@@ -141,6 +141,15 @@ class Collection:
         with translate_errors():
             return str(await self.raw.create_index(list(keys), **options))
 
+    async def drop_index(self, name: str) -> None:
+        try:
+            with translate_errors():
+                await self.raw.drop_index(name)
+        except StoreUnavailable:
+            # Another node of the fleet may have dropped it first (IndexNotFound).
+            if name in await self.index_information():
+                raise
+
     async def index_information(self) -> dict[str, Any]:
         with translate_errors():
             info: dict[str, Any] = await self.raw.index_information()

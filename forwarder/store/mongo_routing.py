@@ -1,24 +1,22 @@
-"""MongoDB domains, aliases and recipients: the records that decide how mail is routed.
+"""MongoDB aliases and recipients: with domains (``mongo_domains``), the records that decide
+how mail is routed.
 
 Every write here bumps the generation counter (base.py), so the relay's alias cache notices.
-Unique indexes (created in MongoStore.open) guard the names: domain ``name``,
-alias ``(domain_id, local_part)``, recipient ``(owner_id, address)``.
+Unique indexes (created in MongoStore.open) guard the names: alias ``(domain_id, local_part)``,
+recipient ``(owner_id, address)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from forwarder.store.base import (
     Alias,
     AliasMode,
     AlreadyExists,
-    Domain,
     NotFound,
     Recipient,
-    normalize_domain,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -31,25 +29,10 @@ from forwarder.store.mongo_core import (
     new_id,
     opt_from_db_time,
     opt_to_db_time,
-    require_bytes,
     require_enum,
     require_str_list,
     to_db_time,
 )
-
-
-def domain_record(doc: Doc) -> Domain:
-    sealed = doc.get("dkim_key_sealed")
-    return Domain(
-        id=doc["_id"],
-        name=doc["name"],
-        owner_id=doc["owner_id"],
-        verification_token=doc["verification_token"],
-        created_at=from_db_time(doc["created_at"]),
-        verified_at=opt_from_db_time(doc.get("verified_at")),
-        dkim_selector=doc.get("dkim_selector"),
-        dkim_key_sealed=None if sealed is None else bytes(sealed),
-    )
 
 
 def alias_record(doc: Doc) -> Alias:
@@ -76,78 +59,6 @@ def recipient_record(doc: Doc) -> Recipient:
 
 def _targets(values: Sequence[str]) -> list[str]:
     return [normalize_email(value) for value in require_str_list(values, "targets")]
-
-
-class MongoDomains:
-    def __init__(self, db: MongoDb) -> None:
-        self._db = db
-
-    async def create(
-        self, name: str, owner_id: str, verification_token: str, now: datetime
-    ) -> Domain:
-        doc: Doc = {
-            "_id": new_id(),
-            "name": normalize_domain(name),
-            "owner_id": require_str(owner_id, "owner id"),
-            "verification_token": require_str(verification_token, "verification token"),
-            "created_at": to_db_time(now, "now"),
-            "verified_at": None,
-            "dkim_selector": None,
-            "dkim_key_sealed": None,
-        }
-        await require_user(self._db, doc["owner_id"])
-        await self._db.domains.insert(doc)
-        await self._db.bump_generation()
-        return domain_record(doc)
-
-    async def get(self, domain_id: str) -> Domain | None:
-        doc = await self._db.domains.find_one({"_id": require_str(domain_id, "domain id")})
-        return None if doc is None else domain_record(doc)
-
-    async def get_by_name(self, name: str) -> Domain | None:
-        doc = await self._db.domains.find_one({"name": normalize_domain(name)})
-        return None if doc is None else domain_record(doc)
-
-    async def list_for_owner(self, owner_id: str) -> list[Domain]:
-        flt = {"owner_id": require_str(owner_id, "owner id")}
-        return [domain_record(d) for d in await self._db.domains.find(flt, sort=[("name", 1)])]
-
-    async def list_all(self) -> list[Domain]:
-        return [domain_record(d) for d in await self._db.domains.find({}, sort=[("name", 1)])]
-
-    async def _set(self, domain_id: str, fields: Doc) -> None:
-        did = require_str(domain_id, "domain id")
-        if await self._db.domains.update_one({"_id": did}, {"$set": fields}) == 0:
-            raise NotFound("no such domain")
-        await self._db.bump_generation()
-
-    async def set_verified(self, domain_id: str, at: datetime | None) -> None:
-        await self._set(domain_id, {"verified_at": opt_to_db_time(at, "verified at")})
-
-    async def set_dkim(
-        self, domain_id: str, selector: str | None, key_sealed: bytes | None
-    ) -> None:
-        await self._set(
-            domain_id,
-            {
-                "dkim_selector": None if selector is None else require_str(selector, "selector"),
-                "dkim_key_sealed": None if key_sealed is None else require_bytes(key_sealed, "key"),
-            },
-        )
-
-    async def delete(self, domain_id: str) -> bool:
-        did = require_str(domain_id, "domain id")
-
-        async def work(session: Any) -> bool:
-            # Without a transaction: aliases first, so a crash halfway leaves a domain that
-            # routes nothing (and is still listed, so the owner can delete it again).
-            await self._db.aliases.delete_many({"domain_id": did}, session=session)
-            await self._db.errors.delete_many({"domain_id": did}, session=session)
-            return await self._db.domains.delete_one({"_id": did}, session=session) == 1
-
-        deleted = await self._db.atomic(work)
-        await self._db.bump_generation()
-        return deleted
 
 
 class MongoAliases:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 class AliasMode(enum.StrEnum):
@@ -18,6 +18,14 @@ class AliasMode(enum.StrEnum):
 
 
 CATCH_ALL = "*"
+TOTP_STEP_SECONDS = 30  # RFC 6238 section 4: the time step X quietmail's TOTP codes use
+
+
+def totp_step_started(step: int) -> str | None:
+    """When a TOTP time step began, ISO 8601 (exports show the last one used); None for 0."""
+    if not step:
+        return None
+    return datetime.fromtimestamp(step * TOTP_STEP_SECONDS, UTC).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,7 @@ class User:
     verified_at: datetime | None = None
     totp_secret_sealed: bytes | None = None
     recovery_code_hashes: tuple[str, ...] = ()
+    totp_last_step: int = 0  # the last TOTP time step accepted (RFC 6238 5.2: no replay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,10 @@ from forwarder.store.base import (
 )
 from forwarder.store.sqlite_accounts import SqliteApiKeys, SqliteSessions, SqliteUsers
 from forwarder.store.sqlite_db import Db, Tx
+from forwarder.store.sqlite_domains import SqliteDomains
 from forwarder.store.sqlite_export import export_rows
 from forwarder.store.sqlite_logs import SqliteDenylist, SqliteErrorLog
-from forwarder.store.sqlite_routing import SqliteAliases, SqliteDomains, SqliteRecipients
+from forwarder.store.sqlite_routing import SqliteAliases, SqliteRecipients
 from forwarder.store.sqlite_schema import PRAGMAS, migrate
 
 log = logging.getLogger(__name__)

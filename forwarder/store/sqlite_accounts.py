@@ -13,6 +13,7 @@ from forwarder.store.base import (
     NotFound,
     Session,
     User,
+    check_totp_step,
     normalize_email,
     require_str,
 )
@@ -39,6 +40,7 @@ def _user(row: Row) -> User:
         verified_at=py_time_opt(row["verified_at"]),
         totp_secret_sealed=row["totp_secret_sealed"],
         recovery_code_hashes=tuple(json.loads(row["recovery_code_hashes"])),
+        totp_last_step=row["totp_last_step"],
     )
 
 
@@ -118,6 +120,15 @@ class SqliteUsers:
                 "code": require_str(code_hash, "recovery code hash"),
                 "id": require_str(user_id, "user id"),
             },
+        )
+        return bool(rows)
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        # One statement: of two concurrent uses of the same code, only one matches.
+        rows = await self._db.fetch(
+            "UPDATE users SET totp_last_step = :step WHERE id = :id AND totp_last_step < :step "
+            "RETURNING id",
+            {"step": check_totp_step(step), "id": require_str(user_id, "user id")},
         )
         return bool(rows)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from forwarder.store.records import totp_step_started
 from forwarder.store.sqlite_db import Row, iso_opt
 
 PASSWORD_NOTE = "set (argon2id hash not exported)"  # noqa: S105 -- a label, not a password
@@ -32,6 +33,7 @@ def _user(row: Row) -> dict[str, Any]:
             else "not enabled"
         ),
         "recovery_codes": f"{len(codes)} unused (hashes not exported)",
+        "totp_last_used_at": totp_step_started(row["totp_last_step"]),
     }
 
 

@@ -1,4 +1,5 @@
-"""SQLite implementations of the routing protocols: domains, aliases and recipients.
+"""SQLite implementations of the routing protocols: aliases and recipients (domains are in
+``sqlite_domains``).
 
 Every write here fires a trigger that bumps ``meta.generation`` (see ``sqlite_schema``).
 """
@@ -12,11 +13,9 @@ from datetime import datetime
 from forwarder.store.base import (
     Alias,
     AliasMode,
-    Domain,
     InvalidValue,
     NotFound,
     Recipient,
-    normalize_domain,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -39,91 +38,6 @@ def check_targets(targets: object) -> tuple[str, ...]:
     if not isinstance(targets, list | tuple):
         raise InvalidValue("alias targets must be a list of email addresses")
     return tuple(normalize_email(t) for t in targets)
-
-
-def _domain(row: Row) -> Domain:
-    return Domain(
-        id=row["id"],
-        name=row["name"],
-        owner_id=row["owner_id"],
-        verification_token=row["verification_token"],
-        created_at=py_time(row["created_at"]),
-        verified_at=py_time_opt(row["verified_at"]),
-        dkim_selector=row["dkim_selector"],
-        dkim_key_sealed=row["dkim_key_sealed"],
-    )
-
-
-class SqliteDomains:
-    def __init__(self, db: Db) -> None:
-        self._db = db
-
-    async def create(
-        self, name: str, owner_id: str, verification_token: str, now: datetime
-    ) -> Domain:
-        rows = await self._db.fetch(
-            "INSERT INTO domains (id, name, owner_id, verification_token, created_at) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING *",
-            (
-                new_id(),
-                normalize_domain(name),
-                require_str(owner_id, "owner id"),
-                require_str(verification_token, "verification token"),
-                db_time(now, "now"),
-            ),
-        )
-        return _domain(rows[0])
-
-    async def get(self, domain_id: str) -> Domain | None:
-        row = await self._db.fetch_one(
-            "SELECT * FROM domains WHERE id = ?", (require_str(domain_id, "domain id"),)
-        )
-        return None if row is None else _domain(row)
-
-    async def get_by_name(self, name: str) -> Domain | None:
-        row = await self._db.fetch_one(
-            "SELECT * FROM domains WHERE name = ?", (normalize_domain(name),)
-        )
-        return None if row is None else _domain(row)
-
-    async def list_for_owner(self, owner_id: str) -> list[Domain]:
-        rows = await self._db.fetch(
-            "SELECT * FROM domains WHERE owner_id = ? ORDER BY name",
-            (require_str(owner_id, "owner id"),),
-        )
-        return [_domain(r) for r in rows]
-
-    async def list_all(self) -> list[Domain]:
-        return [_domain(r) for r in await self._db.fetch("SELECT * FROM domains ORDER BY name")]
-
-    async def set_verified(self, domain_id: str, at: datetime | None) -> None:
-        rows = await self._db.fetch(
-            "UPDATE domains SET verified_at = ? WHERE id = ? RETURNING id",
-            (db_time_opt(at, "verified at"), require_str(domain_id, "domain id")),
-        )
-        if not rows:
-            raise NotFound("no such domain")
-
-    async def set_dkim(
-        self, domain_id: str, selector: str | None, key_sealed: bytes | None
-    ) -> None:
-        if selector is not None:
-            selector = require_str(selector, "DKIM selector", max_length=63)
-        if key_sealed is not None and type(key_sealed) is not bytes:
-            raise InvalidValue("sealed DKIM key must be bytes")
-        rows = await self._db.fetch(
-            "UPDATE domains SET dkim_selector = ?, dkim_key_sealed = ? WHERE id = ? RETURNING id",
-            (selector, key_sealed, require_str(domain_id, "domain id")),
-        )
-        if not rows:
-            raise NotFound("no such domain")
-
-    async def delete(self, domain_id: str) -> bool:
-        # Aliases and error log entries go with it (ON DELETE CASCADE).
-        rows = await self._db.fetch(
-            "DELETE FROM domains WHERE id = ? RETURNING id", (require_str(domain_id, "domain id"),)
-        )
-        return bool(rows)
 
 
 def _alias(row: Row) -> Alias:

@@ -123,8 +123,38 @@ _V1: list[str] = [
     *_generation_triggers(),
 ]
 
+# Version 2: a domain name may be claimed (unverified) by several accounts, once per account;
+# at most one domain per name is verified (a partial unique index), so nobody can block a name
+# by claiming it first. SQLite cannot drop a column's UNIQUE constraint, so the table is rebuilt
+# (https://sqlite.org/lang_altertable.html section 7) with foreign keys off (see migrate), and
+# its index and generation triggers are made again. Users gain the last TOTP time step used,
+# so a code is accepted once (RFC 6238 section 5.2).
+_V2: list[str] = [
+    "ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0",
+    """CREATE TABLE domains_v2 (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        owner_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        verification_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        verified_at INTEGER,
+        dkim_selector TEXT,
+        dkim_key_sealed BLOB,
+        UNIQUE (owner_id, name)
+    ) STRICT""",
+    "INSERT INTO domains_v2 (id, name, owner_id, verification_token, created_at, verified_at, "
+    "dkim_selector, dkim_key_sealed) SELECT id, name, owner_id, verification_token, created_at, "
+    "verified_at, dkim_selector, dkim_key_sealed FROM domains",
+    "DROP TABLE domains",
+    "ALTER TABLE domains_v2 RENAME TO domains",
+    "CREATE UNIQUE INDEX domains_verified_name ON domains (name) WHERE verified_at IS NOT NULL",
+    "CREATE INDEX domains_name ON domains (name)",
+    *[t for t in _generation_triggers() if " ON domains " in t],
+    "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1),)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -139,7 +169,20 @@ async def schema_version(db: Db) -> int:
 
 async def migrate(db: Db, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
     """Apply the missing forward migrations, each in its own transaction; the version is
-    re-read inside the write lock so two processes opening a new file do not both migrate."""
+    re-read inside the write lock so two processes opening a new file do not both migrate.
+
+    Foreign keys are off while migrating (the pragma is a no-op inside a transaction): with
+    them on, dropping a table being rebuilt would cascade to its children. Each step checks
+    the keys before it commits, so a step that breaks them is rolled back.
+    """
+    await db.fetch("PRAGMA foreign_keys = OFF")
+    try:
+        return await _migrate(db, migrations)
+    finally:
+        await db.fetch("PRAGMA foreign_keys = ON")
+
+
+async def _migrate(db: Db, migrations: tuple[tuple[str, ...], ...]) -> int:
     while True:
         async with db.transaction() as tx:
             row = (await tx.fetch("PRAGMA user_version"))[0]
@@ -153,5 +196,7 @@ async def migrate(db: Db, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) 
                 return current
             for statement in migrations[current]:
                 await tx.fetch(statement)
+            if await tx.fetch("PRAGMA foreign_key_check"):
+                raise StoreError(f"schema migration {current + 1} broke a foreign key")
             # PRAGMA takes no parameters; the value is an int from our own table.
             await tx.fetch(f"PRAGMA user_version = {current + 1:d}")

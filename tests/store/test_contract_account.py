@@ -66,7 +66,7 @@ async def _gone(store: Store, account: Account, tag: str) -> None:
     assert await store.domains.list_for_owner(user.id) == []
     for domain in account.domains:
         assert await store.domains.get(domain.id) is None
-        assert await store.domains.get_by_name(domain.name) is None
+        assert await store.domains.list_by_name(domain.name) == []
         assert await store.aliases.list_for_domain(domain.id) == []
         assert await store.errors.list_for_domain(domain.id, NOW) == []
     for alias_id in account.alias_ids:

@@ -60,10 +60,12 @@ OPERATIONS: dict[str, Op] = {
     "domains.create owner": lambda c, v: c.store.domains.create("n.example", v, "t", NOW),
     "domains.get": lambda c, v: c.store.domains.get(v),
     "domains.get_by_name": lambda c, v: c.store.domains.get_by_name(v),
+    "domains.list_by_name": lambda c, v: c.store.domains.list_by_name(v),
     "domains.list_for_owner": lambda c, v: c.store.domains.list_for_owner(v),
     "domains.set_verified": lambda c, v: c.store.domains.set_verified(v, NOW),
     "domains.set_dkim selector": lambda c, v: c.store.domains.set_dkim(c.domain_id, v, b"k"),
     "domains.delete": lambda c, v: c.store.domains.delete(v),
+    "users.use_totp_step user": lambda c, v: c.store.users.use_totp_step(v, 5),
     "aliases.create domain": lambda c, v: c.store.aliases.create(v, "x", [], A, "", NOW),
     "aliases.create local": lambda c, v: c.store.aliases.create(c.domain_id, v, [], A, "", NOW),
     "aliases.create target": lambda c, v: c.store.aliases.create(c.domain_id, "x", [v], A, "", NOW),
@@ -133,6 +135,7 @@ async def test_lone_surrogates_are_invalid_not_an_outage(store: Store) -> None:
     for call in (
         lambda: store.users.get_by_email("a\ud800@example.org"),
         lambda: store.domains.get_by_name("ex\udfffample.org"),
+        lambda: store.domains.list_by_name("ex\udfffample.org"),
         lambda: store.users.create("b\ud800@example.org", "h", NOW),
     ):
         with pytest.raises(InvalidValue):

@@ -1,4 +1,5 @@
-"""Contract: domains, aliases, recipients and the generation counter, on every backend."""
+"""Contract: aliases, recipients and the generation counter, on every backend (domains are in
+test_contract_domains.py)."""
 
 from __future__ import annotations
 
@@ -12,91 +13,7 @@ from forwarder.store.base import (
     NotFound,
     Store,
 )
-from tests.store.contract_data import NOW, at, error_entry, make_alias, make_domain, make_user
-
-# ---------------------------------------------------------------------------- domains
-
-
-async def test_domain_name_is_idna_lower_case_and_unique(store: Store) -> None:
-    owner = await make_user(store)
-    domain = await make_domain(store, owner, "Bücher.Example")
-    assert domain.name == "xn--bcher-kva.example"
-    assert (domain.owner_id, domain.verification_token, domain.created_at) == (
-        owner.id,
-        "verify-token-0123",
-        NOW,
-    )
-    assert not domain.verified
-    for variant in ("xn--bcher-kva.example", "BÜCHER.EXAMPLE.", "XN--BCHER-KVA.Example"):
-        with pytest.raises(AlreadyExists):
-            await make_domain(store, owner, variant)
-        found = await store.domains.get_by_name(variant)
-        assert found is not None and found.id == domain.id
-    assert await store.domains.get(domain.id) == domain
-
-
-async def test_domain_name_taken_by_another_owner(store: Store) -> None:
-    alice = await make_user(store, "alice@example.org")
-    bob = await make_user(store, "bob@example.org")
-    await make_domain(store, alice, "example.net")
-    with pytest.raises(AlreadyExists):
-        await make_domain(store, bob, "EXAMPLE.net")
-    assert await store.domains.list_for_owner(bob.id) == []
-
-
-async def test_domain_needs_an_owner(store: Store) -> None:
-    with pytest.raises(NotFound):
-        await store.domains.create("example.net", "missing", "t", NOW)
-    assert await store.domains.get_by_name("example.net") is None
-
-
-async def test_domain_lists(store: Store) -> None:
-    alice = await make_user(store, "alice@example.org")
-    bob = await make_user(store, "bob@example.org")
-    a1 = await make_domain(store, alice, "a1.example")
-    a2 = await make_domain(store, alice, "a2.example")
-    b1 = await make_domain(store, bob, "b1.example")
-    assert {d.id for d in await store.domains.list_for_owner(alice.id)} == {a1.id, a2.id}
-    assert {d.id for d in await store.domains.list_all()} == {a1.id, a2.id, b1.id}
-    assert await store.domains.get("missing") is None
-
-
-async def test_domain_verify_and_dkim(store: Store) -> None:
-    owner = await make_user(store)
-    domain = await make_domain(store, owner)
-    await store.domains.set_verified(domain.id, at(minutes=5))
-    await store.domains.set_dkim(domain.id, "qm2030", b"\x01sealed-key")
-    got = await store.domains.get(domain.id)
-    assert got is not None and got.verified and got.verified_at == at(minutes=5)
-    assert (got.dkim_selector, got.dkim_key_sealed) == ("qm2030", b"\x01sealed-key")
-    await store.domains.set_verified(domain.id, None)
-    await store.domains.set_dkim(domain.id, None, None)
-    got = await store.domains.get(domain.id)
-    assert got is not None and not got.verified
-    assert (got.dkim_selector, got.dkim_key_sealed) == (None, None)
-    with pytest.raises(NotFound):
-        await store.domains.set_verified("missing", NOW)
-    with pytest.raises(NotFound):
-        await store.domains.set_dkim("missing", "s", b"k")
-
-
-async def test_domain_delete_takes_aliases_and_error_log(store: Store) -> None:
-    owner = await make_user(store)
-    doomed = await make_domain(store, owner, "doomed.example")
-    kept = await make_domain(store, owner, "kept.example")
-    gone_alias = await make_alias(store, doomed, "hello")
-    kept_alias = await make_alias(store, kept, "hello")
-    await store.errors.add(error_entry(doomed))
-    await store.errors.add(error_entry(kept))
-    assert await store.domains.delete(doomed.id) is True
-    assert await store.domains.delete(doomed.id) is False
-    assert await store.domains.get(doomed.id) is None
-    assert await store.aliases.get(gone_alias.id) is None
-    assert await store.aliases.list_for_domain(doomed.id) == []
-    assert await store.errors.list_for_domain(doomed.id, NOW) == []
-    assert await store.aliases.get(kept_alias.id) == kept_alias
-    assert len(await store.errors.list_for_domain(kept.id, NOW)) == 1
-
+from tests.store.contract_data import NOW, at, make_alias, make_domain, make_user
 
 # ---------------------------------------------------------------------------- aliases
 

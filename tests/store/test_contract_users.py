@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from forwarder.store.base import AlreadyExists, NotFound, Store
+from forwarder.store.base import AlreadyExists, InvalidValue, NotFound, Store
 from tests.store.contract_data import NOW, at, make_user
 
 # ---------------------------------------------------------------------------- users
@@ -92,6 +94,43 @@ async def test_totp_and_recovery_codes_are_single_use(store: Store) -> None:
     await store.users.set_totp(user.id, None, [])
     got = await store.users.get(user.id)
     assert got is not None and got.totp_secret_sealed is None and got.recovery_code_hashes == ()
+
+
+async def test_totp_step_is_accepted_once_and_only_forward(store: Store) -> None:
+    alice = await make_user(store, "alice@example.org")
+    bob = await make_user(store, "bob@example.org")
+    assert alice.totp_last_step == 0
+    step = 63_000_000  # about 2029-11 in 30 s steps
+    assert await store.users.use_totp_step(alice.id, step) is True
+    assert await store.users.use_totp_step(alice.id, step) is False  # the replay
+    assert await store.users.use_totp_step(alice.id, step - 1) is False  # an older code
+    got = await store.users.get(alice.id)
+    assert got is not None and got.totp_last_step == step
+    assert await store.users.use_totp_step(bob.id, step) is True  # per user
+    assert await store.users.use_totp_step(alice.id, step + 1) is True
+    got = await store.users.get(alice.id)
+    assert got is not None and got.totp_last_step == step + 1
+    assert await store.users.use_totp_step("missing", step) is False
+    # Setting a new secret does not reset it: steps are time, and time only moves forward.
+    await store.users.set_totp(alice.id, b"\x00sealed", [])
+    assert await store.users.use_totp_step(alice.id, step + 1) is False
+    export = await store.export_account(alice.id)
+    assert export["user"]["totp_last_used_at"] == "2029-11-22T00:00:30+00:00"
+
+
+async def test_concurrent_uses_of_one_totp_step_accept_exactly_one(store: Store) -> None:
+    user = await make_user(store)
+    results = await asyncio.gather(*(store.users.use_totp_step(user.id, 1000) for _ in range(8)))
+    assert sorted(results) == [False] * 7 + [True]
+
+
+@pytest.mark.parametrize("step", [0, -1, True, 2**62, "5", 5.0, {"$gt": 0}, [5], None])
+async def test_totp_step_must_be_a_positive_int(store: Store, step: object) -> None:
+    user = await make_user(store)
+    with pytest.raises(InvalidValue):
+        await store.users.use_totp_step(user.id, step)  # type: ignore[arg-type]
+    got = await store.users.get(user.id)
+    assert got is not None and got.totp_last_step == 0
 
 
 async def test_recovery_code_of_one_user_does_not_work_for_another(store: Store) -> None:

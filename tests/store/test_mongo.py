@@ -102,7 +102,8 @@ async def unreachable() -> AsyncIterator[MongoStore]:
 
 EXPECTED_INDEXES = [
     ("users", "email_unique", [("email", 1)], True, None),
-    ("domains", "name_unique", [("name", 1)], True, None),
+    ("domains", "owner_name_unique", [("owner_id", 1), ("name", 1)], True, None),
+    ("domains", "verified_name_unique", [("name", 1)], True, None),
     ("aliases", "domain_local_part_unique", [("domain_id", 1), ("local_part", 1)], True, None),
     ("recipients", "owner_address_unique", [("owner_id", 1), ("address", 1)], True, None),
     ("api_keys", "prefix_unique", [("prefix", 1)], True, None),
