@@ -43,7 +43,7 @@ from forwarder.auth.results import (
 )
 from forwarder.auth.spf import SpfChecker, SpfResult
 from forwarder.pipeline import Inbound, Verdict
-from forwarder.resolver import make_async_resolver, make_sync_resolver
+from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.settings import Settings
 from forwarder.srs import SRS
 
@@ -62,7 +62,8 @@ class AuthPolicy:
         rng: Callable[[], float] | None = None,
         psl: PublicSuffixList | None = None,
     ) -> None:
-        sync_resolver = make_sync_resolver(settings)
+        cache = dns_cache()  # one for the checks' sync and async look-ups (resolver.py)
+        sync_resolver = make_sync_resolver(settings, cache)
         self._settings = settings
         self._authserv_id = settings.hostname
         # RFC 7208 section 4.6.4: the whole SPF evaluation gets a bounded time of its own.
@@ -70,7 +71,7 @@ class AuthPolicy:
         self._dkim = DkimVerifier(sync_resolver, settings.dns_timeout)
         self._arc = ArcSealer(sync_resolver, arc_key, settings.hostname)
         self._dmarc = DmarcEvaluator(
-            make_async_resolver(settings),
+            make_async_resolver(settings, cache),
             psl if psl is not None else PublicSuffixList(),
             rng if rng is not None else random.Random().random,
         )

@@ -15,14 +15,11 @@ from collections.abc import Mapping, Sequence
 
 import aiosmtplib
 import dns.asyncresolver
-import dns.resolver
 
 from forwarder.deliver import mx
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
-from forwarder.resolver import make_async_resolver
+from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
-
-DNS_CACHE_ENTRIES = 2000
 
 
 class _HostUnusable(Exception):
@@ -40,10 +37,8 @@ class SmtpTransport:
         self, settings: Settings, resolver: dns.asyncresolver.Resolver | None = None
     ) -> None:
         self._settings = settings
-        if resolver is None:
-            resolver = make_async_resolver(settings)
-            # Answers are kept for their TTL, in memory (routing data, not traffic records).
-            resolver.cache = dns.resolver.LRUCache(DNS_CACHE_ENTRIES)
+        if resolver is None:  # answers kept for their TTL, in memory (see resolver.py)
+            resolver = make_async_resolver(settings, dns_cache())
         self._resolver = resolver
 
     async def send(
