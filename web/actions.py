@@ -52,23 +52,39 @@ async def owned_alias(ctx: AppContext, user: User, alias_id: str) -> tuple[Alias
     return alias, domain
 
 
+async def claimed_domain(ctx: AppContext, user: User, domain_id: str) -> Domain:
+    """:func:`owned_domain`, saying why a claim may have gone (the same words for every id,
+    so nothing about other accounts is revealed)."""
+    try:
+        return await owned_domain(ctx, user, domain_id)
+    except ActionError as exc:
+        raise ActionError(exc.status, exc.code, exc.message + CLAIM_GONE) from None
+
+
+CLAIM_GONE = (
+    " in your account; an unverified domain is removed when another account proves it owns"
+    " the name first"
+)
+
+
 async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
+    """A claim of the name. Other accounts' unverified claims do not block it (issue 5: only
+    a domain verified by another account cannot be claimed), and it never sees them."""
     if name == ctx.settings.hostname:
         raise ActionError(422, "invalid_input", "name: this is the server's own host name")
-    existing = await ctx.store.domains.get_by_name(name)
-    if existing is not None:
-        raise _taken(existing, user)
+    for existing in await ctx.store.domains.list_by_name(name):
+        if existing.owner_id == user.id:
+            raise ActionError(409, "domain_exists", f"you have already added {existing.name}")
+        if existing.verified:
+            raise _in_use(existing.name)
     try:
         return await ctx.store.domains.create(name, user.id, secrets.token_hex(16), ctx.now())
-    except AlreadyExists:
-        raise ActionError(409, "domain_in_use", f"{name} is already in use") from None
+    except AlreadyExists:  # verified (or added by this account) since the look-up
+        raise _in_use(name) from None
 
 
-def _taken(existing: Domain, user: User) -> ActionError:
-    if existing.owner_id == user.id:
-        return ActionError(409, "domain_exists", f"you have already added {existing.name}")
-    # Known limit: an unverified claim by another account also blocks the name for now.
-    return ActionError(409, "domain_in_use", f"{existing.name} is already in use")
+def _in_use(name: str) -> ActionError:
+    return ActionError(409, "domain_in_use", f"{name} is already in use by another account")
 
 
 @dataclass(frozen=True)
@@ -82,11 +98,23 @@ async def verify_domain(ctx: AppContext, domain: Domain) -> Verification:
     """Check the records live; mark the domain verified once ownership is proven.
 
     A verified domain stays verified when a later check fails (DNS trouble is often passing).
+    Verifying removes other accounts' unverified claims of the name (the store does it). When
+    another account verified the name first, the answer is 409 ``domain_verified_elsewhere``.
     """
     checks = await dnsrecords.check_records(ctx.settings, domain, ctx.resolver_factory())
     proven = dnsrecords.ownership_proven(checks)
     if proven and not domain.verified:
-        await ctx.store.domains.set_verified(domain.id, ctx.now())
+        try:
+            await ctx.store.domains.set_verified(domain.id, ctx.now())
+        except AlreadyExists:
+            raise ActionError(
+                409,
+                "domain_verified_elsewhere",
+                f"{domain.name} has been verified by another account first, so this claim "
+                "cannot be verified. If the domain is yours, check who can change its DNS.",
+            ) from None
+        except NotFound:  # removed meanwhile: another account verified it
+            raise ActionError(404, "not_found", "no such domain" + CLAIM_GONE) from None
         domain = await ctx.store.domains.get(domain.id) or domain
     return Verification(checks, proven, domain)
 

@@ -57,7 +57,7 @@ async def show_domain(request: Request) -> Response:
 async def verify_domain(request: Request) -> Response:
     me = await require(request)
     await checked_form(request)
-    domain = await actions.owned_domain(ctx_of(request), me.user, request.path_params["id"])
+    domain = await actions.claimed_domain(ctx_of(request), me.user, request.path_params["id"])
     result = await actions.verify_domain(ctx_of(request), domain)
     return await _domain_page(request, me.user, result.domain, result.checks)
 

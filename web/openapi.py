@@ -23,7 +23,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or invalid API key (unauthorized)",
         403: "Refused (wrong_password)",
         404: "No such object, or it belongs to another account (not_found)",
-        409: "Name taken (domain_in_use, domain_exists, alias_exists)",
+        409: "Name taken (domain_in_use, domain_exists, alias_exists), or the domain was "
+        "verified by another account first (domain_verified_elsewhere)",
         413: "Body too large (too_large)",
         422: "Input refused by validation (invalid_input)",
         503: "Database unavailable (store_unavailable)",
@@ -156,7 +157,7 @@ def _paths() -> dict[str, Any]:
                 "200": _json({"type": "object", "properties": {
                     "verified": {"type": "boolean"}, "ownership_proven": {"type": "boolean"},
                     "checks": {"type": "array", "items": _ref("RecordCheck")},
-                    "domain": _ref("Domain")}}, "Record by record"), **_errors(404)}},
+                    "domain": _ref("Domain")}}, "Record by record"), **_errors(404, 409)}},
         },
         "/domains/{domain_id}/errors": {
             "parameters": domain,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 
 import pyotp
+from pyotp.utils import strings_equal
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -41,8 +43,21 @@ def recovery_hash(code: str) -> str:
     return token_hash(re.sub(r"[\s-]", "", code.lower()))
 
 
+def matched_step(secret: str, code: str, now: datetime, last_step: int) -> int | None:
+    """The time step (RFC 6238 section 4) whose code ``code`` is: the current step or one of
+    its neighbours (section 5.2: clock drift), and later than ``last_step``, the last step
+    accepted; else None. The caller records the step with ``users.use_totp_step``, so each
+    code is accepted once (section 5.2: no second use of a validated OTP)."""
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if step > last_step and strings_equal(code, totp.generate_otp(step)):
+            return step
+    return None
+
+
 async def check_second_factor(request: Request, user: User, code: str) -> bool:
-    """A current TOTP code, or an unused recovery code (which is used up)."""
+    """A TOTP code not used before, or an unused recovery code; either is used up."""
     ctx = ctx_of(request)
     code = code.strip()
     if not code or len(code) > 64 or user.totp_secret_sealed is None:
@@ -52,8 +67,9 @@ async def check_second_factor(request: Request, user: User, code: str) -> bool:
             secret = ctx.sealer.open(user.totp_secret_sealed, _context(user.id)).decode()
         except SealError:
             return False
-        # valid_window=1 accepts the neighbouring 30 s steps (RFC 6238 section 5.2: clock drift).
-        return pyotp.TOTP(secret).verify(code.replace(" ", ""), for_time=ctx.now(), valid_window=1)
+        step = matched_step(secret, code.replace(" ", ""), ctx.now(), user.totp_last_step)
+        # Atomic in the store: of two log-ins racing with one code, one gets False.
+        return step is not None and await ctx.store.users.use_totp_step(user.id, step)
     return await ctx.store.users.use_recovery_code(user.id, recovery_hash(code))
 
 
@@ -80,8 +96,12 @@ async def totp_enable(request: Request) -> Response:
     if payload.get("u") != me.user.id or not secret:
         return await message(request, "Start again", "not your setup", status=400)
     code = form_str(form, "code").replace(" ", "")
-    if not pyotp.TOTP(secret).verify(code, for_time=ctx.now(), valid_window=1):
-        error = "That code is not right; check the clock of your device and try again."
+    step = matched_step(secret, code, ctx.now(), me.user.totp_last_step)
+    if step is None or not await ctx.store.users.use_totp_step(me.user.id, step):
+        error = (
+            "That code is not right, or was used already; check the clock of your device "
+            "and try again with the next code."
+        )
         uri = pyotp.TOTP(secret).provisioning_uri(name=me.user.email, issuer_name="quietmail")
         return await render(
             request, "totp.html", status=400, enabled=False, secret=secret, uri=uri,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,7 +12,7 @@ from forwarder.settings import Settings
 from forwarder.store.base import NewErrorLogEntry, Store
 from tests.support.dns_server import DNSServer
 from tests.web.conftest import ClientFactory, MovableClock
-from tests.web.helpers import add_domain, post, register
+from tests.web.helpers import add_domain, post, register, user_id
 from web.mailer import OutboxMailer
 
 
@@ -49,17 +49,22 @@ async def test_bad_domain_names_are_refused(
     assert response.status_code == 422
 
 
-async def test_a_taken_domain_cannot_be_claimed(
-    new_client: ClientFactory, outbox: OutboxMailer
+async def test_a_verified_domain_cannot_be_claimed(
+    new_client: ClientFactory, outbox: OutboxMailer, sqlite_store: Store
 ) -> None:
     ann, bob = new_client(), new_client()
     await register(ann, outbox, "ann@example.org")
     await register(bob, outbox, "bob@example.org")
-    await add_domain(ann, "example.net")
+    domain_id = await add_domain(ann, "example.net")
     own_again = await post(ann, "/domains", {"name": "EXAMPLE.net"})
     assert own_again.status_code == 409 and "already added" in own_again.text
+    await sqlite_store.domains.set_verified(domain_id, datetime.now(UTC))
     other = await post(bob, "/domains", {"name": "example.net"})
     assert other.status_code == 409 and "already in use" in other.text
+    assert (
+        await sqlite_store.domains.list_for_owner(await user_id(sqlite_store, "bob@example.org"))
+        == []
+    )
 
 
 async def test_verify_checks_dns_record_by_record(

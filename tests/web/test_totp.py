@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import timedelta
 
 import httpx
 import pyotp
+import pytest
 
 from forwarder.store.base import Store
 from tests.web.conftest import ClientFactory, MovableClock
 from tests.web.helpers import PASSWORD, csrf_in, post, register, user_id
 from web.mailer import OutboxMailer
+from web.ratelimit import Policy
+
+
+@pytest.fixture
+def rate_policies() -> dict[str, Policy]:
+    """Room for the many log-ins here (the limits themselves are tested in test_rate_limit)."""
+    return {name: Policy("100/minute", "100/minute") for name in ("login", "signup", "reset")}
+
 
 _SECRET = re.compile(r'<p class="secret"><code>([A-Z2-7]+)</code>')
 _TOKEN = re.compile(r'name="token" value="([^"]+)"')
@@ -53,6 +64,7 @@ async def test_totp_login_and_single_use_recovery_codes(
     assert secret.encode() not in user.totp_secret_sealed  # sealed, not stored in clear
     assert not any(c in user.recovery_code_hashes for c in codes)
 
+    clock.advance(timedelta(seconds=30))  # the code that enabled TOTP is used up
     browser = new_client()
     token = await _password_step(browser)
     bad = await post(browser, "/login/totp", {"token": token, "code": "123456"})
@@ -76,8 +88,6 @@ async def test_totp_login_and_single_use_recovery_codes(
 async def test_second_step_token_is_bound_and_expires(
     new_client: ClientFactory, outbox: OutboxMailer, clock: MovableClock
 ) -> None:
-    from datetime import timedelta
-
     client = new_client()
     await register(client, outbox, "ann@example.org")
     secret, _ = await _enable(client, clock)
@@ -102,3 +112,63 @@ async def test_disable_needs_the_password(
     assert response.status_code == 303
     user = await sqlite_store.users.get_by_email("ann@example.org")
     assert user is not None and user.totp_secret_sealed is None and not user.recovery_code_hashes
+
+
+async def test_a_totp_code_is_accepted_once(
+    new_client: ClientFactory, outbox: OutboxMailer, sqlite_store: Store, clock: MovableClock
+) -> None:
+    """RFC 6238 section 5.2: a validated code is not accepted a second time, even while it is
+    still inside its window (the current 30 s step and its neighbours)."""
+    owner = new_client()
+    await register(owner, outbox, "ann@example.org")
+    secret, codes = await _enable(owner, clock)
+    enabling_code = pyotp.TOTP(secret).at(clock.now)
+    first = new_client()
+    token = await _password_step(first)
+    used_to_enable = await post(first, "/login/totp", {"token": token, "code": enabling_code})
+    assert used_to_enable.status_code == 400 and "set-cookie" not in used_to_enable.headers
+
+    clock.advance(timedelta(seconds=30))
+    code = pyotp.TOTP(secret).at(clock.now)
+    ok = await post(first, "/login/totp", {"token": token, "code": code})
+    assert ok.status_code == 303
+    # The attacker who saw the code replays it, at once and 30 s later (still in the window).
+    for seconds in (0, 30):
+        clock.advance(timedelta(seconds=seconds))
+        attacker = new_client()
+        token = await _password_step(attacker)
+        replay = await post(attacker, "/login/totp", {"token": token, "code": code})
+        assert replay.status_code == 400 and "set-cookie" not in replay.headers
+    # An older code of the window is refused too; the next one works.
+    older = pyotp.TOTP(secret).at(clock.now - timedelta(seconds=60))
+    late = new_client()
+    token = await _password_step(late)
+    assert (await post(late, "/login/totp", {"token": token, "code": older})).status_code == 400
+    fresh = pyotp.TOTP(secret).at(clock.now)
+    assert (await post(late, "/login/totp", {"token": token, "code": fresh})).status_code == 303
+
+    user = await sqlite_store.users.get_by_email("ann@example.org")
+    assert user is not None and user.totp_last_step == pyotp.TOTP(secret).timecode(clock.now)
+    export = (await owner.get("/account/export")).text
+    assert "totp_last_used_at" in json.loads(export)["user"]
+    assert secret not in export and not any(c in export for c in codes)
+    assert user.totp_secret_sealed is not None
+    assert user.totp_secret_sealed.hex() not in export
+    assert not any(h in export for h in user.recovery_code_hashes)
+
+
+async def test_the_enabling_code_cannot_be_replayed_to_enable_again(
+    client: httpx.AsyncClient, outbox: OutboxMailer, clock: MovableClock
+) -> None:
+    await register(client, outbox, "ann@example.org")
+    await _enable(client, clock)
+    await post(client, "/account/totp/disable", {"password": PASSWORD})
+    page = await client.get("/account/totp")
+    secret = _SECRET.search(page.text).group(1)  # type: ignore[union-attr]
+    token = _TOKEN.search(page.text).group(1)  # type: ignore[union-attr]
+    data = {"csrf": csrf_in(page.text), "token": token, "code": pyotp.TOTP(secret).at(clock.now)}
+    same_step = await client.post("/account/totp", data=data)
+    assert same_step.status_code == 400 and "used already" in same_step.text
+    clock.advance(timedelta(seconds=30))
+    data["code"] = pyotp.TOTP(secret).at(clock.now)
+    assert (await client.post("/account/totp", data=data)).status_code == 200

@@ -55,7 +55,7 @@ async def dns_records(request: Request) -> Response:
 async def verify_domain(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await actions.claimed_domain(ctx, user, request.path_params["domain_id"])
     result = await actions.verify_domain(ctx, domain)
     return JSONResponse(
         {
