@@ -57,25 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--owner", required=True, metavar="EMAIL")
     add.add_argument("--verified", action="store_true", help="skip DNS verification")
     domain.add_parser("list", help="list every domain")
-    domain.add_parser("remove", help="remove a domain and its aliases").add_argument("domain")
-    dns = domain.add_parser("dns", help="the DNS records the owner must publish")
-    dns.add_argument("domain")
+    _with_owner(domain.add_parser("remove", help="remove a domain and its aliases"), "domain")
+    dns = _with_owner(domain.add_parser("dns", help="the DNS records the owner must publish"))
     dns.add_argument("--check", action="store_true", help="also look them up in live DNS")
 
     alias = sub.add_parser("alias", help="manage aliases").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
     alias_add = alias.add_parser("add", help="add an alias (local part * = catch-all)")
-    alias_add.add_argument("address")
+    _with_owner(alias_add, "address")
     alias_add.add_argument("--to", action="append", default=[], metavar="TARGET")
     alias_add.add_argument(
         "--mode", choices=[m.value for m in AliasMode], default=AliasMode.ACTIVE.value
     )
     alias_add.add_argument("--note", default="", metavar="TEXT")
-    alias.add_parser("list", help="list a domain's aliases").add_argument("domain")
-    alias.add_parser("remove", help="remove an alias").add_argument("address")
+    _with_owner(alias.add_parser("list", help="list a domain's aliases"))
+    _with_owner(alias.add_parser("remove", help="remove an alias"), "address")
 
-    sub.add_parser("errors", help="a domain's error log (last days)").add_argument("domain")
+    _with_owner(sub.add_parser("errors", help="a domain's error log (last days)"))
     arc = sub.add_parser("arc", help="the server's ARC signing key").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -84,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the relay, the web app and the sweeper")
     sub.add_parser("smtp", help="run the relay (and the sweeper) only")
     sub.add_parser("web", help="run the web app (and the sweeper) only")
+    return parser
+
+
+def _with_owner(parser: argparse.ArgumentParser, name: str = "domain") -> argparse.ArgumentParser:
+    """The positional DOMAIN (or ADDRESS) and ``--owner``: several accounts may claim a name
+    unverified; without --owner the verified domain, else the only claim, is meant."""
+    parser.add_argument(name)
+    parser.add_argument("--owner", metavar="EMAIL", help="the account whose claim is meant")
     return parser
 
 

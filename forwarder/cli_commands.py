@@ -63,12 +63,20 @@ async def _user(store: Store, email: str) -> User:
     return user
 
 
-async def _domain(store: Store, name: str) -> Domain:
+async def _domain(store: Store, name: str, owner: str | None) -> Domain:
+    """The verified domain of the name, else its only claim; several accounts may claim a
+    name unverified (issue 5), and then ``--owner EMAIL`` says whose is meant."""
     normalized = normalize_domain(name)
-    domain = await store.domains.get_by_name(normalized)
-    if domain is None:
-        raise NotFound(f"unknown domain {normalized} (add it with: quietmail domain add)")
-    return domain
+    domains = await store.domains.list_by_name(normalized)  # the verified one first
+    if owner is not None:
+        user = await _user(store, owner)
+        domains = [d for d in domains if d.owner_id == user.id]
+    if not domains:
+        whose = "" if owner is None else f" for {normalize_email(owner)}"
+        raise NotFound(f"unknown domain {normalized}{whose} (add it with: quietmail domain add)")
+    if len(domains) > 1 and not domains[0].verified:
+        raise CliError(f"{len(domains)} accounts claim {normalized}, none verified: add --owner")
+    return domains[0]
 
 
 def _split_address(address: str) -> tuple[str, str]:
@@ -127,12 +135,15 @@ async def domain_add(args: argparse.Namespace, settings: Settings) -> int:
         owner = await _user(store, args.owner)
         try:
             domain = await store.domains.create(name, owner.id, new_token(24), _now())
+            others = len(await store.domains.list_by_name(name)) - 1
+            if args.verified:  # removes the other accounts' claims
+                await store.domains.set_verified(domain.id, _now())
         except AlreadyExists:
-            raise CliError(f"domain {name} already exists") from None
-        if args.verified:
-            await store.domains.set_verified(domain.id, _now())
+            taken = f"domain {name} exists for {owner.email} or is verified by another account"
+            raise CliError(taken) from None
     if args.verified:
-        print(f"added domain {name} for {owner.email} (verified by the operator)")
+        gone = f"; other accounts' unverified claims removed: {others}" if others else ""
+        print(f"added domain {name} for {owner.email} (verified by the operator{gone})")
     else:
         print(f"added domain {name} for {owner.email} (not verified yet)")
         print(f"publish the records shown by: quietmail domain dns {name}")
@@ -156,7 +167,7 @@ async def domain_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def domain_remove(args: argparse.Namespace, settings: Settings) -> int:
     async with _opened(settings) as store:
-        domain = await _domain(store, args.domain)
+        domain = await _domain(store, args.domain, args.owner)
         aliases = len(await store.aliases.list_for_domain(domain.id))
         await store.domains.delete(domain.id)
     print(f"removed domain {domain.name}, its {aliases} aliases and its error log")
@@ -169,7 +180,7 @@ async def domain_dns(args: argparse.Namespace, settings: Settings) -> int:
     from forwarder.resolver import make_async_resolver
 
     async with _opened(settings) as store:
-        domain = await _domain(store, args.domain)
+        domain = await _domain(store, args.domain, args.owner)
     records = records_for(settings, domain)
     print(f"DNS records for {domain.name}:")
     for record in records:
@@ -211,7 +222,7 @@ async def alias_add(args: argparse.Namespace, settings: Settings) -> int:
     if mode is AliasMode.ACTIVE and not targets:
         raise CliError("an active alias needs at least one --to TARGET")
     async with _opened(settings) as store:
-        domain = await _domain(store, domain_name)
+        domain = await _domain(store, domain_name, args.owner)
         try:
             await store.aliases.create(domain.id, local, targets, mode, args.note, _now())
         except AlreadyExists:
@@ -228,7 +239,7 @@ async def alias_add(args: argparse.Namespace, settings: Settings) -> int:
 
 async def alias_list(args: argparse.Namespace, settings: Settings) -> int:
     async with _opened(settings) as store:
-        domain = await _domain(store, args.domain)
+        domain = await _domain(store, args.domain, args.owner)
         aliases = await store.aliases.list_for_domain(domain.id)
     if not aliases:
         print(f"no aliases for {domain.name}")
@@ -244,7 +255,7 @@ async def alias_list(args: argparse.Namespace, settings: Settings) -> int:
 async def alias_remove(args: argparse.Namespace, settings: Settings) -> int:
     local, domain_name = _split_address(args.address)
     async with _opened(settings) as store:
-        domain = await _domain(store, domain_name)
+        domain = await _domain(store, domain_name, args.owner)
         alias = await store.aliases.get_by_local_part(domain.id, local)
         if alias is None:
             raise NotFound(f"no alias {local}@{domain.name}")
@@ -258,7 +269,7 @@ async def alias_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 async def errors(args: argparse.Namespace, settings: Settings) -> int:
     async with _opened(settings) as store:
-        domain = await _domain(store, args.domain)
+        domain = await _domain(store, args.domain, args.owner)
         entries = await store.errors.list_for_domain(domain.id, _now())
     if not entries:
         print(f"no errors for {domain.name} in the last {settings.error_log_days} days")

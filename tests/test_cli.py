@@ -150,6 +150,47 @@ async def _add_errors(data_dir: Path, domain_name: str) -> None:
         await store.close()
 
 
+async def _claims(data_dir: Path, name: str, owners: list[str]) -> None:
+    """Accounts each holding an unverified claim of ``name`` (issue 5 allows several)."""
+    store = SqliteStore(str(data_dir / "quietmail.sqlite3"))
+    await store.open()
+    try:
+        now = datetime.now(UTC)
+        for email in owners:
+            user = await store.users.create(email, "hash", now)
+            await store.domains.create(name, user.id, "token", now)
+    finally:
+        await store.close()
+
+
+def test_claimed_domain_needs_owner_when_several_accounts_claim_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    cli = make_cli(data_dir)
+    ok(cli("domain", "list"))  # creates the data dir, its secrets and the schema
+    asyncio.run(_claims(data_dir, "shared.test", ["ann@example.net", "bob@example.net"]))
+    for args in (["alias", "add", "a@shared.test", "--to", "me@example.net"],
+                 ["domain", "dns", "shared.test"], ["errors", "shared.test"]):  # fmt: skip
+        result = cli(*args)
+        assert result.returncode == 1 and result.stdout == "", args
+        assert result.stderr == (
+            "quietmail: error: 2 accounts claim shared.test, none verified: add --owner\n"
+        )
+    ok(cli("alias", "add", "a@shared.test", "--to", "me@example.net", "--owner", "bob@example.net"))
+    assert "a@shared.test" in ok(cli("alias", "list", "shared.test", "--owner", "bob@example.net"))
+    out = ok(cli("alias", "list", "shared.test", "--owner", "ann@example.net"))
+    assert out == "no aliases for shared.test\n"
+    ok(cli("domain", "remove", "shared.test", "--owner", "ann@example.net"))
+    assert "a@shared.test" in ok(cli("alias", "list", "shared.test"))  # the only claim left
+    ok(cli("user", "create", "carol@example.net", "--password-stdin", stdin=PASSWORD))
+    out = ok(cli("domain", "add", "shared.test", "--owner", "carol@example.net", "--verified"))
+    assert "verified by the operator; other accounts' unverified claims removed: 1" in out
+    assert ok(cli("alias", "list", "shared.test")) == "no aliases for shared.test\n"
+    listing = ok(cli("domain", "list")).splitlines()
+    assert listing == ["shared.test  verified  owner=carol@example.net  aliases=0"]
+    refused = cli("domain", "add", "shared.test", "--owner", "bob@example.net")
+    assert refused.returncode == 1 and "is verified by another account" in refused.stderr
+
+
 def test_errors_lists_unexpired_newest_first(tmp_path: Path) -> None:
     cli = make_cli(tmp_path / "data")
     ok(cli("user", "create", "owner@example.net", "--password-stdin", stdin=PASSWORD))
@@ -247,7 +288,8 @@ BAD_INPUT: list[tuple[list[str], dict[str, str], str, int]] = [
     (["user", "delete", "nobody@example.net"], {}, "no user nobody@example.net", 1),
     (["domain", "add", "new.test", "--owner", "nobody@example.net"], {}, "no user", 1),
     (["domain", "add", "example.test", "--owner", "owner@example.net"], {},
-     "domain example.test already exists", 1),
+     "domain example.test exists for owner@example.net or is verified by another account", 1),
+    (["domain", "remove", "example.test", "--owner", "nobody@example.net"], {}, "no user", 1),
     (["domain", "add", "bad name.test", "--owner", "owner@example.net"], {}, "white space", 1),
     (["domain", "add", "localhost", "--owner", "owner@example.net"], {}, "fully qualified", 1),
     (["domain", "remove", "unknown.test"], {}, "unknown domain unknown.test", 1),
