@@ -38,11 +38,10 @@ class RouteError(Exception):
 
 async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> list[str]:
     """Records of one type; [] for no such record. Raises dns exceptions for the rest."""
-    try:
-        answer = await resolver.resolve(name, rdtype, search=False)
-    except dns.resolver.NoAnswer:
-        return []
-    return [r.to_text() for r in answer]
+    # No data is an answer, not an error: asking for it without an exception is cheaper,
+    # and it is the common case (most mail hosts have no AAAA; measured in tests/bench).
+    answer = await resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
+    return [] if answer.rrset is None else [r.to_text() for r in answer.rrset]
 
 
 async def addresses(resolver: dns.asyncresolver.Resolver, name: str) -> tuple[str, ...]:
