@@ -10,6 +10,9 @@ Not collected by pytest (the file name does not start with ``test_``).
 DKIM, DMARC, ARC sealing and SRS on every message, which is DKIM-signed by a 2048-bit key
 published, with SPF and a p=reject DMARC record, on the loopback DNS server.
 
+``--tls`` makes the sink offer STARTTLS (a self-signed certificate, not verified, as with
+the default ``outbound_tls_verify``), as most real mail hosts do.
+
 By default the DNS server, the sink and the clients share the relay's process (and its GIL):
 the figure is then the whole set-up's, not the relay's alone. ``--split`` runs them in a
 child process, so this process holds only the relay; its CPU time per message (all threads,
@@ -22,10 +25,12 @@ import argparse
 import asyncio
 import multiprocessing
 import resource
+import ssl
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -36,6 +41,7 @@ from forwarder.server import Relay
 from forwarder.settings import HostPort, Secret, Settings
 from forwarder.store.base import AliasMode
 from forwarder.store.sqlite import SqliteStore
+from forwarder.tlsconfig import write_self_signed
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
 
@@ -81,6 +87,16 @@ def signed(body: bytes, pem: bytes) -> bytes:
     return signature + body
 
 
+@dataclass(frozen=True)
+class Options:
+    total: int
+    clients: int
+    size: int
+    auth: bool
+    split: bool
+    tls: bool
+
+
 def publish_world(dns: DNSServer, size: int, auth: bool) -> bytes:
     """The target's MX and, with ``auth``, the sender's records; returns the message."""
     dns.add("example.net.", "MX", "10 mx.example.net.")
@@ -90,7 +106,7 @@ def publish_world(dns: DNSServer, size: int, auth: bool) -> bytes:
 
 
 async def setup(
-    tmp: Path, dns: HostPort, sink_port: int, clients: int, auth: bool
+    tmp: Path, dns: HostPort, sink_port: int, opts: Options
 ) -> tuple[Relay, SqliteStore]:
     store = SqliteStore(str(tmp / "bench.sqlite3"))
     await store.open()
@@ -107,12 +123,12 @@ async def setup(
         smtp_port=0,
         dns_nameservers=(dns,),
         outbound_port=sink_port,
-        max_connections_per_ip=clients + 5,
+        max_connections_per_ip=opts.clients + 5,
         secret_key=Secret("bench-secret-key-0123456789abcdef"),
         srs_secret=Secret("bench-srs-secret-0123456789abcdef"),
         encryption_key=Secret("bench-encryption-key-0123456789ab"),
     )
-    if auth:
+    if opts.auth:
         from forwarder.runtime import build_relay
 
         relay = await build_relay(settings, store)
@@ -122,12 +138,21 @@ async def setup(
     return relay, store
 
 
+async def start_sink(tmp: Path, tls: bool) -> SmtpSink:
+    context = None
+    if tls:
+        write_self_signed(tmp / "sink.pem", tmp / "sink.key", "mx.example.net")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tmp / "sink.pem", tmp / "sink.key")
+    return await SmtpSink(record=False, tls_context=context).start()
+
+
 Load = Callable[[int, str, int], Awaitable[float]]  # (port, rcpt, messages) -> seconds
 
 
-async def measure(relay: Relay, load_fn: Load, total: int, clients: int) -> dict[str, float]:
-    rcpt = f"hello@{DOMAIN}"
-    await load_fn(relay.port, rcpt, clients * 2)  # warm up
+async def measure(relay: Relay, load_fn: Load, opts: Options) -> dict[str, float]:
+    rcpt, total = f"hello@{DOMAIN}", opts.total
+    await load_fn(relay.port, rcpt, opts.clients * 2)  # warm up
     direct = await load_fn(0, "me@example.net", total)  # port 0: the sink's
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     through = await load_fn(relay.port, rcpt, total)
@@ -140,56 +165,52 @@ async def measure(relay: Relay, load_fn: Load, total: int, clients: int) -> dict
     return {"direct": direct, "through": through, "cpu": cpu, "peak": peak}
 
 
-async def in_process(
-    total: int, clients: int, size: int, auth: bool
-) -> tuple[int, dict[str, float]]:
+async def in_process(opts: Options) -> tuple[int, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp, DNSServer() as dns:
-        body = publish_world(dns, size, auth)
-        sink = await SmtpSink(record=False).start()
-        relay, store = await setup(Path(tmp), dns.address, sink.port, clients, auth)
+        body = publish_world(dns, opts.size, opts.auth)
+        sink = await start_sink(Path(tmp), opts.tls)
+        relay, store = await setup(Path(tmp), dns.address, sink.port, opts)
 
         async def load_fn(port: int, rcpt: str, count: int) -> float:
-            return await load(port or sink.port, rcpt, count, clients, body)
+            return await load(port or sink.port, rcpt, count, opts.clients, body)
 
-        figures = await measure(relay, load_fn, total, clients)
+        figures = await measure(relay, load_fn, opts)
         await relay.stop()
         await store.close()
         await sink.stop()
     return len(body), figures
 
 
-def world_process(conn: Connection, size: int, auth: bool, clients: int) -> None:
+def world_process(conn: Connection, opts: Options) -> None:
     """``--split``: the DNS server, the sink and the clients, in a process of their own."""
 
     async def world() -> None:
-        with DNSServer() as dns:
-            body = publish_world(dns, size, auth)
-            sink = await SmtpSink(record=False).start()
+        with DNSServer() as dns, tempfile.TemporaryDirectory() as tmp:
+            body = publish_world(dns, opts.size, opts.auth)
+            sink = await start_sink(Path(tmp), opts.tls)
             conn.send((dns.address.host, dns.address.port, sink.port, len(body)))
             while (command := await asyncio.to_thread(conn.recv)) is not None:
                 port, rcpt, count = command
-                conn.send(await load(port or sink.port, rcpt, count, clients, body))
+                conn.send(await load(port or sink.port, rcpt, count, opts.clients, body))
             await sink.stop()
 
     asyncio.run(world())
 
 
-async def split(total: int, clients: int, size: int, auth: bool) -> tuple[int, dict[str, float]]:
+async def split(opts: Options) -> tuple[int, dict[str, float]]:
     ours, theirs = multiprocessing.Pipe()
-    child = multiprocessing.get_context("spawn").Process(
-        target=world_process, args=(theirs, size, auth, clients)
-    )
+    child = multiprocessing.get_context("spawn").Process(target=world_process, args=(theirs, opts))
     child.start()
     host, dns_port, sink_port, length = await asyncio.to_thread(ours.recv)
     with tempfile.TemporaryDirectory() as tmp:
-        relay, store = await setup(Path(tmp), HostPort(host, dns_port), sink_port, clients, auth)
+        relay, store = await setup(Path(tmp), HostPort(host, dns_port), sink_port, opts)
 
         async def load_fn(port: int, rcpt: str, count: int) -> float:
             ours.send((port, rcpt, count))
             elapsed: float = await asyncio.to_thread(ours.recv)
             return elapsed
 
-        figures = await measure(relay, load_fn, total, clients)
+        figures = await measure(relay, load_fn, opts)
         ours.send(None)
         await relay.stop()
         await store.close()
@@ -197,17 +218,18 @@ async def split(total: int, clients: int, size: int, auth: bool) -> tuple[int, d
     return length, figures
 
 
-async def main(total: int, clients: int, size: int, auth: bool, separate: bool) -> None:
-    run = split if separate else in_process
-    length, f = await run(total, clients, size, auth)
+async def main(opts: Options) -> None:
+    length, f = await (split(opts) if opts.split else in_process(opts))
+    total = opts.total
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    checks = "SPF, DKIM, DMARC, ARC, SRS on" if auth else "no authentication checks"
-    where = "in a child process" if separate else "in the relay's process"
-    print(f"{total} messages of {length} bytes, {clients} concurrent clients, {checks}")
+    checks = "SPF, DKIM, DMARC, ARC, SRS on" if opts.auth else "no authentication checks"
+    where = "in a child process" if opts.split else "in the relay's process"
+    tls = ", sink offers STARTTLS" if opts.tls else ""
+    print(f"{total} messages of {length} bytes, {opts.clients} concurrent clients, {checks}{tls}")
     print(f"DNS server, sink and clients {where}")
     print(f"straight to the sink : {total / f['direct']:8.1f} msg/s ({f['direct']:.2f} s)")
     print(f"through the relay    : {total / f['through']:8.1f} msg/s ({f['through']:.2f} s)")
-    who = "relay" if separate else "relay + sink + clients + DNS"
+    who = "relay" if opts.split else "relay + sink + clients + DNS"
     print(f"CPU time in this process ({who}): {1000 * f['cpu'] / total:.2f} ms per message")
     print(f"peak traced memory ({who}, {total // 2} msgs): {f['peak'] / 2**20:.1f} MiB")
     print(f"process max RSS: {rss:.1f} MiB")
@@ -222,5 +244,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--split", action="store_true", help="DNS server, sink and clients in a child process"
     )
-    args = parser.parse_args()
-    asyncio.run(main(args.messages, args.clients, args.size, args.auth, args.split))
+    parser.add_argument("--tls", action="store_true", help="the sink offers STARTTLS")
+    a = parser.parse_args()
+    asyncio.run(main(Options(a.messages, a.clients, a.size, a.auth, a.split, a.tls)))

@@ -123,3 +123,42 @@ async def test_send_system_mail(dns_server: DNSServer, sink: SmtpSink) -> None:
     with pytest.raises(SystemMailError) as caught:
         await send_system_mail(settings, "b@t.test", make_message())
     assert caught.value.result.code == 550
+
+
+def tls_sink_context(tmp_path: Path, name: str) -> ssl.SSLContext:
+    write_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", name)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    return context
+
+
+async def test_one_tls_context_serves_every_starttls(dns_server: DNSServer, tmp_path: Path) -> None:
+    tls_sink = await SmtpSink(tls_context=tls_sink_context(tmp_path, "tls.t.test")).start()
+    try:
+        dns_server.add("t.test.", "MX", "10 tls.t.test.")
+        dns_server.add("tls.t.test.", "A", "127.0.0.1")
+        transport = SmtpTransport(settings_for(dns_server, tls_sink.port))
+        for _ in range(2):
+            results = await transport.send("s@o.test", ["a@t.test"], make_message())
+            assert results["a@t.test"].ok
+        assert [m.tls for m in tls_sink.messages] == [True, True]
+        context = await transport.tls_context()
+        assert context.session_stats()["connect"] == 2  # both handshakes used this context
+        assert context.verify_mode == ssl.CERT_NONE  # outbound_tls_verify is off by default
+    finally:
+        await tls_sink.stop()
+
+
+async def test_verified_tls_refuses_an_untrusted_certificate(
+    dns_server: DNSServer, tmp_path: Path
+) -> None:
+    tls_sink = await SmtpSink(tls_context=tls_sink_context(tmp_path, "tls.t.test")).start()
+    try:
+        dns_server.add("t.test.", "MX", "10 tls.t.test.")
+        dns_server.add("tls.t.test.", "A", "127.0.0.1")
+        settings = settings_for(dns_server, tls_sink.port, outbound_tls_verify=True)
+        results = await SmtpTransport(settings).send("s@o.test", ["a@t.test"], make_message())
+        assert results["a@t.test"].temporary  # self-signed: not to be trusted, try later
+        assert tls_sink.messages == []
+    finally:
+        await tls_sink.stop()
