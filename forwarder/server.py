@@ -16,7 +16,7 @@ import logging
 
 from forwarder import replies
 from forwarder.dedup import DeliveredMemory
-from forwarder.deliver import SmtpTransport, Transport
+from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
 from forwarder.handler import RelayHandler
 from forwarder.limits import ByteBudget, ConnectionLimiter
@@ -48,12 +48,14 @@ class Relay:
         self.cache = RoutingCache(store, settings.alias_cache_ttl)
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
+        # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
+        self.pool = ConnectionPool()
         self.handler = RelayHandler(
             settings,
             self.cache,
             AliasResolver(settings, self.cache, bounces or NoBounceAddresses()),
             policy or PassThrough(),
-            transport or SmtpTransport(settings),
+            transport or SmtpTransport(settings, pool=self.pool),
             self.memory,
             self.errors,
         )
@@ -134,6 +136,7 @@ class Relay:
         if self.connections:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), 2.0)
+        await self.pool.close()
         log.info("SMTP relay stopped")
 
     async def _sweep_forever(self) -> None:

@@ -6,11 +6,13 @@ Exceptions: delivery problems are never raised, they are :class:`DeliveryResult`
 """
 
 from forwarder.deliver.forward import forward
+from forwarder.deliver.pool import ConnectionPool
 from forwarder.deliver.result import DeliveryResult, Transport, from_reply, permanent, temporary
 from forwarder.deliver.smtp import SmtpTransport
 from forwarder.deliver.system import SystemMailError, send_system_mail
 
 __all__ = [
+    "ConnectionPool",
     "DeliveryResult",
     "SmtpTransport",
     "SystemMailError",

@@ -1,5 +1,6 @@
 """The real outbound transport: aiosmtplib to the target's mail hosts, one connection per
-target domain carrying all of that domain's recipients.
+target domain carrying all of that domain's recipients; with a :class:`ConnectionPool`, a
+connection whose transaction ended cleanly is kept for the next message to that host.
 
 Hosts are tried in order until one holds a conversation; a refused connection, a timeout or
 a greeting other than 220 moves on to the next (RFC 5321 5.1). STARTTLS is used whenever the
@@ -23,6 +24,7 @@ import aiosmtplib
 import dns.asyncresolver
 
 from forwarder.deliver import mx
+from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
@@ -40,9 +42,15 @@ def domain_key(address: str) -> str:
 
 class SmtpTransport:
     def __init__(
-        self, settings: Settings, resolver: dns.asyncresolver.Resolver | None = None
+        self,
+        settings: Settings,
+        resolver: dns.asyncresolver.Resolver | None = None,
+        pool: ConnectionPool | None = None,
     ) -> None:
+        """``pool``: keep connections for the next message to the same host (pool.py);
+        whoever passes one closes it (``await pool.close()``) when done."""
         self._settings = settings
+        self._pool = pool
         if resolver is None:  # answers kept for their TTL, in memory (see resolver.py)
             resolver = make_async_resolver(settings, dns_cache())
         self._resolver = resolver
@@ -126,13 +134,32 @@ class SmtpTransport:
         recipients: list[str],
         message: bytes,
     ) -> dict[str, DeliveryResult]:
+        key = (name, address, port)
+        kept = self._pool.take(key) if self._pool is not None else None
+        if kept is not None:
+            with contextlib.suppress(_Stale):  # closed while idle: open a fresh one below
+                return await self._use(key, kept, True, sender, recipients, message)
         client = await self._connect(name, address, port)
+        return await self._use(key, client, False, sender, recipients, message)
+
+    async def _use(
+        self,
+        key: Key,
+        client: aiosmtplib.SMTP,
+        kept: bool,
+        sender: str,
+        recipients: list[str],
+        message: bytes,
+    ) -> dict[str, DeliveryResult]:
+        clean = False
         try:
-            return await _transaction(client, sender, recipients, message)
-        finally:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-                await client.quit(timeout=5)
-            client.close()
+            results, clean = await _transaction(client, sender, recipients, message, kept)
+            return results
+        finally:  # also when the forward was cancelled: then the connection is not clean
+            if clean and self._pool is not None:
+                self._pool.give(key, client)
+            else:
+                await quit_politely(client)
 
 
 def client_tls_context(verify: bool) -> ssl.SSLContext:
@@ -144,23 +171,45 @@ def client_tls_context(verify: bool) -> ssl.SSLContext:
     return context
 
 
+class _Stale(Exception):
+    """A kept connection was found closed, or closing (421), at MAIL: nothing was sent."""
+
+
+async def _mail(
+    client: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str, kept: bool
+) -> None:
+    try:
+        await client.mail(sender, options=options, encoding=encoding)
+    except aiosmtplib.SMTPResponseException as exc:
+        if kept and exc.code == 421:  # RFC 5321 3.8: the host is closing the channel
+            raise _Stale from None
+        raise
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        if kept:
+            raise _Stale from None
+        raise
+
+
 async def _transaction(
-    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes
-) -> dict[str, DeliveryResult]:
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes, kept: bool
+) -> tuple[dict[str, DeliveryResult], bool]:
+    """Each recipient's result, and whether the connection may carry another transaction
+    (the DATA reply was read). Raises _Stale for a ``kept`` connection that is no longer
+    usable before anything was sent."""
     options: list[str] = []
     encoding = "ascii"
     if not (sender.isascii() and all(r.isascii() for r in recipients)):
         if not client.supports_extension("smtputf8"):  # RFC 6531 3.2
-            return dict.fromkeys(
-                recipients, permanent("5.6.7", "target does not accept UTF-8 addresses")
-            )
+            failure = permanent("5.6.7", "target does not accept UTF-8 addresses")
+            return dict.fromkeys(recipients, failure), True
         options.append("SMTPUTF8")
         encoding = "utf-8"
     if not message.isascii() and client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
     results: dict[str, DeliveryResult] = {}
+    clean = False
     try:
-        await client.mail(sender, options=options, encoding=encoding)
+        await _mail(client, sender, options, encoding, kept)
         accepted = []
         for recipient in recipients:
             try:
@@ -171,10 +220,11 @@ async def _transaction(
         if accepted:
             response = await client.data(message)
             results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
+            clean = True
     except aiosmtplib.SMTPResponseException as exc:
         failure = from_reply(exc.code, exc.message)
         results.update({r: failure for r in recipients if r not in results or results[r].ok})
     except (aiosmtplib.SMTPException, OSError, TimeoutError):
         lost = temporary("4.4.2", "connection to the target's mail host was lost")
         results.update({r: lost for r in recipients if r not in results or results[r].ok})
-    return results
+    return results, clean
