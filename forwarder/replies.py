@@ -43,6 +43,11 @@ DMARC_REJECT = "550 5.7.1 Rejected by the sender domain's DMARC policy"
 TOO_MANY_DKIM_SIGNATURES = "550 5.7.1 Too many DKIM signatures"
 BAD_FROM_HEADER = "550 5.7.1 The message must have exactly one From header with one address"
 AUTH_TEMPERROR = "451 4.4.3 Temporary DNS failure while checking the sender, try again later"
+MALFORMED_HEADER = "550 5.6.0 Malformed header section (RFC 5322 2.2)"
+
+# ---------------------------------------------------------------- abuse denylist
+DENIED_CLIENT = "554 5.7.1 Connections from your address are refused for abuse"
+DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 
 # ---------------------------------------------------------------- forwarding outcome
 FORWARD_DEFERRED = "451 4.4.1 A target did not accept the message yet, try again later"
