@@ -135,7 +135,7 @@ class RelayHandler:
             trace + verdict.message,
             self._settings.forward_timeout,
         )
-        outcome = decide(pending, results)
+        outcome = decide(pending, results, already=len(envelope.targets) - len(pending))
         if outcome.deferred:
             for target in outcome.delivered:
                 self._memory.remember(fp, target)

@@ -6,6 +6,9 @@
   the sender retries;
 - all failed permanently → 550 with the first target's reason;
 - some accepted, the rest failed permanently → 250 (the owner sees the failures in the log).
+
+"Some accepted" includes targets that accepted on an earlier attempt of the same message
+(``already``: skipped on this retry because the delivered memory knows them).
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ class Outcome:
         return self.reply.startswith("4")
 
 
-def decide(targets: Sequence[str], results: Mapping[str, DeliveryResult]) -> Outcome:
+def decide(
+    targets: Sequence[str],
+    results: Mapping[str, DeliveryResult],
+    *,
+    already: int = 0,
+) -> Outcome:
+    """The reply for ``targets`` given their ``results``; ``already`` counts the targets that
+    accepted this message on an earlier attempt (they are not in ``targets``)."""
     delivered = tuple(t for t in targets if results[t].ok)
     failed = {t: results[t] for t in targets if not results[t].ok}
     temporary = [r for r in failed.values() if r.temporary]
@@ -37,7 +47,7 @@ def decide(targets: Sequence[str], results: Mapping[str, DeliveryResult]) -> Out
         reply = replies.FORWARD_TIMEOUT
     elif temporary:
         reply = replies.FORWARD_DEFERRED
-    elif delivered or not failed:
+    elif delivered or already or not failed:
         reply = replies.DELIVERED
     else:
         first = failed[next(t for t in targets if t in failed)]

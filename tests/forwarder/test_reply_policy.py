@@ -71,3 +71,21 @@ async def test_time_budget_answers_451(world: World) -> None:
     world.sink.answer("hang@example.net", HANG)
     _, data = await world.transaction("s@origin.test", [f"slow@{DOMAIN}"], make_message())
     assert data == replies.FORWARD_TIMEOUT
+
+
+async def test_retry_where_the_rest_fails_permanently_gives_250(world: World) -> None:
+    """A target that accepted on the first attempt counts on the retry: some accepted, the
+    rest failed permanently → 250 and an error log entry, not 550 (DESIGN, SMTP behaviour)."""
+    await world.alias("team", ["ok@example.net", "busy@example.net"])
+    await world.start()
+    world.sink.answer("busy@example.net", "451 4.2.1 mailbox busy")
+    message = make_message("retry, then gone")
+    _, data = await world.transaction("s@origin.test", [f"team@{DOMAIN}"], message)
+    assert data == replies.FORWARD_DEFERRED
+    world.sink.answer("busy@example.net", "550 5.1.1 gone for good")
+    _, data = await world.transaction("s@origin.test", [f"team@{DOMAIN}"], message)
+    assert data == replies.DELIVERED
+    assert world.sink.copies_for("ok@example.net") == 1
+    assert world.sink.copies_for("busy@example.net") == 0
+    entries = await world.store.errors.list_for_domain(world.domain_id, now())
+    assert sorted(e.code for e in entries) == [451, 550]
