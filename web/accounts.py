@@ -16,7 +16,7 @@ from web import totp
 from web.context import ctx_of
 from web.csrf import checked_form
 from web.mailer import MailError
-from web.pages import client_ip, form_str, message, password_fingerprint, redirect, render
+from web.pages import count_attempt, form_str, message, password_fingerprint, redirect, render
 from web.sessions import current, end, start
 from web.tokens import Purpose, TokenError
 from web.validation import InputError, email, new_password, password
@@ -36,7 +36,7 @@ async def signup(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await checked_form(request)
     raw_email = form_str(form, "email")
-    await ctx.limits.hit("signup", client_ip(request), raw_email or None)
+    await count_attempt(request, "signup", raw_email)
     try:
         address = email(raw_email)
         secret = new_password(form_str(form, "password"))
@@ -108,7 +108,7 @@ async def login(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await checked_form(request)
     raw_email = form_str(form, "email")
-    await ctx.limits.hit("login", client_ip(request), raw_email or None)
+    await count_attempt(request, "login", raw_email)
     try:
         address, secret = email(raw_email), password(form_str(form, "password"))
     except InputError:
@@ -150,7 +150,7 @@ async def login_second_factor(request: Request) -> Response:
     user = await ctx.store.users.get(str(payload.get("u", "")))
     if user is None or payload.get("p") != password_fingerprint(request, user):
         return await message(request, "Log in again", "the log-in expired", status=400)
-    await ctx.limits.hit("login", client_ip(request), user.email)
+    await count_attempt(request, "login", user.email)  # the same key as the password step
     if not await totp.check_second_factor(request, user, form_str(form, "code")):
         token = str(form.get("token"))
         error = "That code is not right."
@@ -173,7 +173,7 @@ async def reset_request(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await checked_form(request)
     raw_email = form_str(form, "email")
-    await ctx.limits.hit("reset", client_ip(request), raw_email or None)
+    await count_attempt(request, "reset", raw_email)
     try:
         address = email(raw_email)
     except InputError as exc:

@@ -55,6 +55,12 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def count_attempt(request: Request, action: str, address: object) -> None:
+    """Count one ``action`` ("login", "signup", "reset") from this client and for the account
+    of ``address``, normalised first (web/ratelimit.py); raises RateLimited when spent."""
+    await ctx_of(request).limits.hit(action, client_ip(request), address)
+
+
 def password_fingerprint(request: Request, user: User) -> str:
     """Binds a token to the current password hash: it dies when the password changes."""
     key = derive_key(ctx_of(request).settings.secret_key, b"password-fingerprint-v1")
