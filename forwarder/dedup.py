@@ -4,7 +4,8 @@ When a forward ends in ``451`` because one target failed temporarily, the target
 accept are remembered so the sender's retry reaches only the ones still missing (DESIGN,
 "SMTP behaviour"). The memory holds keyed hashes of (message fingerprint, target), never an
 address or a message, lives in this process only, and forgets after
-``settings.delivered_memory_days``. It is bounded: past ``max_entries`` the oldest go first.
+``settings.delivered_memory_days`` (:mod:`forwarder.expiring`). It is bounded: past
+``max_entries`` the oldest go first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from forwarder.crypto import derive_key, keyed_hash
+from forwarder.expiring import ExpiringDict
 from forwarder.settings import Settings
 
 DEFAULT_MAX_ENTRIES = 200_000
@@ -46,10 +48,9 @@ class DeliveredMemory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._key = key
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._clock = clock
-        self._entries: dict[str, float] = {}  # insertion order == expiry order
+        self._entries: ExpiringDict[str, bool] = ExpiringDict(
+            ttl_seconds, max_entries=max_entries, clock=clock
+        )
 
     @classmethod
     def for_settings(cls, settings: Settings) -> DeliveredMemory:
@@ -59,24 +60,10 @@ class DeliveredMemory:
         return keyed_hash(self._key, fp, target.lower().encode("utf-8", "surrogateescape"))
 
     def seen(self, fp: bytes, target: str) -> bool:
-        expires = self._entries.get(self._slot(fp, target))
-        return expires is not None and expires > self._clock()
+        return self._entries.get(self._slot(fp, target), False)
 
     def remember(self, fp: bytes, target: str) -> None:
-        self._expire()
-        slot = self._slot(fp, target)
-        self._entries.pop(slot, None)
-        self._entries[slot] = self._clock() + self._ttl
-        while len(self._entries) > self._max:
-            del self._entries[next(iter(self._entries))]
+        self._entries.put(self._slot(fp, target), True)
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def _expire(self) -> None:
-        now = self._clock()
-        while self._entries:
-            slot = next(iter(self._entries))
-            if self._entries[slot] > now:
-                break
-            del self._entries[slot]

@@ -4,10 +4,12 @@ Entries live ``settings.alias_cache_ttl`` seconds. Staleness from writes made an
 including another process on the same database (``quietmail alias remove`` while the relay
 runs), is caught by :meth:`RoutingCache.check_generation`, which the handler calls once at the
 first RCPT of each transaction: when ``store.generation()`` moved, everything is dropped, so
-the very next RCPT sees the change. :meth:`invalidate` drops everything on demand.
+the very next RCPT sees the change.
 
 The cache holds routing data only (domains, aliases, verified targets), in memory, for
-seconds; it is bounded so a client probing random names cannot grow it without limit.
+seconds: expired entries are dropped at the next look-up of any key (:mod:`forwarder.expiring`),
+so a name a client probed is gone after the TTL even if nobody asks for it again. It is
+bounded so a client probing random names cannot grow it without limit.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from forwarder.expiring import ExpiringDict
 from forwarder.store.base import Alias, Domain, Recipient, Store
 
 T = TypeVar("T")
@@ -34,16 +37,13 @@ class RoutingCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._clock = clock
-        self._entries: dict[tuple[str, ...], tuple[float, object]] = {}
+        self._entries: ExpiringDict[tuple[str, ...], object] = ExpiringDict(
+            ttl_seconds, max_entries=max_entries, clock=clock
+        )
         self._generation: int | None = None
-        self.hits = 0
-        self.misses = 0
 
-    def invalidate(self) -> None:
-        self._entries.clear()
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def check_generation(self) -> None:
         """Drop everything if the store changed since the last check (raises StoreError)."""
@@ -70,15 +70,9 @@ class RoutingCache:
     async def _cached(
         self, key: tuple[str, ...], load: Callable[[], Awaitable[T | None]]
     ) -> T | None:
-        now = self._clock()
-        found = self._entries.get(key)
-        if found is not None and found[0] > now:
-            self.hits += 1
-            return found[1]  # type: ignore[return-value]
-        self.misses += 1
+        found = self._entries.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         value = await load()
-        self._entries.pop(key, None)
-        self._entries[key] = (now + self._ttl, value)
-        while len(self._entries) > self._max:
-            del self._entries[next(iter(self._entries))]
+        self._entries.put(key, value)
         return value

@@ -80,10 +80,6 @@ class Relay:
         if self.stopping and not self.connections:
             self._drained.set()
 
-    def invalidate(self) -> None:
-        """Forget cached routing data now (after a change made in this process)."""
-        self.cache.invalidate()
-
     def reservation(self, mail_options: list[str]) -> int:
         """Bytes to hold for one DATA: the declared SIZE (RFC 1870) with some slack, else the
         size limit."""
