@@ -15,7 +15,11 @@ Rules every backend follows:
 - Domain names are stored as IDNA A-labels in lower case (:func:`normalize_domain`);
   alias local parts and email addresses in lower case (:func:`normalize_local_part`,
   :func:`normalize_email`). Look-ups normalise the same way, so case never matters.
-- Every argument that should be a string is checked with :func:`require_str` first.
+- Every argument is checked before it reaches a query, by the one set of checks in
+  :mod:`forwarder.store.checks` (re-exported here): :func:`require_str` for strings, and
+  :func:`check_int`, :func:`check_enum`, :func:`check_sequence`, :func:`check_targets`,
+  :func:`check_error_entry`, :func:`normalize_deny_value` with the ``MAX_*`` limits. No
+  backend writes a check of its own, so all of them accept and refuse the same values.
 - Reads of expiring records (sessions, error log, denylist) take ``now`` and never return
   an expired record, whether or not a sweep has removed it yet.
 - ``Store.generation()`` grows whenever a write could change how mail is routed (users,
@@ -29,10 +33,43 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import idna
-
-# Records live in their own module; they are re-exported here (see __all__), next to the
-# protocols that return them.
+# The exceptions, the checks and the records live in their own modules; they are re-exported
+# here (see __all__), next to the protocols that use them, and callers import them from here.
+from forwarder.store.checks import (
+    ERROR_CODES,
+    MAX_API_KEY_NAME,
+    MAX_API_KEY_PREFIX,
+    MAX_DENY_VALUE,
+    MAX_DKIM_SELECTOR,
+    MAX_DOMAIN,
+    MAX_EMAIL,
+    MAX_ERROR_ALIAS,
+    MAX_ERROR_DOMAIN,
+    MAX_ERROR_LIST,
+    MAX_LOCAL_PART,
+    MAX_TEXT,
+    MAX_TOTP_STEP,
+    check_bytes,
+    check_enum,
+    check_error_entry,
+    check_int,
+    check_sequence,
+    check_str_list,
+    check_targets,
+    check_totp_step,
+    normalize_deny_value,
+    normalize_domain,
+    normalize_email,
+    normalize_local_part,
+    require_str,
+)
+from forwarder.store.errors import (
+    AlreadyExists,
+    InvalidValue,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
 from forwarder.store.records import (
     CATCH_ALL,
     Alias,
@@ -49,10 +86,21 @@ from forwarder.store.records import (
 )
 
 __all__ = [
+    "ACCOUNT_KINDS",
     "CATCH_ALL",
+    "ERROR_CODES",
+    "MAX_API_KEY_NAME",
+    "MAX_API_KEY_PREFIX",
+    "MAX_DENY_VALUE",
+    "MAX_DKIM_SELECTOR",
     "MAX_DOMAIN",
     "MAX_EMAIL",
+    "MAX_ERROR_ALIAS",
+    "MAX_ERROR_DOMAIN",
+    "MAX_ERROR_LIST",
     "MAX_LOCAL_PART",
+    "MAX_TEXT",
+    "MAX_TOTP_STEP",
     "Alias",
     "AliasMode",
     "Aliases",
@@ -78,100 +126,32 @@ __all__ = [
     "StoreUnavailable",
     "User",
     "Users",
+    "check_bytes",
+    "check_enum",
+    "check_error_entry",
+    "check_int",
+    "check_sequence",
+    "check_str_list",
+    "check_targets",
     "check_totp_step",
+    "normalize_deny_value",
     "normalize_domain",
     "normalize_email",
     "normalize_local_part",
     "require_str",
 ]
 
-# ---------------------------------------------------------------------------- exceptions
-
-
-class StoreError(Exception):
-    """Base of every storage error."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached or did not answer."""
-
-
-class AlreadyExists(StoreError):
-    """A unique value is already taken."""
-
-
-class NotFound(StoreError):
-    """The record to change does not exist."""
-
-
-class InvalidValue(StoreError, ValueError):
-    """A value of the wrong type or shape, refused before it reaches a query."""
-
-
-# ---------------------------------------------------------------------------- normalising
-
-MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
-MAX_DOMAIN = 253
-MAX_EMAIL = 254
-
-
-def require_str(value: object, what: str, *, max_length: int = 1024) -> str:
-    """Refuse anything that is not a plain string: dicts like {"$ne": null} never reach a query."""
-    if type(value) is not str:
-        raise InvalidValue(f"{what} must be a string")
-    if len(value) > max_length:
-        raise InvalidValue(f"{what} is longer than {max_length} characters")
-    if "\x00" in value:
-        raise InvalidValue(f"{what} contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: no backend can store it
-        raise InvalidValue(f"{what} is not valid Unicode") from None
-    return value
-
-
-MAX_TOTP_STEP = 2**62  # far beyond any clock, inside SQLite's and BSON's 64-bit integers
-
-
-def check_totp_step(value: object) -> int:
-    if type(value) is not int or not 0 < value < MAX_TOTP_STEP:
-        raise InvalidValue("TOTP time step must be a positive integer")
-    return value
-
-
-def normalize_domain(value: object) -> str:
-    """IDNA A-label, lower case, no trailing dot: 'Bücher.Example.' -> 'xn--bcher-kva.example'."""
-    text = require_str(value, "domain", max_length=MAX_DOMAIN + 1).strip().rstrip(".")
-    if not text or any(c.isspace() for c in text):
-        raise InvalidValue("domain is empty or contains white space")
-    try:
-        ascii_name = idna.encode(text, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise InvalidValue(f"domain is not a valid name: {exc}") from None
-    ascii_name = ascii_name.lower()
-    if len(ascii_name) > MAX_DOMAIN or "." not in ascii_name:
-        raise InvalidValue("domain must be a fully qualified name")
-    return ascii_name
-
-
-def normalize_local_part(value: object) -> str:
-    text = require_str(value, "local part", max_length=MAX_LOCAL_PART).strip()
-    if not text or any(c.isspace() or c in '@<>"\\,;' or ord(c) < 32 for c in text):
-        raise InvalidValue("local part is empty or contains characters not allowed here")
-    return text.lower()
-
-
-def normalize_email(value: object) -> str:
-    """'Me@Bücher.Example' -> 'me@xn--bcher-kva.example'."""
-    text = require_str(value, "email address", max_length=MAX_EMAIL + 64).strip()
-    local, sep, domain = text.rpartition("@")
-    if not sep:
-        raise InvalidValue("email address needs an @")
-    address = f"{normalize_local_part(local)}@{normalize_domain(domain)}"
-    if len(address) > MAX_EMAIL:
-        raise InvalidValue("email address is too long")
-    return address
-
+# The kinds of record tied to an account, in the order delete_account counts them and
+# export_account lists them ("users" is exported as the one object ``user``).
+ACCOUNT_KINDS: tuple[str, ...] = (
+    "users",
+    "sessions",
+    "api_keys",
+    "domains",
+    "aliases",
+    "recipients",
+    "errors",
+)
 
 # ---------------------------------------------------------------------------- protocols
 

@@ -12,10 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from forwarder.store.base import (
+    MAX_API_KEY_NAME,
+    MAX_API_KEY_PREFIX,
     ApiKey,
     NotFound,
     Session,
     User,
+    check_bytes,
+    check_str_list,
     check_totp_step,
     normalize_email,
     require_str,
@@ -27,8 +31,6 @@ from forwarder.store.mongo_core import (
     new_id,
     opt_from_db_time,
     opt_to_db_time,
-    require_bytes,
-    require_str_list,
     to_db_time,
 )
 
@@ -122,11 +124,8 @@ class MongoUsers:
     async def set_totp(
         self, user_id: str, secret_sealed: bytes | None, recovery_code_hashes: Sequence[str]
     ) -> None:
-        sealed = None if secret_sealed is None else require_bytes(secret_sealed, "TOTP secret")
-        codes = [
-            require_str(code, "recovery code hash")
-            for code in require_str_list(recovery_code_hashes, "recovery code hashes")
-        ]
+        sealed = None if secret_sealed is None else check_bytes(secret_sealed, "TOTP secret")
+        codes = list(check_str_list(recovery_code_hashes, "recovery code hashes"))
         await self._set(user_id, {"totp_secret_sealed": sealed, "recovery_code_hashes": codes})
 
     async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
@@ -217,8 +216,8 @@ class MongoApiKeys:
         doc: Doc = {
             "_id": new_id(),
             "user_id": require_str(user_id, "user id"),
-            "name": require_str(name, "key name", max_length=200),
-            "prefix": require_str(prefix, "key prefix", max_length=64),
+            "name": require_str(name, "API key name", max_length=MAX_API_KEY_NAME),
+            "prefix": require_str(prefix, "API key prefix", max_length=MAX_API_KEY_PREFIX),
             "key_hash": require_str(key_hash, "key hash"),
             "created_at": to_db_time(now, "now"),
         }
@@ -227,7 +226,8 @@ class MongoApiKeys:
         return api_key_record(doc)
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
-        doc = await self._db.api_keys.find_one({"prefix": require_str(prefix, "key prefix")})
+        prefix = require_str(prefix, "API key prefix", max_length=MAX_API_KEY_PREFIX)
+        doc = await self._db.api_keys.find_one({"prefix": prefix})
         return None if doc is None else api_key_record(doc)
 
     async def list_for_user(self, user_id: str) -> list[ApiKey]:

@@ -1,4 +1,4 @@
-"""Plumbing for the MongoDB backend: error translation, a typed collection wrapper, value checks.
+"""Plumbing for the MongoDB backend: error translation, a typed collection wrapper, times.
 
 Every call that reaches the driver goes through :class:`Collection` (or :func:`translate_errors`
 directly for client-level commands), so PyMongo exceptions are translated in exactly one place
@@ -21,7 +21,7 @@ provide.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,7 +33,6 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from forwarder.store.base import AlreadyExists, InvalidValue, StoreUnavailable
 
 Doc = dict[str, Any]
-E = TypeVar("E")
 T = TypeVar("T")
 
 
@@ -191,35 +190,6 @@ def from_db_time(value: datetime) -> datetime:
 
 def opt_from_db_time(value: datetime | None) -> datetime | None:
     return None if value is None else from_db_time(value)
-
-
-def require_int(value: object, what: str, *, low: int, high: int) -> int:
-    if type(value) is not int or not low <= value <= high:
-        raise InvalidValue(f"{what} must be an integer from {low} to {high}")
-    return value
-
-
-def require_bytes(value: object, what: str) -> bytes:
-    if type(value) is not bytes:
-        raise InvalidValue(f"{what} must be bytes")
-    return value
-
-
-def require_enum(enum_type: type[E], value: object, what: str) -> E:
-    if isinstance(value, enum_type):
-        return value
-    if type(value) is str:
-        try:
-            return enum_type(value)  # type: ignore[call-arg]
-        except ValueError:
-            pass
-    raise InvalidValue(f"{what} is not one of the allowed values")
-
-
-def require_str_list(values: object, what: str) -> list[str]:
-    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Sequence):
-        raise InvalidValue(f"{what} must be a list of strings")
-    return list(values)
 
 
 # ---------------------------------------------------------------------------- database

@@ -18,9 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from forwarder.store.base import (
+    MAX_DKIM_SELECTOR,
     AlreadyExists,
     Domain,
     NotFound,
+    check_bytes,
     normalize_domain,
     require_str,
 )
@@ -32,7 +34,6 @@ from forwarder.store.mongo_core import (
     new_id,
     opt_from_db_time,
     opt_to_db_time,
-    require_bytes,
     to_db_time,
 )
 
@@ -140,13 +141,11 @@ class MongoDomains:
     async def set_dkim(
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
     ) -> None:
-        await self._set(
-            domain_id,
-            {
-                "dkim_selector": None if selector is None else require_str(selector, "selector"),
-                "dkim_key_sealed": None if key_sealed is None else require_bytes(key_sealed, "key"),
-            },
-        )
+        if selector is not None:
+            selector = require_str(selector, "DKIM selector", max_length=MAX_DKIM_SELECTOR)
+        if key_sealed is not None:
+            key_sealed = check_bytes(key_sealed, "sealed DKIM key")
+        await self._set(domain_id, {"dkim_selector": selector, "dkim_key_sealed": key_sealed})
 
     async def delete(self, domain_id: str) -> bool:
         did = require_str(domain_id, "domain id")

@@ -10,25 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from forwarder.store.base import (
+    MAX_ERROR_LIST,
     DenyEntry,
     DenyKind,
     ErrorLogEntry,
-    InvalidValue,
     NewErrorLogEntry,
     NotFound,
+    check_enum,
+    check_error_entry,
+    check_int,
+    normalize_deny_value,
     require_str,
 )
-from forwarder.store.mongo_core import (
-    Doc,
-    MongoDb,
-    from_db_time,
-    new_id,
-    require_enum,
-    require_int,
-    to_db_time,
-)
-
-MAX_LIST = 10_000
+from forwarder.store.mongo_core import Doc, MongoDb, from_db_time, new_id, to_db_time
 
 
 def error_record(doc: Doc) -> ErrorLogEntry:
@@ -58,18 +52,17 @@ def deny_record(doc: Doc) -> DenyEntry:
 
 
 def _error_doc(entry: NewErrorLogEntry) -> Doc:
-    if not isinstance(entry, NewErrorLogEntry):
-        raise InvalidValue("error log entry must be a NewErrorLogEntry")
+    entry = check_error_entry(entry)
     return {
         "_id": new_id(),
-        "domain_id": require_str(entry.domain_id, "domain id"),
+        "domain_id": entry.domain_id,
         "at": to_db_time(entry.at, "at"),
-        "alias": require_str(entry.alias, "alias", max_length=256),
-        "code": require_int(entry.code, "SMTP code", low=200, high=599),
-        "enhanced_code": require_str(entry.enhanced_code, "enhanced code", max_length=16),
-        "reason": require_str(entry.reason, "reason"),
-        "target_domain": require_str(entry.target_domain, "target domain", max_length=255),
-        "sender_domain": require_str(entry.sender_domain, "sender domain", max_length=255),
+        "alias": entry.alias,
+        "code": entry.code,
+        "enhanced_code": entry.enhanced_code,
+        "reason": entry.reason,
+        "target_domain": entry.target_domain,
+        "sender_domain": entry.sender_domain,
         "expires_at": to_db_time(entry.expires_at, "expires at"),
     }
 
@@ -95,20 +88,12 @@ class MongoErrorLog:
         docs = await self._db.errors.find(
             flt,
             sort=[("at", -1), ("_id", -1)],
-            limit=require_int(limit, "limit", low=1, high=MAX_LIST),
+            limit=check_int(limit, "limit", 1, MAX_ERROR_LIST),
         )
         return [error_record(doc) for doc in docs]
 
     async def purge_expired(self, now: datetime) -> int:
         return await self._db.errors.delete_many({"expires_at": {"$lte": to_db_time(now, "now")}})
-
-
-def _deny_value(value: object) -> str:
-    """IPs, host names and sender addresses compare case-insensitively, without a final dot."""
-    text = require_str(value, "denylist value", max_length=320).strip().rstrip(".").lower()
-    if not text:
-        raise InvalidValue("denylist value is empty")
-    return text
 
 
 class MongoDenylist:
@@ -118,11 +103,10 @@ class MongoDenylist:
     async def add(
         self, kind: DenyKind, value: str, reason: str, now: datetime, expires_at: datetime
     ) -> DenyEntry:
-        checked = require_enum(DenyKind, kind, "denylist kind")
         doc: Doc = {
             "_id": new_id(),
-            "kind": checked.value,
-            "value": _deny_value(value),
+            "kind": check_enum(DenyKind, kind, "denylist kind").value,
+            "value": normalize_deny_value(value),
             "reason": require_str(reason, "reason"),
             "created_at": to_db_time(now, "now"),
             "expires_at": to_db_time(expires_at, "expires at"),
@@ -131,10 +115,9 @@ class MongoDenylist:
         return deny_record(doc)
 
     async def match(self, kind: DenyKind, value: str, now: datetime) -> DenyEntry | None:
-        checked = require_enum(DenyKind, kind, "denylist kind")
         flt = {
-            "kind": checked.value,
-            "value": _deny_value(value),
+            "kind": check_enum(DenyKind, kind, "denylist kind").value,
+            "value": normalize_deny_value(value),
             "expires_at": {"$gt": to_db_time(now, "now")},
         }
         docs = await self._db.denylist.find(flt, sort=[("expires_at", -1)], limit=1)

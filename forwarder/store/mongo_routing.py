@@ -17,6 +17,8 @@ from forwarder.store.base import (
     AlreadyExists,
     NotFound,
     Recipient,
+    check_enum,
+    check_targets,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -29,8 +31,6 @@ from forwarder.store.mongo_core import (
     new_id,
     opt_from_db_time,
     opt_to_db_time,
-    require_enum,
-    require_str_list,
     to_db_time,
 )
 
@@ -57,10 +57,6 @@ def recipient_record(doc: Doc) -> Recipient:
     )
 
 
-def _targets(values: Sequence[str]) -> list[str]:
-    return [normalize_email(value) for value in require_str_list(values, "targets")]
-
-
 class MongoAliases:
     def __init__(self, db: MongoDb) -> None:
         self._db = db
@@ -78,8 +74,8 @@ class MongoAliases:
             "_id": new_id(),
             "domain_id": require_str(domain_id, "domain id"),
             "local_part": normalize_local_part(local_part),
-            "targets": _targets(targets),
-            "mode": require_enum(AliasMode, mode, "alias mode").value,
+            "targets": list(check_targets(targets)),
+            "mode": check_enum(AliasMode, mode, "alias mode").value,
             "description": require_str(description, "description"),
             "created_at": to_db_time(now, "now"),
         }
@@ -117,9 +113,9 @@ class MongoAliases:
         aid = require_str(alias_id, "alias id")
         fields: Doc = {}
         if targets is not None:
-            fields["targets"] = _targets(targets)
+            fields["targets"] = list(check_targets(targets))
         if mode is not None:
-            fields["mode"] = require_enum(AliasMode, mode, "alias mode").value
+            fields["mode"] = check_enum(AliasMode, mode, "alias mode").value
         if description is not None:
             fields["description"] = require_str(description, "description")
         if not fields:

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from forwarder.store.base import (
+    MAX_API_KEY_NAME,
+    MAX_API_KEY_PREFIX,
     ApiKey,
-    InvalidValue,
     NotFound,
     Session,
     User,
+    check_bytes,
+    check_str_list,
     check_totp_step,
     normalize_email,
     require_str,
@@ -22,13 +25,6 @@ from forwarder.store.sqlite_db import Db, Row, db_time, db_time_opt, py_time, py
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def check_hashes(values: object, what: str) -> tuple[str, ...]:
-    """A list or tuple of strings; a lone string or a dict is refused, not iterated."""
-    if not isinstance(values, list | tuple):
-        raise InvalidValue(f"{what} must be a list of strings")
-    return tuple(require_str(v, what) for v in values)
 
 
 def _user(row: Row) -> User:
@@ -98,13 +94,12 @@ class SqliteUsers:
     async def set_totp(
         self, user_id: str, secret_sealed: bytes | None, recovery_code_hashes: Sequence[str]
     ) -> None:
-        if secret_sealed is not None and type(secret_sealed) is not bytes:
-            raise InvalidValue("sealed TOTP secret must be bytes")
-        codes = check_hashes(recovery_code_hashes, "recovery code hash")
+        sealed = None if secret_sealed is None else check_bytes(secret_sealed, "TOTP secret")
+        codes = check_str_list(recovery_code_hashes, "recovery code hashes")
         await self._update(
             user_id,
             "totp_secret_sealed = ?, recovery_code_hashes = ?",
-            (secret_sealed, json.dumps(codes)),
+            (sealed, json.dumps(codes)),
         )
 
     async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
@@ -230,8 +225,8 @@ class SqliteApiKeys:
             (
                 new_id(),
                 require_str(user_id, "user id"),
-                require_str(name, "API key name", max_length=200),
-                require_str(prefix, "API key prefix", max_length=64),
+                require_str(name, "API key name", max_length=MAX_API_KEY_NAME),
+                require_str(prefix, "API key prefix", max_length=MAX_API_KEY_PREFIX),
                 require_str(key_hash, "API key hash"),
                 db_time(now, "now"),
             ),
@@ -241,7 +236,7 @@ class SqliteApiKeys:
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
         row = await self._db.fetch_one(
             "SELECT * FROM api_keys WHERE prefix = ?",
-            (require_str(prefix, "API key prefix", max_length=64),),
+            (require_str(prefix, "API key prefix", max_length=MAX_API_KEY_PREFIX),),
         )
         return None if row is None else _api_key(row)
 

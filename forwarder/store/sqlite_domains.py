@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from forwarder.store.base import (
+    MAX_DKIM_SELECTOR,
     AlreadyExists,
     Domain,
-    InvalidValue,
     NotFound,
+    check_bytes,
     normalize_domain,
     require_str,
 )
@@ -118,9 +119,9 @@ class SqliteDomains:
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
     ) -> None:
         if selector is not None:
-            selector = require_str(selector, "DKIM selector", max_length=63)
-        if key_sealed is not None and type(key_sealed) is not bytes:
-            raise InvalidValue("sealed DKIM key must be bytes")
+            selector = require_str(selector, "DKIM selector", max_length=MAX_DKIM_SELECTOR)
+        if key_sealed is not None:
+            key_sealed = check_bytes(key_sealed, "sealed DKIM key")
         rows = await self._db.fetch(
             "UPDATE domains SET dkim_selector = ?, dkim_key_sealed = ? WHERE id = ? RETURNING id",
             (selector, key_sealed, require_str(domain_id, "domain id")),

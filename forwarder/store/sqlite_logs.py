@@ -6,23 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from forwarder.store.base import (
+    MAX_ERROR_LIST,
     DenyEntry,
     DenyKind,
     ErrorLogEntry,
-    InvalidValue,
     NewErrorLogEntry,
+    check_enum,
+    check_error_entry,
+    check_int,
+    normalize_deny_value,
     require_str,
 )
 from forwarder.store.sqlite_accounts import new_id
 from forwarder.store.sqlite_db import Db, Row, db_time, py_time
-
-MAX_ERROR_LIST = 10_000
-
-
-def check_int(value: object, what: str, low: int, high: int) -> int:
-    if type(value) is not int or not low <= value <= high:
-        raise InvalidValue(f"{what} must be a whole number from {low} to {high}")
-    return value
 
 
 def _entry(row: Row) -> ErrorLogEntry:
@@ -45,22 +41,21 @@ class SqliteErrorLog:
         self._db = db
 
     async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry:
-        if not isinstance(entry, NewErrorLogEntry):
-            raise InvalidValue("error log entry must be a NewErrorLogEntry")
+        entry = check_error_entry(entry)
         rows = await self._db.fetch(
             "INSERT INTO error_log (id, domain_id, at, alias, code, enhanced_code, reason, "
             "target_domain, sender_domain, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "RETURNING *",
             (
                 new_id(),
-                require_str(entry.domain_id, "domain id"),
+                entry.domain_id,
                 db_time(entry.at, "at"),
-                require_str(entry.alias, "alias", max_length=256),
-                check_int(entry.code, "SMTP code", 100, 599),
-                require_str(entry.enhanced_code, "enhanced code", max_length=16),
-                require_str(entry.reason, "reason"),
-                require_str(entry.target_domain, "target domain", max_length=255),
-                require_str(entry.sender_domain, "sender domain", max_length=255),
+                entry.alias,
+                entry.code,
+                entry.enhanced_code,
+                entry.reason,
+                entry.target_domain,
+                entry.sender_domain,
                 db_time(entry.expires_at, "expires at"),
             ),
         )
@@ -87,23 +82,6 @@ class SqliteErrorLog:
         return len(rows)
 
 
-def check_kind(kind: object) -> DenyKind:
-    if isinstance(kind, DenyKind):
-        return kind
-    try:
-        return DenyKind(require_str(kind, "denylist kind", max_length=16))
-    except ValueError:
-        raise InvalidValue("denylist kind must be ip, host or sender") from None
-
-
-def deny_value(value: object) -> str:
-    """IPs, host names and addresses compare case-insensitively; a trailing dot is dropped."""
-    text = require_str(value, "denylist value", max_length=320).strip().rstrip(".").lower()
-    if not text:
-        raise InvalidValue("denylist value is empty")
-    return text
-
-
 def _deny(row: Row) -> DenyEntry:
     return DenyEntry(
         id=row["id"],
@@ -127,8 +105,8 @@ class SqliteDenylist:
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 new_id(),
-                check_kind(kind).value,
-                deny_value(value),
+                check_enum(DenyKind, kind, "denylist kind").value,
+                normalize_deny_value(value),
                 require_str(reason, "reason"),
                 db_time(now, "now"),
                 db_time(expires_at, "expires at"),
@@ -140,7 +118,11 @@ class SqliteDenylist:
         row = await self._db.fetch_one(
             "SELECT * FROM denylist WHERE kind = ? AND value = ? AND expires_at > ? "
             "ORDER BY expires_at DESC LIMIT 1",
-            (check_kind(kind).value, deny_value(value), db_time(now, "now")),
+            (
+                check_enum(DenyKind, kind, "denylist kind").value,
+                normalize_deny_value(value),
+                db_time(now, "now"),
+            ),
         )
         return None if row is None else _deny(row)
 

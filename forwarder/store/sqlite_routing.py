@@ -13,31 +13,16 @@ from datetime import datetime
 from forwarder.store.base import (
     Alias,
     AliasMode,
-    InvalidValue,
     NotFound,
     Recipient,
+    check_enum,
+    check_targets,
     normalize_email,
     normalize_local_part,
     require_str,
 )
 from forwarder.store.sqlite_accounts import new_id
 from forwarder.store.sqlite_db import Db, Row, db_time, db_time_opt, py_time, py_time_opt
-
-
-def check_mode(mode: object) -> AliasMode:
-    if isinstance(mode, AliasMode):
-        return mode
-    try:
-        return AliasMode(require_str(mode, "alias mode", max_length=16))
-    except ValueError:
-        raise InvalidValue("alias mode must be active, reject or drop") from None
-
-
-def check_targets(targets: object) -> tuple[str, ...]:
-    """Normalised target addresses; a lone string is refused rather than split into letters."""
-    if not isinstance(targets, list | tuple):
-        raise InvalidValue("alias targets must be a list of email addresses")
-    return tuple(normalize_email(t) for t in targets)
 
 
 def _alias(row: Row) -> Alias:
@@ -73,7 +58,7 @@ class SqliteAliases:
                 require_str(domain_id, "domain id"),
                 normalize_local_part(local_part),
                 json.dumps(check_targets(targets)),
-                check_mode(mode).value,
+                check_enum(AliasMode, mode, "alias mode").value,
                 require_str(description, "description"),
                 db_time(now, "now"),
             ),
@@ -114,7 +99,7 @@ class SqliteAliases:
             "description = COALESCE(?, description) WHERE id = ? RETURNING *",
             (
                 None if targets is None else json.dumps(check_targets(targets)),
-                None if mode is None else check_mode(mode).value,
+                None if mode is None else check_enum(AliasMode, mode, "alias mode").value,
                 None if description is None else require_str(description, "description"),
                 require_str(alias_id, "alias id"),
             ),
