@@ -64,19 +64,24 @@ class RelayHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Transaction, address: str, options: Any
     ) -> str:
-        if len(envelope.accepted) >= self._settings.max_recipients:
-            return replies.TOO_MANY_RECIPIENTS  # RFC 5321 4.5.3.1.10
+        # Refused recipients count too: a client probing names must not get unlimited
+        # look-ups and error log rows out of one transaction (RFC 5321 4.5.3.1.10).
+        if len(envelope.accepted) + envelope.refused >= self._settings.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
         try:
             if not envelope.generation_checked:
                 await self._cache.check_generation()
                 envelope.generation_checked = True
             resolution = await self._resolver.resolve(address)
         except StoreError:
+            envelope.refused += 1
             log.warning("RCPT answered %s: store unavailable", replies.STORE_UNAVAILABLE[:3])
             return replies.STORE_UNAVAILABLE
         if resolution.accepted:
             envelope.add(address, resolution)
-        elif resolution.domain_id:
+            return resolution.reply
+        envelope.refused += 1
+        if resolution.domain_id:
             await self._errors.record(
                 domain_id=resolution.domain_id,
                 alias=resolution.alias,

@@ -26,6 +26,7 @@ class Transaction(Envelope):
         super().__init__()
         self.generation_checked = False
         self.accepted: list[str] = []  # RCPT addresses accepted, in order
+        self.refused = 0  # RCPTs refused; they count towards max_recipients too
         self.origins: list[Origin] = []  # accepted RCPTs of our domains (drop included)
         self.targets: dict[str, list[Origin]] = {}  # target -> aliases that lead to it
         self.reserved = 0  # bytes held in the in-flight budget for DATA
