@@ -44,9 +44,12 @@ class ArcSealer:
         return await asyncio.to_thread(self.validate_blocking, message)
 
     def validate_blocking(self, message: bytes) -> MethodResult:
-        cv, _, _ = dkim.arc_verify(
-            message, logger=self._logger, dnsfunc=TxtLookup(self._resolver), minkey=1024
-        )
+        try:
+            cv, _, _ = dkim.arc_verify(
+                message, logger=self._logger, dnsfunc=TxtLookup(self._resolver), minkey=1024
+            )
+        except Exception:  # dkimpy cannot parse the message (IndexError, MessageFormatError)
+            cv = dkim.CV_Fail
         return MethodResult("arc", _CV.get(cv, "fail"))
 
     async def seal(self, message: bytes) -> list[bytes]:
@@ -57,18 +60,22 @@ class ArcSealer:
 
     def seal_blocking(self, message: bytes, timestamp: int | None = None) -> list[bytes]:
         """``timestamp`` (seconds, ``t=``) defaults to now; tests fix it."""
+        key = self._signing_key()
         try:
             return arc_sign(
                 message,
                 self._key.selector.encode("ascii"),
                 self._key.domain.encode("ascii"),
                 self._key.private_pem,
-                self._signing_key(),
+                key,
                 self._authserv_id.encode("ascii"),
                 self._logger,
                 timestamp,
             )
-        except dkim.DKIMException:  # e.g. the chain is already at its 50-instance limit
+        # dkimpy: the chain is at its 50-instance limit (DKIMException), or a header field it
+        # reads does not parse (UnicodeDecodeError on an Authentication-Results that is not
+        # UTF-8): the copy goes out without our seal rather than not at all.
+        except Exception:
             return []
 
     def _signing_key(self) -> rsa.RSAPrivateKey:

@@ -5,6 +5,10 @@ verification runs in a worker thread: it is RSA/hash work plus blocking look-ups
 of signatures is capped (``dkim_max_signatures``) *before* any crypto or DNS, so a message
 cannot make the server do unbounded work; the caller refuses such a message.
 
+dkimpy raises ``DKIMException`` for input it recognises as bad and plain ``IndexError`` and
+the like where it does not (a header section starting with whitespace, an ``i=`` shorter
+than ``d=``): every exception from it is a verdict on the signature, never an escape.
+
 dkimpy logs sender domains and selectors at ERROR; a private logger with every level off is
 passed instead, because log lines must not name who sent what (DESIGN promise 2).
 """
@@ -98,7 +102,10 @@ class DkimVerifier:
         if not count:
             return []
         tags = _signature_tags(message)
-        checker = dkim.DKIM(message, logger=self._logger, minkey=1024, timeout=self._timeout)
+        try:
+            checker = dkim.DKIM(message, logger=self._logger, minkey=1024, timeout=self._timeout)
+        except Exception:  # the header section does not parse: no signature can be verified
+            return [DkimResult("permerror", d, s, b) for d, s, b in tags]
         lookup = TxtLookup(self._resolver)
         results = []
         for index in range(count):
@@ -114,7 +121,7 @@ class DkimVerifier:
             valid = checker.verify(index, dnsfunc=lookup)
         except dkim.ValidationError:  # body hash mismatch, expired, ...
             return "temperror" if lookup.temperror else "fail"
-        except dkim.DKIMException:  # malformed signature or key
+        except Exception:  # malformed signature or key (see the module docstring)
             return "temperror" if lookup.temperror else "permerror"
         if valid:
             return "pass"

@@ -2,14 +2,16 @@
 
 In order, for each message at the end of DATA (issue 4):
 
-1. more DKIM signatures than ``dkim_max_signatures`` → ``550 5.7.1``, before any crypto;
-2. no From header, several, or several addresses → ``550 5.7.1`` (DMARC cannot judge it);
-3. forged ``Authentication-Results`` claiming our hostname are removed (RFC 8601 section 5);
-4. SPF, DKIM, incoming ARC chain and the DMARC record lookup run concurrently;
-5. SPF temperror or DMARC record temperror → ``451 4.4.3`` so the sender retries; a DMARC
+1. a header section that does not parse (RFC 5322 section 2.2: a line that is neither a
+   field nor a continuation) → ``550 5.6.0``: no check could read it;
+2. more DKIM signatures than ``dkim_max_signatures`` → ``550 5.7.1``, before any crypto;
+3. no From header, several, or several addresses → ``550 5.7.1`` (DMARC cannot judge it);
+4. forged ``Authentication-Results`` claiming our hostname are removed (RFC 8601 section 5);
+5. SPF, DKIM, incoming ARC chain and the DMARC record lookup run concurrently;
+6. SPF temperror or DMARC record temperror → ``451 4.4.3`` so the sender retries; a DMARC
    fail whose disposition is reject → ``550 5.7.1``, or ``451`` when a DKIM temperror might
    have made it pass; quarantine is forwarded, marked in the results header;
-6. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
+7. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
    envelope sender is SRS-rewritten (the null sender stays null).
 
 Nothing is logged about the message: the relay logs the reply code it gives.
@@ -40,6 +42,8 @@ from forwarder.auth.results import (
     build_header,
     prepend_fields,
     remove_forged_results,
+    split_message,
+    well_formed,
 )
 from forwarder.auth.spf import SpfChecker, SpfResult
 from forwarder.pipeline import Inbound, Verdict
@@ -78,6 +82,9 @@ class AuthPolicy:
         self._srs = SRS.from_settings(settings)
 
     async def inspect(self, inbound: Inbound) -> Verdict:
+        fields, _ = split_message(inbound.message)
+        if not well_formed(fields):
+            return self._refuse(inbound, replies.MALFORMED_HEADER)
         if count_signatures(inbound.message) > self._settings.dkim_max_signatures:
             return self._refuse(inbound, replies.TOO_MANY_DKIM_SIGNATURES)
         try:

@@ -19,6 +19,8 @@ AR_NAME = b"authentication-results"
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]+")
 _LEADING_CFWS = re.compile(rb"\A(?:[ \t\r\n]+|\((?:[^()\\]|\\.)*\))*")
 _AUTHSERV_ID = re.compile(rb"[^ \t\r\n;()]+")
+# RFC 5322 section 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"), then ":".
+_FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 
 
 # ------------------------------------------------------------------------ raw header fields
@@ -44,6 +46,13 @@ def _fields(head: bytes) -> Iterator[bytes]:
         current.append(line)
     if current:
         yield b"".join(current)
+
+
+def well_formed(fields: Iterable[bytes]) -> bool:
+    """Whether every field starts with a field name and a colon (RFC 5322 sections 2.2 and
+    3.6.8). A first line that starts with whitespace continues no field and fails too, as
+    does the obsolete ``Name : value`` (section 4.5.8), which dkimpy cannot parse either."""
+    return all(_FIELD_START.match(f) for f in fields)
 
 
 def field_name(raw_field: bytes) -> bytes:

@@ -12,7 +12,7 @@ from forwarder.auth.keys import ArcKey
 from forwarder.auth.policy import AuthPolicy
 from forwarder.settings import Secret
 from forwarder.srs import SRS, SRSBounces
-from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message
+from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message, now
 
 from .conftest import ARC_SELECTOR, SENDER_SELECTOR, dnsfunc_for, public_record, sign
 
@@ -64,6 +64,17 @@ async def test_dmarc_reject_is_refused_at_data(auth_world: World) -> None:
     _, data = await auth_world.transaction("x@spoofer.test", [f"hello@{DOMAIN}"], spoofed)
     assert data == replies.DMARC_REJECT
     assert auth_world.sink.messages == []
+
+
+async def test_malformed_header_is_refused_once_and_logged(auth_world: World) -> None:
+    # Before: dkimpy raised on the line without a colon, the relay answered 451 4.3.0 and
+    # the sender retried the same message forever, with nothing in the error log.
+    broken = make_message(extra="X-Broken header\r\n")
+    _, data = await auth_world.transaction(SENDER, [f"hello@{DOMAIN}"], broken)
+    assert data == replies.MALFORMED_HEADER
+    assert auth_world.sink.messages == []
+    entries = await auth_world.store.errors.list_for_domain(auth_world.domain_id, now())
+    assert [(e.alias, e.code, e.enhanced_code) for e in entries] == [("hello", 550, "5.6.0")]
 
 
 async def test_bounce_to_srs_address_reaches_original_sender(
