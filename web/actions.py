@@ -119,6 +119,12 @@ async def verify_domain(ctx: AppContext, domain: Domain) -> Verification:
     return Verification(checks, proven, domain)
 
 
+@dataclass(frozen=True)
+class SavedAlias:
+    alias: Alias
+    unsent: tuple[str, ...]  # targets whose confirmation message could not be sent now
+
+
 async def create_alias(
     ctx: AppContext,
     user: User,
@@ -127,7 +133,7 @@ async def create_alias(
     targets: Sequence[str],
     mode: AliasMode,
     description: str,
-) -> Alias:
+) -> SavedAlias:
     try:
         alias = await ctx.store.aliases.create(
             domain.id, local_part, targets, mode, description, ctx.now()
@@ -136,8 +142,7 @@ async def create_alias(
         raise ActionError(409, "alias_exists", f"{local_part}@{domain.name} exists") from None
     except NotFound:
         raise not_found("domain") from None
-    await ensure_recipients(ctx, user, alias.targets)
-    return alias
+    return SavedAlias(alias, await ensure_recipients(ctx, user, alias.targets))
 
 
 async def update_alias(
@@ -148,25 +153,26 @@ async def update_alias(
     targets: Sequence[str] | None,
     mode: AliasMode | None,
     description: str | None,
-) -> Alias:
+) -> SavedAlias:
     try:
         updated = await ctx.store.aliases.update(
             alias.id, targets=targets, mode=mode, description=description
         )
     except NotFound:
         raise not_found("alias") from None
-    await ensure_recipients(ctx, user, updated.targets)
-    return updated
+    return SavedAlias(updated, await ensure_recipients(ctx, user, updated.targets))
 
 
-async def ensure_recipients(ctx: AppContext, user: User, addresses: Sequence[str]) -> int:
+async def ensure_recipients(
+    ctx: AppContext, user: User, addresses: Sequence[str]
+) -> tuple[str, ...]:
     """Record each target the account has not used before and mail it a confirmation link.
 
-    The account's own verified e-mail address is confirmed already. Returns how many
-    confirmation messages could not be sent (the target stays unconfirmed; mail is not
-    forwarded to it until it is).
+    The account's own verified e-mail address is confirmed already. Returns the targets whose
+    confirmation message could not be sent: their record is removed again, so they stay
+    unconfirmed (nothing is forwarded to them) and the next save of an alias retries.
     """
-    failures = 0
+    unsent: list[str] = []
     for address in addresses:
         if await ctx.store.recipients.get(user.id, address) is not None:
             continue
@@ -187,5 +193,6 @@ async def ensure_recipients(ctx: AppContext, user: User, addresses: Sequence[str
         try:
             await ctx.mailer.send(address, "Confirm forwarding to this address", body)
         except MailError:
-            failures += 1
-    return failures
+            await ctx.store.recipients.delete(user.id, address)
+            unsent.append(address)
+    return tuple(unsent)

@@ -25,7 +25,7 @@ async def add_alias(request: Request) -> Response:
     form = await checked_form(request)
     domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
     local = "*" if form_str(form, "catch_all") else local_part(form_str(form, "local_part"))
-    await actions.create_alias(
+    saved = await actions.create_alias(
         ctx,
         me.user,
         domain,
@@ -34,7 +34,12 @@ async def add_alias(request: Request) -> Response:
         mode(form_str(form, "mode") or "active"),
         description(form_str(form, "description")),
     )
-    return redirect(f"/domains/{domain.id}?notice=alias-saved")
+    return _saved(domain.id, saved)
+
+
+def _saved(domain_id: str, saved: actions.SavedAlias) -> Response:
+    notice = "mail-failed" if saved.unsent else "alias-saved"
+    return redirect(f"/domains/{domain_id}?notice={notice}")
 
 
 async def edit_alias_page(request: Request) -> Response:
@@ -48,7 +53,7 @@ async def update_alias(request: Request) -> Response:
     me = await require(request)
     form = await checked_form(request)
     alias, domain = await actions.owned_alias(ctx, me.user, request.path_params["id"])
-    await actions.update_alias(
+    saved = await actions.update_alias(
         ctx,
         me.user,
         alias,
@@ -56,7 +61,7 @@ async def update_alias(request: Request) -> Response:
         mode=mode(form_str(form, "mode")),
         description=description(form_str(form, "description")),
     )
-    return redirect(f"/domains/{domain.id}?notice=alias-saved")
+    return _saved(domain.id, saved)
 
 
 async def delete_alias(request: Request) -> Response:

@@ -88,6 +88,16 @@ _SCHEMAS: dict[str, Any] = {
             "description": _STR, "created_at": _TIME,
         },
     },
+    "SavedAlias": {
+        "allOf": [_ref("Alias"), {
+            "type": "object",
+            "required": ["unsent_confirmations"],
+            "properties": {"unsent_confirmations": {
+                "type": "array", "items": _STR,
+                "description": "New targets whose confirmation message could not be sent "
+                "now: they stay unconfirmed, and saving the alias again sends it again"}},
+        }],
+    },
     "NewAlias": {
         "type": "object",
         "required": ["local_part", "targets"],
@@ -174,7 +184,7 @@ def _paths() -> dict[str, Any]:
                 **_errors(404)}},
             "post": {"summary": "Add an alias; new targets get a confirmation link",
                      "requestBody": _body(_ref("NewAlias")), "responses": {
-                "201": _json(_ref("Alias"), "Added"), **_errors(400, 404, 409, 413, 422)}},
+                "201": _json(_ref("SavedAlias"), "Added"), **_errors(400, 404, 409, 413, 422)}},
         },
         "/aliases/{alias_id}": {
             "parameters": alias,
@@ -182,7 +192,7 @@ def _paths() -> dict[str, Any]:
                 "200": _json(_ref("Alias"), "The alias"), **_errors(404)}},
             "patch": {"summary": "Change targets, mode or note",
                       "requestBody": _body(_ref("AliasChange")), "responses": {
-                "200": _json(_ref("Alias"), "Changed"), **_errors(400, 404, 413, 422)}},
+                "200": _json(_ref("SavedAlias"), "Changed"), **_errors(400, 404, 413, 422)}},
             "delete": {"summary": "Delete an alias", "responses": {
                 "204": {"description": "Deleted"}, **_errors(404)}},
         },

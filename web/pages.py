@@ -23,7 +23,8 @@ NOTICES = {
     "key-revoked": "API key revoked.",
     "totp-disabled": "Two-factor authentication is off.",
     "logged-out": "You are logged out.",
-    "mail-failed": "A confirmation message could not be sent; the target stays unconfirmed.",
+    "mail-failed": "Alias saved, but a confirmation message could not be sent, so that target "
+    "stays unconfirmed. Save the alias again later to send it again.",
 }
 
 

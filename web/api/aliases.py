@@ -21,6 +21,15 @@ async def _json(ctx: AppContext, user: User, alias: Alias, domain: Domain) -> di
     return alias_json(alias, domain, recipients)
 
 
+async def _saved_json(
+    ctx: AppContext, user: User, saved: actions.SavedAlias, domain: Domain
+) -> dict[str, Any]:
+    """An added or updated alias, saying which new targets got no confirmation message."""
+    return await _json(ctx, user, saved.alias, domain) | {
+        "unsent_confirmations": list(saved.unsent)
+    }
+
+
 async def list_aliases(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
@@ -35,7 +44,7 @@ async def add_alias(request: Request) -> Response:
     domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
     data = await json_object(request)
     only_keys(data, {"local_part", "targets", "mode", "description"})
-    alias = await actions.create_alias(
+    saved = await actions.create_alias(
         ctx,
         user,
         domain,
@@ -44,7 +53,7 @@ async def add_alias(request: Request) -> Response:
         mode(data.get("mode", AliasMode.ACTIVE.value)),
         description(data.get("description", "")),
     )
-    return JSONResponse(await _json(ctx, user, alias, domain), status_code=201)
+    return JSONResponse(await _saved_json(ctx, user, saved, domain), status_code=201)
 
 
 async def get_alias(request: Request) -> Response:
@@ -61,7 +70,7 @@ async def update_alias(request: Request) -> Response:
     data = await json_object(request)
     only_keys(data, {"targets", "mode", "description"})
     max_targets = ctx.settings.max_targets
-    updated = await actions.update_alias(
+    saved = await actions.update_alias(
         ctx,
         user,
         alias,
@@ -69,7 +78,7 @@ async def update_alias(request: Request) -> Response:
         mode=mode(data["mode"]) if "mode" in data else None,
         description=description(data["description"]) if "description" in data else None,
     )
-    return JSONResponse(await _json(ctx, user, updated, domain))
+    return JSONResponse(await _saved_json(ctx, user, saved, domain))
 
 
 async def delete_alias(request: Request) -> Response:
