@@ -23,7 +23,6 @@ from forwarder.store.base import (
     Domain,
     InvalidValue,
     normalize_domain,
-    normalize_email,
     normalize_local_part,
 )
 
@@ -119,13 +118,11 @@ class AliasResolver:
         )
 
     async def _confirmed_targets(self, owner_id: str, alias: Alias) -> list[str]:
+        # Targets come out of the store normalised (it normalises them on every write), so
+        # they are not normalised again here, on every RCPT.
         confirmed: list[str] = []
         for target in alias.targets[: self._settings.max_targets]:
-            try:
-                address = normalize_email(target)
-            except InvalidValue:
-                continue
-            recipient = await self._cache.recipient(owner_id, address)
+            recipient = await self._cache.recipient(owner_id, target)
             if recipient is not None and recipient.verified_at is not None:
-                confirmed.append(address)
+                confirmed.append(target)
         return confirmed
