@@ -3,8 +3,9 @@
 An entry holds the time, the alias (local part), the SMTP code, the enhanced code, a short
 reason with no address in it, the target's domain and the sender's domain. Nothing else: no
 subject, no message-id, no client IP, no body. It expires ``settings.error_log_days`` after it
-was written (the store filters expired entries on read; :meth:`ErrorLogWriter.sweep` removes
-them). Refusals for domains we do not serve write nothing: there is no owner to tell.
+was written: the store filters expired entries on read, and the expiry sweeper
+(:mod:`forwarder.sweeper`, run by every server process) removes them. Refusals for domains
+we do not serve write nothing: there is no owner to tell.
 
 A failing store never turns a reply into something else: the write is dropped and counted.
 """
@@ -71,10 +72,3 @@ class ErrorLogWriter:
         except StoreError:
             self.dropped += 1
             log.warning("error log entry not written: store unavailable (code %d)", parsed.code)
-
-    async def sweep(self) -> int:
-        """Remove expired entries; returns how many went."""
-        try:
-            return await self._store.errors.purge_expired(self._clock())
-        except StoreError:
-            return 0

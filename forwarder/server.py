@@ -30,7 +30,6 @@ from forwarder.tlsconfig import server_tls_context
 
 log = logging.getLogger(__name__)
 
-SWEEP_INTERVAL = 3600.0  # seconds between error log sweeps
 _MIN_RESERVATION = 64 * 1024
 
 
@@ -66,7 +65,6 @@ class Relay:
         self.stopping = False
         self._tls = server_tls_context(settings)
         self._server: asyncio.Server | None = None
-        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -97,7 +95,6 @@ class Relay:
         self._server = await loop.create_server(
             self._protocol, host=self.settings.smtp_host, port=self.settings.smtp_port
         )
-        self._sweeper = asyncio.create_task(self._sweep_forever())
         log.info("SMTP relay listening")
 
     def _protocol(self) -> RelaySMTP:
@@ -117,8 +114,6 @@ class Relay:
         self.stopping = True
         if self._server is not None:
             self._server.close()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.shutdown_grace
         while True:
@@ -134,9 +129,3 @@ class Relay:
                 await asyncio.wait_for(self._drained.wait(), 2.0)
         await self.pool.close()
         log.info("SMTP relay stopped")
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            removed = await self.errors.sweep()
-            log.info("error log sweep removed %d entries", removed)
