@@ -7,7 +7,8 @@ was written: the store filters expired entries on read, and the expiry sweeper
 (:mod:`forwarder.sweeper`, run by every server process) removes them. Refusals for domains
 we do not serve write nothing: there is no owner to tell.
 
-A failing store never turns a reply into something else: the write is dropped and counted.
+A failing store never turns a reply into something else: the write is dropped, with a
+WARNING that names only the reply code.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ class ErrorLogWriter:
         self._store = store
         self._keep = timedelta(days=settings.error_log_days)
         self._clock = clock
-        self.dropped = 0  # entries that could not be written (store down)
 
     async def record(
         self,
@@ -70,5 +70,4 @@ class ErrorLogWriter:
         try:
             await self._store.errors.add(entry)
         except StoreError:
-            self.dropped += 1
             log.warning("error log entry not written: store unavailable (code %d)", parsed.code)

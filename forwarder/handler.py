@@ -66,7 +66,7 @@ class RelayHandler:
     ) -> str:
         # Refused recipients count too: a client probing names must not get unlimited
         # look-ups and error log rows out of one transaction (RFC 5321 4.5.3.1.10).
-        if len(envelope.accepted) + envelope.refused >= self._settings.max_recipients:
+        if len(envelope.rcpt_tos) + envelope.refused >= self._settings.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
             if not envelope.generation_checked:
@@ -119,7 +119,7 @@ class RelayHandler:
                 client_ip=str(peer[0]) if isinstance(peer, tuple) else "",
                 helo=session.host_name or "",
                 mail_from=envelope.sender,
-                recipients=tuple(envelope.accepted),
+                recipients=tuple(envelope.rcpt_tos),
                 message=message,
             )
         )

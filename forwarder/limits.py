@@ -25,10 +25,6 @@ class ConnectionLimiter:
         else:
             self._open.pop(ip, None)
 
-    @property
-    def total(self) -> int:
-        return sum(self._open.values())
-
 
 class ByteBudget:
     def __init__(self, limit: int) -> None:

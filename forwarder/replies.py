@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 
 # ---------------------------------------------------------------- success
-OK = "250 2.0.0 OK"
 ACCEPTED_RECIPIENT = "250 2.1.5 OK"
 ACCEPTED_SENDER = "250 2.1.0 OK"
 DELIVERED = "250 2.0.0 Message forwarded"

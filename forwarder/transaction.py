@@ -25,11 +25,9 @@ class Transaction(Envelope):
     def __init__(self) -> None:
         super().__init__()
         self.generation_checked = False
-        self.accepted: list[str] = []  # RCPT addresses accepted, in order
         self.refused = 0  # RCPTs refused; they count towards max_recipients too
         self.origins: list[Origin] = []  # accepted RCPTs of our domains (drop included)
         self.targets: dict[str, list[Origin]] = {}  # target -> aliases that lead to it
-        self.reserved = 0  # bytes held in the in-flight budget for DATA
 
     @property
     def sender(self) -> str:
@@ -39,7 +37,6 @@ class Transaction(Envelope):
 
     def add(self, address: str, resolution: Resolution) -> None:
         self.rcpt_tos.append(address)
-        self.accepted.append(address)
         origin = Origin(resolution.domain_id, resolution.alias)
         if resolution.domain_id:
             self.origins.append(origin)

@@ -7,7 +7,7 @@ Exceptions: delivery problems are never raised, they are :class:`DeliveryResult`
 
 from forwarder.deliver.forward import forward
 from forwarder.deliver.pool import ConnectionPool
-from forwarder.deliver.result import DeliveryResult, Transport, from_reply, permanent, temporary
+from forwarder.deliver.result import DeliveryResult, Transport
 from forwarder.deliver.smtp import SmtpTransport
 from forwarder.deliver.system import SystemMailError, send_system_mail
 
@@ -18,8 +18,5 @@ __all__ = [
     "SystemMailError",
     "Transport",
     "forward",
-    "from_reply",
-    "permanent",
     "send_system_mail",
-    "temporary",
 ]

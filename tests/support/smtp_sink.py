@@ -68,7 +68,6 @@ class _SinkHandler:
                 tls=session.ssl is not None,
             )
         )
-        self.sink.delivered.set()
         return "250 2.0.0 queued"
 
 
@@ -88,7 +87,6 @@ class SmtpSink:
         self.tls_context = tls_context
         self.rules = _Rules()
         self.messages: list[Received] = []
-        self.delivered = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._sessions: list[SMTP] = []
 
