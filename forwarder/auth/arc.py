@@ -44,12 +44,16 @@ class ArcSealer:
         return await asyncio.to_thread(self.validate_blocking, message)
 
     def validate_blocking(self, message: bytes) -> MethodResult:
+        """``arc=pass|fail|none``, or ``temperror`` when a key look-up of ours timed out or
+        failed: dkimpy calls that a failed chain, and sealing ``cv=fail`` over it would end
+        the sender's chain for good (RFC 8617 section 5.2), so the caller asks for a retry."""
+        lookup = TxtLookup(self._resolver)
         try:
-            cv, _, _ = dkim.arc_verify(
-                message, logger=self._logger, dnsfunc=TxtLookup(self._resolver), minkey=1024
-            )
+            cv, _, _ = dkim.arc_verify(message, logger=self._logger, dnsfunc=lookup, minkey=1024)
         except Exception:  # dkimpy cannot parse the message (IndexError, MessageFormatError)
             cv = dkim.CV_Fail
+        if lookup.temperror:
+            return MethodResult("arc", "temperror")
         return MethodResult("arc", _CV.get(cv, "fail"))
 
     async def seal(self, message: bytes) -> list[bytes]:

@@ -8,9 +8,11 @@ In order, for each message at the end of DATA (issue 4):
 3. no From header, several, or several addresses → ``550 5.7.1`` (DMARC cannot judge it);
 4. forged ``Authentication-Results`` claiming our hostname are removed (RFC 8601 section 5);
 5. SPF, DKIM, incoming ARC chain and the DMARC record lookup run concurrently;
-6. SPF temperror or DMARC record temperror → ``451 4.4.3`` so the sender retries; a DMARC
-   fail whose disposition is reject → ``550 5.7.1``, or ``451`` when a DKIM temperror might
-   have made it pass; quarantine is forwarded, marked in the results header;
+6. SPF temperror, DMARC record temperror or a temperror while validating the incoming ARC
+   chain (a seal over it would say ``cv=fail`` for good) → ``451 4.4.3`` so the sender
+   retries; a DMARC fail whose disposition is reject → ``550 5.7.1``, or ``451`` when a
+   DKIM temperror might have made it pass; quarantine is forwarded, marked in the results
+   header;
 7. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
    envelope sender is SRS-rewritten (the null sender stays null).
 
@@ -98,7 +100,7 @@ class AuthPolicy:
             self._arc.validate(message),
             self._find_record(from_domain),
         )
-        if spf.result == "temperror" or found is None:
+        if found is None or "temperror" in (spf.result, arc.result):
             return self._refuse(inbound, replies.AUTH_TEMPERROR)
         dmarc = self._dmarc.evaluate(from_domain, found, spf, dkim)
         if dmarc.disposition == "reject":

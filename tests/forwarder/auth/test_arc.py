@@ -9,8 +9,11 @@ from __future__ import annotations
 import dkim
 from publicsuffixlist import PublicSuffixList
 
+from forwarder import replies
+from forwarder.auth.arc import ArcSealer
 from forwarder.auth.keys import ArcKey
 from forwarder.auth.policy import AuthPolicy
+from forwarder.resolver import make_sync_resolver
 from forwarder.settings import Settings
 from forwarder.srs import SRS
 from tests.support.dns_server import DNSServer
@@ -83,6 +86,54 @@ async def test_broken_incoming_chain_is_sealed_as_fail(
     hop2 = await policy.inspect(inbound(broken))
     assert "arc=fail" in our_results(hop2.message)
     assert b"cv=fail" in hop2.message.split(b"\r\n", 1)[0]
+
+
+async def _first_hop_copy(
+    zone: DNSServer, settings: Settings, psl: PublicSuffixList, sender_pem: bytes
+) -> bytes:
+    """A signed message as sealed by another forwarder, first.example.org."""
+    first_host = "first.example.org"
+    zone.txt(f"{ARC_SELECTOR}._domainkey.{first_host}", public_record(sender_pem))
+    first = AuthPolicy(
+        settings.replace(hostname=first_host),
+        ArcKey(ARC_SELECTOR, first_host, sender_pem),
+        rng=lambda: 0.0,
+        psl=psl,
+    )
+    hop1 = await first.inspect(inbound(sign(make_message(), sender_pem, "example.com")))
+    return hop1.message
+
+
+async def test_dns_timeout_validating_a_chain_is_temperror_not_fail(
+    zone: DNSServer, settings: Settings, psl: PublicSuffixList, arc_pem: bytes, sender_pem: bytes
+) -> None:
+    sealed = await _first_hop_copy(zone, settings, psl, sender_pem)
+    sealer = ArcSealer(
+        make_sync_resolver(settings), ArcKey(ARC_SELECTOR, HOSTNAME, arc_pem), HOSTNAME
+    )
+    assert (await sealer.validate(sealed)).result == "pass"
+    zone.silent = True  # our resolver times out fetching the first hop's key
+    assert (await sealer.validate(sealed)).result == "temperror"
+
+
+async def test_policy_answers_451_when_our_dns_fails_on_the_chain(
+    zone: DNSServer,
+    policy: AuthPolicy,
+    settings: Settings,
+    psl: PublicSuffixList,
+    sender_pem: bytes,
+) -> None:
+    sealed = await _first_hop_copy(zone, settings, psl, sender_pem)
+    # Warm the policy's DNS cache with the sender's SPF, DKIM key and DMARC answers, so that
+    # only the first hop's ARC key is asked for once the server goes silent.
+    warm = await policy.inspect(inbound(sign(make_message(), sender_pem, "example.com")))
+    assert warm.reply is None
+    zone.silent = True
+    verdict = await policy.inspect(inbound(sealed))
+    assert verdict.reply == replies.AUTH_TEMPERROR  # before: forwarded sealed with cv=fail
+    zone.silent = False
+    retried = await policy.inspect(inbound(sealed))
+    assert "arc=pass" in our_results(retried.message)
 
 
 async def test_envelope_sender_is_srs_rewritten(zone: DNSServer, policy: AuthPolicy) -> None:
