@@ -11,8 +11,7 @@ at any point leaves nothing that still routes mail and nothing a retry cannot fi
 4. recipients, API keys, sessions;
 5. the user, last, so a retry by user id (or email) still finds everything above.
 
-The export has the same shape as the SQLite backend's (``forwarder.store.sqlite_export``):
-JSON-serialisable, ISO 8601 datetimes, secrets named but never included.
+The export is built from the records by :mod:`forwarder.store.export`, as for every backend.
 """
 
 from __future__ import annotations
@@ -20,22 +19,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from forwarder.store.base import NotFound
-from forwarder.store.mongo_core import Doc, MongoDb, from_db_time
-from forwarder.store.records import totp_step_started
+from forwarder.store.base import ACCOUNT_KINDS, NotFound
+from forwarder.store.export import AccountRecords, build_export
+from forwarder.store.mongo_accounts import api_key_record, session_record, user_record
+from forwarder.store.mongo_core import MongoDb
+from forwarder.store.mongo_domains import domain_record
+from forwarder.store.mongo_logs import error_record
+from forwarder.store.mongo_routing import alias_record, recipient_record
 
 log = logging.getLogger(__name__)
 
-COUNT_KEYS = ("users", "sessions", "api_keys", "domains", "aliases", "recipients", "errors")
-PASSWORD_NOTE = "set (argon2id hash not exported)"  # noqa: S105 -- a label, not a password
-HASHED_NOTE = "hashed (not exported)"
-
 
 async def delete_account(db: MongoDb, user_id: str) -> dict[str, int]:
-    """Counts per kind (COUNT_KEYS); NotFound when there is no such user."""
+    """Counts per kind (ACCOUNT_KINDS); NotFound when there is no such user."""
 
     async def work(session: Any) -> dict[str, int]:
-        counts = dict.fromkeys(COUNT_KEYS, 0)
+        counts = dict.fromkeys(ACCOUNT_KINDS, 0)
         if await db.users.find_one({"_id": user_id}, session=session) is None:
             raise NotFound("no such user")
         await _delete_domains(db, user_id, counts, session)
@@ -53,7 +52,7 @@ async def delete_account(db: MongoDb, user_id: str) -> dict[str, int]:
 
     counts = await db.atomic(work)
     await db.bump_generation()
-    log.info("account deleted: %s", ", ".join(f"{k}={counts[k]}" for k in COUNT_KEYS))
+    log.info("account deleted: %s", ", ".join(f"{k}={counts[k]}" for k in ACCOUNT_KINDS))
     return counts
 
 
@@ -71,116 +70,21 @@ async def _delete_domains(db: MongoDb, user_id: str, counts: dict[str, int], ses
 # ---------------------------------------------------------------------------- export
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else from_db_time(value).isoformat()
-
-
 async def export_account(db: MongoDb, user_id: str) -> dict[str, Any]:
+    """The user's records; forwarder.store.export sorts and shapes them."""
     user = await db.users.find_one({"_id": user_id})
     if user is None:
         raise NotFound("no such user")
     by_user, by_owner = {"user_id": user_id}, {"owner_id": user_id}
-    sessions = await db.sessions.find(by_user, sort=[("created_at", 1)])
-    api_keys = await db.api_keys.find(by_user, sort=[("created_at", 1), ("_id", 1)])
-    domains = await db.domains.find(by_owner, sort=[("name", 1)])
-    names = {doc["_id"]: doc["name"] for doc in domains}
-    in_ids = {"domain_id": {"$in": list(names)}}
-    aliases = await db.aliases.find(in_ids, sort=[("local_part", 1)])
-    aliases.sort(key=lambda doc: names[doc["domain_id"]])  # stable: by domain, then local part
-    recipients = await db.recipients.find(by_owner, sort=[("address", 1)])
-    errors = await db.errors.find(in_ids, sort=[("at", -1), ("_id", -1)])
-    return {
-        "user": _user(user),
-        "sessions": [_session(doc) for doc in sessions],
-        "api_keys": [_api_key(doc) for doc in api_keys],
-        "domains": [_domain(doc) for doc in domains],
-        "aliases": [_alias(doc, names) for doc in aliases],
-        "recipients": [_recipient(doc) for doc in recipients],
-        "errors": [_error(doc, names) for doc in errors],
-    }
-
-
-def _user(doc: Doc) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "email": doc["email"],
-        "created_at": _iso(doc["created_at"]),
-        "verified_at": _iso(doc.get("verified_at")),
-        "password": PASSWORD_NOTE,
-        "totp": (
-            "enabled (sealed secret not exported)"
-            if doc.get("totp_secret_sealed") is not None
-            else "not enabled"
-        ),
-        "recovery_codes": (
-            f"{len(doc.get('recovery_code_hashes', []))} unused (hashes not exported)"
-        ),
-        "totp_last_used_at": totp_step_started(int(doc.get("totp_last_step", 0))),
-    }
-
-
-def _session(doc: Doc) -> dict[str, Any]:
-    return {
-        "id": HASHED_NOTE,
-        "created_at": _iso(doc["created_at"]),
-        "idle_expires_at": _iso(doc["idle_expires_at"]),
-        "absolute_expires_at": _iso(doc["absolute_expires_at"]),
-    }
-
-
-def _api_key(doc: Doc) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "name": doc["name"],
-        "prefix": doc["prefix"],
-        "key": HASHED_NOTE,
-        "created_at": _iso(doc["created_at"]),
-    }
-
-
-def _domain(doc: Doc) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "name": doc["name"],
-        "verification_token": doc["verification_token"],
-        "created_at": _iso(doc["created_at"]),
-        "verified_at": _iso(doc.get("verified_at")),
-        "dkim_selector": doc.get("dkim_selector"),
-        "dkim_key": "sealed (not exported)" if doc.get("dkim_key_sealed") is not None else None,
-    }
-
-
-def _alias(doc: Doc, names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "domain": names[doc["domain_id"]],
-        "local_part": doc["local_part"],
-        "targets": list(doc["targets"]),
-        "mode": doc["mode"],
-        "description": doc["description"],
-        "created_at": _iso(doc["created_at"]),
-    }
-
-
-def _recipient(doc: Doc) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "address": doc["address"],
-        "created_at": _iso(doc["created_at"]),
-        "verified_at": _iso(doc.get("verified_at")),
-    }
-
-
-def _error(doc: Doc, names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": doc["_id"],
-        "domain": names[doc["domain_id"]],
-        "at": _iso(doc["at"]),
-        "alias": doc["alias"],
-        "code": int(doc["code"]),
-        "enhanced_code": doc["enhanced_code"],
-        "reason": doc["reason"],
-        "target_domain": doc["target_domain"],
-        "sender_domain": doc["sender_domain"],
-        "expires_at": _iso(doc["expires_at"]),
-    }
+    domains = await db.domains.find(by_owner)
+    mine = {"domain_id": {"$in": [doc["_id"] for doc in domains]}}
+    records = AccountRecords(
+        user=user_record(user),
+        sessions=[session_record(doc) for doc in await db.sessions.find(by_user)],
+        api_keys=[api_key_record(doc) for doc in await db.api_keys.find(by_user)],
+        domains=[domain_record(doc) for doc in domains],
+        aliases=[alias_record(doc) for doc in await db.aliases.find(mine)],
+        recipients=[recipient_record(doc) for doc in await db.recipients.find(by_owner)],
+        errors=[error_record(doc) for doc in await db.errors.find(mine)],
+    )
+    return build_export(records)

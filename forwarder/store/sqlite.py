@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from forwarder.store.base import (
+    ACCOUNT_KINDS,
     Aliases,
     ApiKeys,
     Denylist,
@@ -29,12 +30,24 @@ from forwarder.store.base import (
     Users,
     require_str,
 )
-from forwarder.store.sqlite_accounts import SqliteApiKeys, SqliteSessions, SqliteUsers
+from forwarder.store.export import AccountRecords, build_export
+from forwarder.store.sqlite_accounts import (
+    SqliteApiKeys,
+    SqliteSessions,
+    SqliteUsers,
+    api_key_record,
+    session_record,
+    user_record,
+)
 from forwarder.store.sqlite_db import Db, Tx
-from forwarder.store.sqlite_domains import SqliteDomains
-from forwarder.store.sqlite_export import export_rows
-from forwarder.store.sqlite_logs import SqliteDenylist, SqliteErrorLog
-from forwarder.store.sqlite_routing import SqliteAliases, SqliteRecipients
+from forwarder.store.sqlite_domains import SqliteDomains, domain_record
+from forwarder.store.sqlite_logs import SqliteDenylist, SqliteErrorLog, error_record
+from forwarder.store.sqlite_routing import (
+    SqliteAliases,
+    SqliteRecipients,
+    alias_record,
+    recipient_record,
+)
 from forwarder.store.sqlite_schema import PRAGMAS, migrate
 
 log = logging.getLogger(__name__)
@@ -61,7 +74,6 @@ _READABLE_PRAGMAS = frozenset(
     {"journal_mode", "foreign_keys", "secure_delete", "busy_timeout", "synchronous"}
     | {"trusted_schema", "user_version"}
 )
-_COUNT_ORDER = ("users", "sessions", "api_keys", "domains", "aliases", "recipients", "errors")
 
 
 def _prepare_file(path: str) -> None:
@@ -139,8 +151,8 @@ class SqliteStore:
             for kind, statement in _DELETES:
                 counts[kind] = len(await tx.fetch(statement, params))
         await self._truncate_wal()
-        log.info("account deleted: %s", ", ".join(f"{k}={counts[k]}" for k in _COUNT_ORDER))
-        return {kind: counts[kind] for kind in _COUNT_ORDER}
+        log.info("account deleted: %s", ", ".join(f"{k}={counts[k]}" for k in ACCOUNT_KINDS))
+        return {kind: counts[kind] for kind in ACCOUNT_KINDS}
 
     async def _truncate_wal(self) -> None:
         """Copy the WAL into the main file (where secure_delete already zeroed the rows) and
@@ -152,25 +164,35 @@ class SqliteStore:
 
     async def export_account(self, user_id: str) -> dict[str, Any]:
         params = {"u": require_str(user_id, "user id")}
-        async with self._db.transaction() as tx:
-            rows = await _export_fetch(tx, params)
-        if not rows["users"]:
-            raise NotFound("no such user")
-        return export_rows(rows)
+        async with self._db.transaction() as tx:  # one consistent snapshot of the account
+            records = await _account_records(tx, params)
+        return build_export(records)
 
 
-_EXPORT_QUERIES: dict[str, str] = {
-    "users": "SELECT * FROM users WHERE id = :u",
-    "sessions": "SELECT * FROM sessions WHERE user_id = :u ORDER BY created_at",
-    "api_keys": "SELECT * FROM api_keys WHERE user_id = :u ORDER BY created_at",
-    "domains": "SELECT * FROM domains WHERE owner_id = :u ORDER BY name",
-    "aliases": "SELECT a.*, d.name AS domain FROM aliases a JOIN domains d ON d.id = a.domain_id "
-    "WHERE d.owner_id = :u ORDER BY d.name, a.local_part",
-    "recipients": "SELECT * FROM recipients WHERE owner_id = :u ORDER BY address",
-    "errors": "SELECT e.*, d.name AS domain FROM error_log e JOIN domains d ON d.id = e.domain_id "
-    "WHERE d.owner_id = :u ORDER BY e.at DESC",
+_MINE = "domain_id IN (SELECT id FROM domains WHERE owner_id = :u)"
+# The account's rows, table by table (fixed SQL; :u is the user id).
+_ACCOUNT_SQL: dict[str, str] = {
+    "sessions": "SELECT * FROM sessions WHERE user_id = :u",
+    "api_keys": "SELECT * FROM api_keys WHERE user_id = :u",
+    "domains": "SELECT * FROM domains WHERE owner_id = :u",
+    "aliases": f"SELECT * FROM aliases WHERE {_MINE}",  # noqa: S608 -- constant SQL
+    "recipients": "SELECT * FROM recipients WHERE owner_id = :u",
+    "errors": f"SELECT * FROM error_log WHERE {_MINE}",  # noqa: S608 -- constant SQL
 }
 
 
-async def _export_fetch(tx: Tx, params: dict[str, str]) -> dict[str, list[Any]]:
-    return {kind: await tx.fetch(sql, params) for kind, sql in _EXPORT_QUERIES.items()}
+async def _account_records(tx: Tx, params: dict[str, str]) -> AccountRecords:
+    """Every record of the user; forwarder.store.export sorts and shapes them."""
+    users = await tx.fetch("SELECT * FROM users WHERE id = :u", params)
+    if not users:
+        raise NotFound("no such user")
+    rows = {kind: await tx.fetch(sql, params) for kind, sql in _ACCOUNT_SQL.items()}
+    return AccountRecords(
+        user=user_record(users[0]),
+        sessions=[session_record(r) for r in rows["sessions"]],
+        api_keys=[api_key_record(r) for r in rows["api_keys"]],
+        domains=[domain_record(r) for r in rows["domains"]],
+        aliases=[alias_record(r) for r in rows["aliases"]],
+        recipients=[recipient_record(r) for r in rows["recipients"]],
+        errors=[error_record(r) for r in rows["errors"]],
+    )

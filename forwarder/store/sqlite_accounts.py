@@ -27,7 +27,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _user(row: Row) -> User:
+def user_record(row: Row) -> User:
     return User(
         id=row["id"],
         email=row["email"],
@@ -56,22 +56,22 @@ class SqliteUsers:
             "RETURNING *",
             (*values, db_time(now, "now")),
         )
-        return _user(rows[0])
+        return user_record(rows[0])
 
     async def get(self, user_id: str) -> User | None:
         row = await self._db.fetch_one(
             "SELECT * FROM users WHERE id = ?", (require_str(user_id, "user id"),)
         )
-        return None if row is None else _user(row)
+        return None if row is None else user_record(row)
 
     async def get_by_email(self, email: str) -> User | None:
         row = await self._db.fetch_one(
             "SELECT * FROM users WHERE email = ?", (normalize_email(email),)
         )
-        return None if row is None else _user(row)
+        return None if row is None else user_record(row)
 
     async def list_all(self) -> list[User]:
-        return [_user(r) for r in await self._db.fetch("SELECT * FROM users ORDER BY email")]
+        return [user_record(r) for r in await self._db.fetch("SELECT * FROM users ORDER BY email")]
 
     async def _update(self, user_id: str, assignments: str, params: Sequence[object]) -> None:
         rows = await self._db.fetch(
@@ -128,7 +128,7 @@ class SqliteUsers:
         return bool(rows)
 
 
-def _session(row: Row) -> Session:
+def session_record(row: Row) -> Session:
     return Session(
         id_hash=row["id_hash"],
         user_id=row["user_id"],
@@ -161,7 +161,7 @@ class SqliteSessions:
                 db_time(absolute_expires_at, "absolute expiry"),
             ),
         )
-        return _session(rows[0])
+        return session_record(rows[0])
 
     async def get(self, id_hash: str, now: datetime) -> Session | None:
         at = db_time(now, "now")
@@ -170,7 +170,7 @@ class SqliteSessions:
             "AND idle_expires_at > ? AND absolute_expires_at > ?",
             (require_str(id_hash, "session id hash"), at, at),
         )
-        return None if row is None else _session(row)
+        return None if row is None else session_record(row)
 
     async def touch(self, id_hash: str, idle_expires_at: datetime) -> None:
         rows = await self._db.fetch(
@@ -201,7 +201,7 @@ class SqliteSessions:
         return len(rows)
 
 
-def _api_key(row: Row) -> ApiKey:
+def api_key_record(row: Row) -> ApiKey:
     return ApiKey(
         id=row["id"],
         user_id=row["user_id"],
@@ -231,21 +231,21 @@ class SqliteApiKeys:
                 db_time(now, "now"),
             ),
         )
-        return _api_key(rows[0])
+        return api_key_record(rows[0])
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
         row = await self._db.fetch_one(
             "SELECT * FROM api_keys WHERE prefix = ?",
             (require_str(prefix, "API key prefix", max_length=MAX_API_KEY_PREFIX),),
         )
-        return None if row is None else _api_key(row)
+        return None if row is None else api_key_record(row)
 
     async def list_for_user(self, user_id: str) -> list[ApiKey]:
         rows = await self._db.fetch(
             "SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at, rowid",
             (require_str(user_id, "user id"),),
         )
-        return [_api_key(r) for r in rows]
+        return [api_key_record(r) for r in rows]
 
     async def delete(self, user_id: str, key_id: str) -> bool:
         rows = await self._db.fetch(

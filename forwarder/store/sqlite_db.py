@@ -64,10 +64,6 @@ def py_time_opt(value: int | None) -> datetime | None:
     return None if value is None else py_time(value)
 
 
-def iso_opt(value: int | None) -> str | None:
-    return None if value is None else py_time(value).isoformat()
-
-
 # ---------------------------------------------------------------------------- errors
 
 

@@ -24,7 +24,7 @@ from forwarder.store.sqlite_accounts import new_id
 from forwarder.store.sqlite_db import Db, Row, db_time, db_time_opt, py_time, py_time_opt
 
 
-def _domain(row: Row) -> Domain:
+def domain_record(row: Row) -> Domain:
     return Domain(
         id=row["id"],
         name=row["name"],
@@ -63,38 +63,38 @@ class SqliteDomains:
                 "VALUES (?, ?, ?, ?, ?) RETURNING *",
                 params,
             )
-        return _domain(rows[0])
+        return domain_record(rows[0])
 
     async def get(self, domain_id: str) -> Domain | None:
         row = await self._db.fetch_one(
             "SELECT * FROM domains WHERE id = ?", (require_str(domain_id, "domain id"),)
         )
-        return None if row is None else _domain(row)
+        return None if row is None else domain_record(row)
 
     async def get_by_name(self, name: str) -> Domain | None:
         row = await self._db.fetch_one(
             "SELECT * FROM domains WHERE name = ? AND verified_at IS NOT NULL",
             (normalize_domain(name),),
         )
-        return None if row is None else _domain(row)
+        return None if row is None else domain_record(row)
 
     async def list_by_name(self, name: str) -> list[Domain]:
         rows = await self._db.fetch(
             "SELECT * FROM domains WHERE name = ? ORDER BY verified_at IS NULL, created_at, id",
             (normalize_domain(name),),
         )
-        return [_domain(r) for r in rows]
+        return [domain_record(r) for r in rows]
 
     async def list_for_owner(self, owner_id: str) -> list[Domain]:
         rows = await self._db.fetch(
             "SELECT * FROM domains WHERE owner_id = ? ORDER BY name",
             (require_str(owner_id, "owner id"),),
         )
-        return [_domain(r) for r in rows]
+        return [domain_record(r) for r in rows]
 
     async def list_all(self) -> list[Domain]:
         return [
-            _domain(r)
+            domain_record(r)
             for r in await self._db.fetch("SELECT * FROM domains ORDER BY name, owner_id")
         ]
 

@@ -21,7 +21,7 @@ from forwarder.store.sqlite_accounts import new_id
 from forwarder.store.sqlite_db import Db, Row, db_time, py_time
 
 
-def _entry(row: Row) -> ErrorLogEntry:
+def error_record(row: Row) -> ErrorLogEntry:
     return ErrorLogEntry(
         id=row["id"],
         domain_id=row["domain_id"],
@@ -59,7 +59,7 @@ class SqliteErrorLog:
                 db_time(entry.expires_at, "expires at"),
             ),
         )
-        return _entry(rows[0])
+        return error_record(rows[0])
 
     async def list_for_domain(
         self, domain_id: str, now: datetime, limit: int = 500
@@ -73,7 +73,7 @@ class SqliteErrorLog:
                 check_int(limit, "limit", 1, MAX_ERROR_LIST),
             ),
         )
-        return [_entry(r) for r in rows]
+        return [error_record(r) for r in rows]
 
     async def purge_expired(self, now: datetime) -> int:
         rows = await self._db.fetch(
@@ -82,7 +82,7 @@ class SqliteErrorLog:
         return len(rows)
 
 
-def _deny(row: Row) -> DenyEntry:
+def deny_record(row: Row) -> DenyEntry:
     return DenyEntry(
         id=row["id"],
         kind=DenyKind(row["kind"]),
@@ -112,7 +112,7 @@ class SqliteDenylist:
                 db_time(expires_at, "expires at"),
             ),
         )
-        return _deny(rows[0])
+        return deny_record(rows[0])
 
     async def match(self, kind: DenyKind, value: str, now: datetime) -> DenyEntry | None:
         row = await self._db.fetch_one(
@@ -124,14 +124,14 @@ class SqliteDenylist:
                 db_time(now, "now"),
             ),
         )
-        return None if row is None else _deny(row)
+        return None if row is None else deny_record(row)
 
     async def list_active(self, now: datetime) -> list[DenyEntry]:
         rows = await self._db.fetch(
             "SELECT * FROM denylist WHERE expires_at > ? ORDER BY created_at, rowid",
             (db_time(now, "now"),),
         )
-        return [_deny(r) for r in rows]
+        return [deny_record(r) for r in rows]
 
     async def remove(self, entry_id: str) -> bool:
         rows = await self._db.fetch(

@@ -25,7 +25,7 @@ from forwarder.store.sqlite_accounts import new_id
 from forwarder.store.sqlite_db import Db, Row, db_time, db_time_opt, py_time, py_time_opt
 
 
-def _alias(row: Row) -> Alias:
+def alias_record(row: Row) -> Alias:
     return Alias(
         id=row["id"],
         domain_id=row["domain_id"],
@@ -63,27 +63,27 @@ class SqliteAliases:
                 db_time(now, "now"),
             ),
         )
-        return _alias(rows[0])
+        return alias_record(rows[0])
 
     async def get(self, alias_id: str) -> Alias | None:
         row = await self._db.fetch_one(
             "SELECT * FROM aliases WHERE id = ?", (require_str(alias_id, "alias id"),)
         )
-        return None if row is None else _alias(row)
+        return None if row is None else alias_record(row)
 
     async def get_by_local_part(self, domain_id: str, local_part: str) -> Alias | None:
         row = await self._db.fetch_one(
             "SELECT * FROM aliases WHERE domain_id = ? AND local_part = ?",
             (require_str(domain_id, "domain id"), normalize_local_part(local_part)),
         )
-        return None if row is None else _alias(row)
+        return None if row is None else alias_record(row)
 
     async def list_for_domain(self, domain_id: str) -> list[Alias]:
         rows = await self._db.fetch(
             "SELECT * FROM aliases WHERE domain_id = ? ORDER BY local_part",
             (require_str(domain_id, "domain id"),),
         )
-        return [_alias(r) for r in rows]
+        return [alias_record(r) for r in rows]
 
     async def update(
         self,
@@ -106,7 +106,7 @@ class SqliteAliases:
         )
         if not rows:
             raise NotFound("no such alias")
-        return _alias(rows[0])
+        return alias_record(rows[0])
 
     async def delete(self, alias_id: str) -> bool:
         rows = await self._db.fetch(
@@ -115,7 +115,7 @@ class SqliteAliases:
         return bool(rows)
 
 
-def _recipient(row: Row) -> Recipient:
+def recipient_record(row: Row) -> Recipient:
     return Recipient(
         id=row["id"],
         owner_id=row["owner_id"],
@@ -147,14 +147,14 @@ class SqliteRecipients:
             "SELECT * FROM recipients WHERE owner_id = ? AND address = ?",
             (require_str(owner_id, "owner id"), normalize_email(address)),
         )
-        return None if row is None else _recipient(row)
+        return None if row is None else recipient_record(row)
 
     async def list_for_owner(self, owner_id: str) -> list[Recipient]:
         rows = await self._db.fetch(
             "SELECT * FROM recipients WHERE owner_id = ? ORDER BY address",
             (require_str(owner_id, "owner id"),),
         )
-        return [_recipient(r) for r in rows]
+        return [recipient_record(r) for r in rows]
 
     async def set_verified(self, owner_id: str, address: str, at: datetime | None) -> None:
         rows = await self._db.fetch(
