@@ -18,6 +18,7 @@ TIMED_OUT = temporary("4.4.7", "forwarding ran out of time")
 
 
 def by_domain(targets: Sequence[str]) -> dict[str, list[str]]:
+    """Targets (duplicates dropped, order kept) grouped by their domain in lower case."""
     groups: dict[str, list[str]] = {}
     for target in dict.fromkeys(targets):
         groups.setdefault(target.rpartition("@")[2].lower(), []).append(target)

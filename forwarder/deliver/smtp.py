@@ -24,6 +24,7 @@ import aiosmtplib
 import dns.asyncresolver
 
 from forwarder.deliver import mx
+from forwarder.deliver.forward import by_domain
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
 from forwarder.resolver import dns_cache, make_async_resolver
@@ -34,10 +35,6 @@ class _HostUnusable(Exception):
     def __init__(self, result: DeliveryResult) -> None:
         super().__init__(result.reply)
         self.result = result
-
-
-def domain_key(address: str) -> str:
-    return address.rpartition("@")[2].lower()
 
 
 class SmtpTransport:
@@ -66,9 +63,7 @@ class SmtpTransport:
     async def send(
         self, envelope_sender: str, recipients: Sequence[str], message: bytes
     ) -> Mapping[str, DeliveryResult]:
-        groups: dict[str, list[str]] = {}
-        for recipient in dict.fromkeys(recipients):
-            groups.setdefault(domain_key(recipient), []).append(recipient)
+        groups = by_domain(recipients)
         chunks = await asyncio.gather(
             *(self._send_domain(envelope_sender, d, rcpts, message) for d, rcpts in groups.items())
         )
