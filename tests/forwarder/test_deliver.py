@@ -89,23 +89,6 @@ async def test_nonexistent_domain_is_permanent(dns_server: DNSServer, sink: Smtp
     assert results["a@nowhere.test"].permanent
 
 
-async def test_starttls_is_used_when_offered(dns_server: DNSServer, tmp_path: Path) -> None:
-    write_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", "tls.t.test")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    tls_sink = await SmtpSink(tls_context=context).start()
-    try:
-        dns_server.add("t.test.", "MX", "10 tls.t.test.")
-        dns_server.add("tls.t.test.", "A", "127.0.0.1")
-        results = await SmtpTransport(settings_for(dns_server, tls_sink.port)).send(
-            "s@o.test", ["a@t.test"], make_message()
-        )
-        assert results["a@t.test"].ok
-        assert tls_sink.messages[0].tls is True
-    finally:
-        await tls_sink.stop()
-
-
 async def test_smarthost_replaces_mx_lookup(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("t.test.", "MX", "10 elsewhere.t.test.")  # would fail: no address
     settings = settings_for(dns_server, 1, outbound_smarthost=HostPort("127.0.0.1", sink.port))

@@ -80,7 +80,7 @@ async def test_bounce_address_at_our_hostname(world: World) -> None:
     assert answers == [replies.REJECT_UNKNOWN_BOUNCE]
 
 
-async def test_store_down_answers_451_never_5xx(world: World, tmp_path: Path) -> None:
+async def test_store_down_answers_451_never_5xx(world: World) -> None:
     await world.alias("hello", ["me@example.net"])
     await world.start()
     await world.store.close()
