@@ -9,12 +9,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from forwarder.crypto import token_hash
-from forwarder.passwords import hash_password, verify_password
+from forwarder.passwords import hash_password
 from forwarder.store.base import AlreadyExists
 from web.api.keys import new_api_key
 from web.context import ctx_of
 from web.csrf import checked_form
-from web.pages import form_str, message, redirect, render
+from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import clear_cookie, require, start
 from web.validation import MAX_NAME, new_password, text
 
@@ -31,7 +31,7 @@ async def change_password(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    if not await verify_password(me.user.password_hash, form_str(form, "current")):
+    if not await password_matches(request, me.user, form_str(form, "current")):
         return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
     secret = new_password(form_str(form, "password"))
     await ctx.store.users.set_password(me.user.id, await hash_password(secret))
@@ -83,7 +83,7 @@ async def delete_account(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    if not await verify_password(me.user.password_hash, form_str(form, "password")):
+    if not await password_matches(request, me.user, form_str(form, "password")):
         text_ = "Wrong password: nothing was deleted."
         return await message(request, "Not deleted", text_, status=400, link="/account")
     counts = await ctx.store.delete_account(me.user.id)

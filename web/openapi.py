@@ -27,6 +27,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         "verified by another account first (domain_verified_elsewhere)",
         413: "Body too large (too_large)",
         422: "Input refused by validation (invalid_input)",
+        429: "Too many password attempts for the account or from this client (rate_limited); "
+        "the Retry-After header says when to try again",
         503: "Database unavailable (store_unavailable)",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in (401, 503, *codes)}
@@ -209,7 +211,7 @@ def _paths() -> dict[str, Any]:
                          "deleted": {"type": "object",
                                      "additionalProperties": {"type": "integer"}}}},
                          "Counts of deleted records per kind"),
-                         **_errors(400, 403, 413, 422)}},
+                         **_errors(400, 403, 413, 422, 429)}},
         },
     }  # fmt: skip
 

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forwarder.crypto import derive_key, keyed_hash
+from forwarder.passwords import verify_password
 from forwarder.store.base import User
 from web.context import ctx_of
 from web.csrf import token_for
@@ -60,6 +61,14 @@ async def count_attempt(request: Request, action: str, address: object) -> None:
     """Count one ``action`` ("login", "signup", "reset") from this client and for the account
     of ``address``, normalised first (web/ratelimit.py); raises RateLimited when spent."""
     await ctx_of(request).limits.hit(action, client_ip(request), address)
+
+
+async def password_matches(request: Request, user: User, secret: str) -> bool:
+    """A password re-check (password change, account deletion, second-factor settings, the
+    API's account deletion), counted under the "login" limit of this account and client
+    before the argon2 verification: re-checks are as rate-limited as log-ins."""
+    await count_attempt(request, "login", user.email)
+    return await verify_password(user.password_hash, secret)
 
 
 def password_fingerprint(request: Request, user: User) -> str:

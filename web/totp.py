@@ -17,11 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from forwarder.crypto import SealError, token_hash
-from forwarder.passwords import verify_password
 from forwarder.store.base import User
 from web.context import ctx_of
 from web.csrf import checked_form
-from web.pages import form_str, message, redirect, render
+from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import require
 from web.tokens import Purpose, TokenError
 
@@ -117,7 +116,7 @@ async def totp_disable(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    if not await verify_password(me.user.password_hash, form_str(form, "password")):
+    if not await password_matches(request, me.user, form_str(form, "password")):
         return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
     await ctx.store.users.set_totp(me.user.id, None, [])
     return redirect("/account?notice=totp-disabled")

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from forwarder.passwords import verify_password
 from web.api.common import ApiError, json_object
 from web.api.keys import authenticate
 from web.context import ctx_of
+from web.pages import password_matches
 from web.validation import only_keys, password
 
 
@@ -23,7 +23,7 @@ async def delete_account(request: Request) -> Response:
     user = await authenticate(request)
     data = await json_object(request)
     only_keys(data, {"password"})
-    if not await verify_password(user.password_hash, password(data.get("password"))):
+    if not await password_matches(request, user, password(data.get("password"))):
         raise ApiError(403, "wrong_password", "the password is not right; nothing was deleted")
     counts = await ctx_of(request).store.delete_account(user.id)
     return JSONResponse({"deleted": counts})
