@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dkim
@@ -76,14 +77,12 @@ class DkimResult:
     b: str  # the first characters of b=, to tell signatures apart (RFC 6008)
 
     def method_result(self) -> MethodResult:
-        props = [("header.d", self.domain), ("header.s", self.selector)]
-        if self.b:
-            props.append(("header.b", self.b))
+        props = (("header.d", self.domain), ("header.s", self.selector), ("header.b", self.b))
         return MethodResult("dkim", self.result, tuple((k, v) for k, v in props if v))
 
 
-def count_signatures(message: bytes) -> int:
-    fields, _ = split_message(message)
+def count_signatures(fields: Iterable[bytes]) -> int:
+    """How many DKIM-Signature fields a header section (``split_message``) has."""
     return sum(1 for f in fields if field_name(f) == _SIGNATURE)
 
 
@@ -98,21 +97,18 @@ class DkimVerifier:
         return await asyncio.to_thread(self.verify_blocking, message)
 
     def verify_blocking(self, message: bytes) -> list[DkimResult]:
-        count = count_signatures(message)
-        if not count:
-            return []
         tags = _signature_tags(message)
+        if not tags:
+            return []
         try:
             checker = dkim.DKIM(message, logger=self._logger, minkey=1024, timeout=self._timeout)
         except Exception:  # the header section does not parse: no signature can be verified
             return [DkimResult("permerror", d, s, b) for d, s, b in tags]
         lookup = TxtLookup(self._resolver)
         results = []
-        for index in range(count):
+        for index, (d, s, b) in enumerate(tags):  # dkimpy numbers signatures top to bottom too
             lookup.reset()
-            result = self._one(checker, index, lookup)
-            d, s, b = tags[index] if index < len(tags) else ("", "", "")
-            results.append(DkimResult(result, d, s, b))
+            results.append(DkimResult(self._one(checker, index, lookup), d, s, b))
         return results
 
     @staticmethod

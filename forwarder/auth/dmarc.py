@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dns.asyncresolver
@@ -27,7 +27,7 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 from forwarder.auth.dkim import DkimResult
-from forwarder.auth.results import MethodResult, field_name, field_value, split_message
+from forwarder.auth.results import MethodResult, field_name, field_value
 from forwarder.auth.spf import SpfResult
 
 POLICIES = ("none", "quarantine", "reject")
@@ -66,9 +66,9 @@ class DmarcOutcome:
         return MethodResult("dmarc", self.result, tuple(props), comment)
 
 
-def author_domain(message: bytes) -> str:
-    """The domain of the single From address, lower-case A-labels (section 6.6.1)."""
-    fields, _ = split_message(message)
+def author_domain(fields: Iterable[bytes]) -> str:
+    """The domain of the single From address in a header section (``split_message``), in
+    lower-case A-labels (section 6.6.1)."""
     froms = [f for f in fields if field_name(f) == b"from"]
     if len(froms) != 1:
         raise NoSingleAuthor(f"{len(froms)} From header fields")

@@ -43,9 +43,9 @@ from forwarder.auth.results import (
     MethodResult,
     build_header,
     prepend_fields,
-    remove_forged_results,
     split_message,
     well_formed,
+    without_forged_results,
 )
 from forwarder.auth.spf import SpfChecker, SpfResult
 from forwarder.pipeline import Inbound, Verdict
@@ -84,16 +84,16 @@ class AuthPolicy:
         self._srs = SRS.from_settings(settings)
 
     async def inspect(self, inbound: Inbound) -> Verdict:
-        fields, _ = split_message(inbound.message)
+        fields, rest = split_message(inbound.message)  # the one split of the header section
         if not well_formed(fields):
             return self._refuse(inbound, replies.MALFORMED_HEADER)
-        if count_signatures(inbound.message) > self._settings.dkim_max_signatures:
+        if count_signatures(fields) > self._settings.dkim_max_signatures:
             return self._refuse(inbound, replies.TOO_MANY_DKIM_SIGNATURES)
         try:
-            from_domain = author_domain(inbound.message)
+            from_domain = author_domain(fields)
         except NoSingleAuthor:
             return self._refuse(inbound, replies.BAD_FROM_HEADER)
-        message, _ = remove_forged_results(inbound.message, self._authserv_id)
+        message = b"".join(without_forged_results(fields, self._authserv_id)) + rest
         spf, dkim, arc, found = await asyncio.gather(
             self._spf.check(inbound.client_ip, inbound.helo, inbound.mail_from),
             self._dkim.verify(message),

@@ -9,6 +9,7 @@ from forwarder import replies
 from forwarder.auth.dmarc import NoSingleAuthor, author_domain, parse_record
 from forwarder.auth.keys import ArcKey
 from forwarder.auth.policy import AuthPolicy
+from forwarder.auth.results import split_message
 from forwarder.settings import Settings
 from tests.support.dns_server import DNSServer
 
@@ -160,9 +161,9 @@ async def test_no_single_from_is_refused(
 
 def test_author_domain_reads_display_names_and_folding() -> None:
     message = make_message(from_='"Smith, Alice"\r\n <Alice@Mail.Example.COM>')
-    assert author_domain(message) == "mail.example.com"
+    assert author_domain(split_message(message)[0]) == "mail.example.com"
     with pytest.raises(NoSingleAuthor):
-        author_domain(make_message(from_="no-domain"))
+        author_domain(split_message(make_message(from_="no-domain"))[0])
 
 
 def test_record_parsing() -> None:
