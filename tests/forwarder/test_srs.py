@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import srslib
 
@@ -118,5 +120,8 @@ def test_bounces_from_settings_use_configured_secret_and_age() -> None:
     bounces = SRSBounces.from_settings(settings)
     fresh = SRS.from_settings(settings).forward("c@example.com")
     assert bounces.reverse(fresh) == "c@example.com"
-    stale = ours(NOW).forward("c@example.com")  # stamped years ago
+    # 30 days before the real clock that from_settings uses; a fixed moment would wrap back
+    # into the 3-day window every 1024 days.
+    month_ago = time.time() - 30 * DAY
+    stale = SRS(SECRET.encode(), HOST, clock=lambda: month_ago).forward("c@example.com")
     assert bounces.reverse(stale) is None

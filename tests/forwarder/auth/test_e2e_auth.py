@@ -3,6 +3,8 @@ SMTP conversation, and bounces to SRS addresses going back to the original sende
 
 from __future__ import annotations
 
+import time
+
 import dkim
 import pytest
 from publicsuffixlist import PublicSuffixList
@@ -99,7 +101,10 @@ async def test_forged_and_expired_srs_addresses_are_refused(auth_world: World) -
     good = SRS(b"e2e-srs-secret", HOSTNAME).forward(SENDER)
     digest = good.split("=")[1]
     forged = good.replace(digest, "AAAA" if digest != "AAAA" else "BBBB", 1)
-    expired = SRS(b"e2e-srs-secret", HOSTNAME, clock=lambda: 1_000_000_000.0).forward(SENDER)
+    # Stamped 30 days before the relay's real clock (max age 21): a fixed moment would come
+    # back into the window every 1024 days, when SRS day stamps wrap.
+    month_ago = time.time() - 30 * 86400
+    expired = SRS(b"e2e-srs-secret", HOSTNAME, clock=lambda: month_ago).forward(SENDER)
     other_key = SRS(b"attacker", HOSTNAME).forward("victim@example.net")
     answers, data = await auth_world.transaction("", [forged, expired, other_key], b"")
     assert answers == [replies.REJECT_UNKNOWN_BOUNCE] * 3
