@@ -78,15 +78,30 @@ async def totp_page(request: Request) -> Response:
     if me.user.totp_secret_sealed is not None:
         return await render(request, "totp.html", enabled=True, secret="", uri="", token="")
     secret = pyotp.random_base32()
-    uri = pyotp.TOTP(secret).provisioning_uri(name=me.user.email, issuer_name="quietmail")
     token = ctx.tokens.make(Purpose.TOTP_SETUP, {"u": me.user.id, "s": secret})
-    return await render(request, "totp.html", enabled=False, secret=secret, uri=uri, token=token)
+    return await _setup_page(request, me.user, secret, token)
+
+
+async def _setup_page(
+    request: Request, user: User, secret: str, token: str, *, error: str = ""
+) -> Response:
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="quietmail")
+    return await render(
+        request, "totp.html", status=400 if error else 200, enabled=False, secret=secret,
+        uri=uri, token=token, error=error,
+    )  # fmt: skip
 
 
 async def totp_enable(request: Request) -> Response:
+    """Turn TOTP on: needs the current password (rate-limited as a log-in) and a code of the
+    new secret, and is refused while TOTP is on, so an old setup page cannot swap the secret
+    and the recovery codes of an account behind its owner's back."""
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
+    if me.user.totp_secret_sealed is not None:
+        text = "Two-factor authentication is on already. To use a new key, turn it off first."
+        return await message(request, "Already on", text, status=409, link="/account")
     try:
         payload = ctx.tokens.read(Purpose.TOTP_SETUP, form.get("token"))
     except TokenError as exc:
@@ -94,6 +109,9 @@ async def totp_enable(request: Request) -> Response:
     secret = str(payload.get("s", ""))
     if payload.get("u") != me.user.id or not secret:
         return await message(request, "Start again", "not your setup", status=400)
+    token = form_str(form, "token")
+    if not await password_matches(request, me.user, form_str(form, "password")):
+        return await _setup_page(request, me.user, secret, token, error="Wrong password.")
     code = form_str(form, "code").replace(" ", "")
     step = matched_step(secret, code, ctx.now(), me.user.totp_last_step)
     if step is None or not await ctx.store.users.use_totp_step(me.user.id, step):
@@ -101,11 +119,7 @@ async def totp_enable(request: Request) -> Response:
             "That code is not right, or was used already; check the clock of your device "
             "and try again with the next code."
         )
-        uri = pyotp.TOTP(secret).provisioning_uri(name=me.user.email, issuer_name="quietmail")
-        return await render(
-            request, "totp.html", status=400, enabled=False, secret=secret, uri=uri,
-            token=form_str(form, "token"), error=error,
-        )  # fmt: skip
+        return await _setup_page(request, me.user, secret, token, error=error)
     codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
     sealed = ctx.sealer.seal(secret.encode(), _context(me.user.id))
     await ctx.store.users.set_totp(me.user.id, sealed, [recovery_hash(c) for c in codes])

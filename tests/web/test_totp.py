@@ -32,14 +32,11 @@ async def _enable(client: httpx.AsyncClient, clock: MovableClock) -> tuple[str, 
     page = await client.get("/account/totp")
     secret = _SECRET.search(page.text).group(1)  # type: ignore[union-attr]
     token = _TOKEN.search(page.text).group(1)  # type: ignore[union-attr]
-    wrong = await client.post(
-        "/account/totp", data={"csrf": csrf_in(page.text), "token": token, "code": "000000"}
-    )
+    form = {"csrf": csrf_in(page.text), "token": token, "password": PASSWORD}
+    wrong = await client.post("/account/totp", data=form | {"code": "000000"})
     assert wrong.status_code == 400
     code = pyotp.TOTP(secret).at(clock.now)
-    done = await client.post(
-        "/account/totp", data={"csrf": csrf_in(page.text), "token": token, "code": code}
-    )
+    done = await client.post("/account/totp", data=form | {"code": code})
     assert done.status_code == 200
     codes = _CODES.findall(done.text)
     assert len(codes) == 10
@@ -166,9 +163,54 @@ async def test_the_enabling_code_cannot_be_replayed_to_enable_again(
     page = await client.get("/account/totp")
     secret = _SECRET.search(page.text).group(1)  # type: ignore[union-attr]
     token = _TOKEN.search(page.text).group(1)  # type: ignore[union-attr]
-    data = {"csrf": csrf_in(page.text), "token": token, "code": pyotp.TOTP(secret).at(clock.now)}
+    data = {"csrf": csrf_in(page.text), "token": token, "password": PASSWORD,
+            "code": pyotp.TOTP(secret).at(clock.now)}  # fmt: skip
     same_step = await client.post("/account/totp", data=data)
     assert same_step.status_code == 400 and "used already" in same_step.text
     clock.advance(timedelta(seconds=30))
     data["code"] = pyotp.TOTP(secret).at(clock.now)
     assert (await client.post("/account/totp", data=data)).status_code == 200
+
+
+async def test_enabling_needs_the_password(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store, clock: MovableClock
+) -> None:
+    """Someone at an unattended, logged-in browser cannot lock the owner out with their own
+    authenticator: turning TOTP on asks for the password (and counts it as a log-in)."""
+    await register(client, outbox, "ann@example.org")
+    page = await client.get("/account/totp")
+    assert 'name="password"' in page.text
+    secret = _SECRET.search(page.text).group(1)  # type: ignore[union-attr]
+    token = _TOKEN.search(page.text).group(1)  # type: ignore[union-attr]
+    form = {"csrf": csrf_in(page.text), "token": token, "code": pyotp.TOTP(secret).at(clock.now)}
+    for password in ({}, {"password": ""}, {"password": "not the password"}):
+        refused = await client.post("/account/totp", data=form | password)
+        assert refused.status_code == 400 and "Wrong password" in refused.text
+    user = await sqlite_store.users.get_by_email("ann@example.org")
+    assert user is not None and user.totp_secret_sealed is None
+    # The refusals did not use the code up: with the password it works.
+    done = await client.post("/account/totp", data=form | {"password": PASSWORD})
+    assert done.status_code == 200 and len(_CODES.findall(done.text)) == 10
+
+
+async def test_an_old_setup_page_cannot_replace_the_secret(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store, clock: MovableClock
+) -> None:
+    """A setup token (valid 15 minutes) made before TOTP was turned on is refused afterwards:
+    it would swap the secret and the recovery codes."""
+    await register(client, outbox, "ann@example.org")
+    old_page = await client.get("/account/totp")
+    old_secret = _SECRET.search(old_page.text).group(1)  # type: ignore[union-attr]
+    old_token = _TOKEN.search(old_page.text).group(1)  # type: ignore[union-attr]
+    await _enable(client, clock)
+    before = await sqlite_store.users.get_by_email("ann@example.org")
+    assert before is not None and before.totp_secret_sealed is not None
+    clock.advance(timedelta(seconds=30))
+    form = {"csrf": csrf_in(old_page.text), "token": old_token, "password": PASSWORD,
+            "code": pyotp.TOTP(old_secret).at(clock.now)}  # fmt: skip
+    refused = await client.post("/account/totp", data=form)
+    assert refused.status_code == 409 and "on already" in refused.text
+    after = await sqlite_store.users.get_by_email("ann@example.org")
+    assert after is not None
+    assert after.totp_secret_sealed == before.totp_secret_sealed
+    assert after.recovery_code_hashes == before.recovery_code_hashes
