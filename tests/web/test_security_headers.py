@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from forwarder.store.base import Store
 from tests.web.conftest import make_settings
-from tests.web.helpers import PASSWORD, link_token
+from tests.web.helpers import PASSWORD, csrf, link_token
 from web.app import create_app
 from web.mailer import OutboxMailer
 from web.security_headers import CSP
@@ -35,17 +36,27 @@ async def test_no_inline_script_or_style_and_nothing_external(client: httpx.Asyn
         assert not re.search(r'(?:src|href|action)="(?:https?:)?//', page), path
 
 
-async def test_https_adds_hsts_and_secure_cookie(sqlite_store: Store) -> None:
+@pytest.mark.parametrize(
+    ("base_url", "request_url", "https"),
+    [
+        # TLS ends at a proxy: the app sees plain http, only its settings say https.
+        ("https://mail.example.org", "http://mail.example.org", True),
+        # The request itself came over https (uvicorn serving TLS, or a proxy passing it on).
+        ("http://mail.example.org", "https://mail.example.org", True),
+        ("http://mail.example.org", "http://mail.example.org", False),
+    ],
+)
+async def test_https_adds_hsts_and_secure_cookie(
+    sqlite_store: Store, base_url: str, request_url: str, https: bool
+) -> None:
     outbox = OutboxMailer()
-    app: Starlette = create_app(
-        make_settings(web_base_url="https://mail.example.org"), sqlite_store, mailer=outbox
-    )
+    app: Starlette = create_app(make_settings(web_base_url=base_url), sqlite_store, mailer=outbox)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://mail.example.org") as c:
+    async with httpx.AsyncClient(transport=transport, base_url=request_url) as c:
         page = await c.get("/login")
-        assert page.headers["strict-transport-security"].startswith("max-age=")
-        from tests.web.helpers import csrf
-
+        assert ("strict-transport-security" in page.headers) is https
+        if https:
+            assert page.headers["strict-transport-security"].startswith("max-age=")
         await c.post("/signup", data={"csrf": await csrf(c), "email": "a@example.org",
                                       "password": PASSWORD})  # fmt: skip
         path, token = link_token(outbox.last_to("a@example.org").body)
@@ -55,4 +66,4 @@ async def test_https_adds_hsts_and_secure_cookie(sqlite_store: Store) -> None:
             data={"csrf": await csrf(c), "email": "a@example.org", "password": PASSWORD},
         )
         assert response.status_code == 303
-        assert "secure" in response.headers["set-cookie"].lower()
+        assert ("; secure" in response.headers["set-cookie"].lower()) is https
