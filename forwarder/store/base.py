@@ -22,9 +22,12 @@ Rules every backend follows:
   backend writes a check of its own, so all of them accept and refuse the same values.
 - Reads of expiring records (sessions, error log, denylist) take ``now`` and never return
   an expired record, whether or not a sweep has removed it yet.
-- ``Store.generation()`` grows whenever a write could change how mail is routed (users,
-  domains, aliases, recipients), including writes made by another process on the same
-  database, so a cache can tell cheaply that it is stale.
+- ``Store.generation()`` grows whenever a write could change how mail is routed: any write
+  to domains, aliases or recipients (the data the relay caches), and ``delete_account``;
+  including writes made by another process on the same database, so a cache can tell
+  cheaply that it is stale. Other writes to users (log-ins, TOTP steps, password, email,
+  verification), sessions, API keys, the error log and the denylist leave it alone, so they
+  do not empty every relay's cache.
 """
 
 from __future__ import annotations
@@ -327,7 +330,8 @@ class Store(Protocol):
         """Raises StoreUnavailable when the database does not answer."""
 
     async def generation(self) -> int:
-        """A number that grows with every routing-relevant write (see module docstring)."""
+        """A number that grows with every routing write and account deletion (see module
+        docstring); never with other user writes."""
 
     async def delete_account(self, user_id: str) -> dict[str, int]:
         """Delete the user and every record tied to it, at once; counts per kind.

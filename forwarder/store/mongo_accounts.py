@@ -90,8 +90,7 @@ class MongoUsers:
             "recovery_code_hashes": [],
             "totp_last_step": 0,
         }
-        await self._db.users.insert(doc)
-        await self._db.bump_generation()
+        await self._db.users.insert(doc)  # users are not routing data: no generation bump
         return user_record(doc)
 
     async def get(self, user_id: str) -> User | None:
@@ -110,7 +109,6 @@ class MongoUsers:
         uid = require_str(user_id, "user id")
         if await self._db.users.update_one({"_id": uid}, {"$set": fields}) == 0:
             raise NotFound("no such user")
-        await self._db.bump_generation()
 
     async def set_password(self, user_id: str, password_hash: str) -> None:
         await self._set(user_id, {"password_hash": require_str(password_hash, "password hash")})

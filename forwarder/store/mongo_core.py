@@ -217,7 +217,8 @@ class MongoDb:
         self.meta = Collection(database["meta"])
 
     async def bump_generation(self, *, session: Any = None) -> None:
-        """Called after every write to users, domains, aliases or recipients (base.py)."""
+        """Called after every write to domains, aliases or recipients, and after deleting an
+        account (base.py: the routing data the relay caches)."""
         await self.meta.update_one(
             {"_id": GENERATION_ID}, {"$inc": {"value": 1}}, upsert=True, session=session
         )

@@ -3,8 +3,10 @@
 ``open()``. A database written by a newer quietmail refuses to open.
 
 Times are INTEGER microseconds since the epoch (UTC). ``meta.generation`` is bumped by
-triggers on every write to users, domains, aliases and recipients, so any connection, in any
-process, sees routing changes by reading one row.
+triggers on every write to domains, aliases and recipients, the routing data the relay caches,
+and on deleting a user, so any connection, in any process, sees routing changes by reading
+one row. ON DELETE CASCADE fires the triggers of the child rows it deletes, so deleting a
+domain or a user bumps it once per row that went.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ PRAGMAS: tuple[str, ...] = (
     "PRAGMA trusted_schema = OFF",
 )
 
-_ROUTING_TABLES = ("users", "domains", "aliases", "recipients")
+# Version 1 bumped the generation on users too; version 3 drops the users' INSERT and UPDATE
+# triggers (a log-in or a password change is no routing change).
+_V1_GENERATION_TABLES = ("users", "domains", "aliases", "recipients")
 
 
-def _generation_triggers() -> list[str]:
-    # Names come from the constant tuples above, never from input.
+def _generation_triggers(tables: tuple[str, ...]) -> list[str]:
+    # Names come from the constant tuples in this module, never from input.
     return [
         f"CREATE TRIGGER {table}_{event.lower()}_generation AFTER {event} ON {table} "  # noqa: S608
         "BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END"
-        for table in _ROUTING_TABLES
+        for table in tables
         for event in ("INSERT", "UPDATE", "DELETE")
     ]
 
@@ -120,7 +124,7 @@ _V1: list[str] = [
     "CREATE INDEX denylist_match ON denylist (kind, value, expires_at)",
     "CREATE INDEX denylist_expiry ON denylist (expires_at)",
     "CREATE INDEX sessions_expiry ON sessions (idle_expires_at)",
-    *_generation_triggers(),
+    *_generation_triggers(_V1_GENERATION_TABLES),
 ]
 
 # Version 2: a domain name may be claimed (unverified) by several accounts, once per account;
@@ -149,12 +153,21 @@ _V2: list[str] = [
     "ALTER TABLE domains_v2 RENAME TO domains",
     "CREATE UNIQUE INDEX domains_verified_name ON domains (name) WHERE verified_at IS NOT NULL",
     "CREATE INDEX domains_name ON domains (name)",
-    *[t for t in _generation_triggers() if " ON domains " in t],
+    *_generation_triggers(("domains",)),
     "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
 ]
 
+# Version 3: users are not routing data (the relay caches domains, aliases and recipients), so
+# writing one no longer bumps the generation: each TOTP log-in, password change or e-mail
+# verification used to empty every relay's cache. Deleting a user still bumps it (its trigger
+# stays; the cascade to its domains bumps it as well).
+_V3: list[str] = [
+    "DROP TRIGGER IF EXISTS users_insert_generation",
+    "DROP TRIGGER IF EXISTS users_update_generation",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2))
+MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -312,8 +312,9 @@ async def test_generation_sees_writes_of_another_node() -> None:
     node_b = MongoStore(client, database="fleet")
     await node_a.open()
     await node_b.open()
+    user = await node_a.users.create("fleet@example.org", "hash", NOW)
     before = await node_b.generation()
-    await node_a.users.create("fleet@example.org", "hash", NOW)
+    await node_a.domains.create("fleet.example", user.id, "token", NOW)
     assert await node_b.generation() > before
 
 

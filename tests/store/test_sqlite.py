@@ -160,11 +160,12 @@ async def test_generation_is_visible_to_another_connection(
     other = SqliteStore(str(db_path))
     await other.open()
     try:
-        before = await other.generation()
         user = await make_user(store)
+        before = await other.generation()
+        domain = await make_domain(store, user)
         assert await other.generation() > before
         seen = await other.generation()
-        await make_domain(store, user)
+        await make_alias(store, domain)
         assert await other.generation() > seen
         assert await store.generation() == await other.generation()
     finally:

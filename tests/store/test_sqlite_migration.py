@@ -1,6 +1,7 @@
-"""SQLite schema version 2: a database written at version 1 (domain names unique across
-accounts, no TOTP step) migrates with its data intact, and the database itself then enforces
-the new rules (one verified domain per name, one claim per account)."""
+"""SQLite schema migrations. Version 2: a database written at version 1 (domain names unique
+across accounts, no TOTP step) migrates with its data intact, and the database itself then
+enforces the new rules (one verified domain per name, one claim per account). Version 3: user
+writes other than deletion no longer bump the generation."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from forwarder.store.sqlite_schema import MIGRATIONS, PRAGMAS, SCHEMA_VERSION, m
 from tests.store.contract_data import NOW, make_domain, make_user
 
 V1 = MIGRATIONS[:1]
+V2 = MIGRATIONS[:2]
 US = 1_900_000_000_000_000  # a time in microseconds, as version 1 stores it
 
 _V1_ROWS: tuple[tuple[str, tuple[object, ...]], ...] = (
@@ -41,12 +43,13 @@ _V1_ROWS: tuple[tuple[str, tuple[object, ...]], ...] = (
 )  # fmt: skip
 
 
-async def _write_v1(path: Path) -> int:
-    """A database file exactly as the previous quietmail left it; its generation."""
+async def _write_v1(path: Path, migrations: tuple[tuple[str, ...], ...] = V1) -> int:
+    """A database file exactly as an older quietmail left it (version 1 unless ``migrations``
+    says otherwise), with the rows above; its generation."""
     db = Db()
     await db.connect(str(path), PRAGMAS)
     try:
-        assert await migrate(db, V1) == 1
+        assert await migrate(db, migrations) == len(migrations)
         for sql, params in _V1_ROWS:
             await db.fetch(sql, params)
         row = await db.fetch_one("SELECT value FROM meta WHERE key = 'generation'")
@@ -70,7 +73,8 @@ async def test_version_1_database_migrates_with_data_intact(
 ) -> None:
     store, generation = migrated
     try:
-        assert SCHEMA_VERSION == 2 and await store.pragma("user_version") == 2
+        # Pinned to 2 until version 3 existed; the file now migrates to the latest version.
+        assert SCHEMA_VERSION >= 2 and await store.pragma("user_version") == SCHEMA_VERSION
         assert await store.pragma("foreign_keys") == 1  # back on after the rebuild
         assert await store.generation() > generation
         ann = await store.users.get("u1")
@@ -151,3 +155,75 @@ async def test_a_migration_that_breaks_a_foreign_key_is_rolled_back(tmp_path: Pa
         assert row is not None and row[0] == 1
     finally:
         await db.close()
+
+
+def _triggers(path: Path) -> set[str]:
+    with sqlite3.connect(path) as raw:
+        rows = raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    return {name for (name,) in rows}
+
+
+ROUTING_TRIGGERS = {
+    f"{table}_{event}_generation"
+    for table in ("domains", "aliases", "recipients")
+    for event in ("insert", "update", "delete")
+}
+
+
+async def test_version_2_database_migrates_to_3_and_user_writes_stop_bumping(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.sqlite3"
+    await _write_v1(path, V2)
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE users SET totp_last_step = 5 WHERE id = 'u1'")
+    assert "users_update_generation" in _triggers(path)
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        assert SCHEMA_VERSION == 3 and await store.pragma("user_version") == 3
+        assert _triggers(path) == ROUTING_TRIGGERS | {"users_delete_generation"}
+        ann = await store.users.get("u1")
+        assert ann is not None and ann.totp_last_step == 5 and ann.recovery_code_hashes == ("rc1",)
+        assert [a.id for a in await store.aliases.list_for_domain("d1")] == ["a1"]
+        assert len(await store.recipients.list_for_owner("u1")) == 1
+        # User writes no longer move the generation...
+        generation = await store.generation()
+        assert await store.users.use_totp_step("u1", 6) is True
+        await store.users.set_password("u1", "new-hash")
+        await store.users.set_email("u2", "robert@example.org")
+        await make_user(store, "new@example.org")
+        assert await store.generation() == generation
+        # ...deleting one does, even with nothing else to delete...
+        await store.delete_account("u2")
+        assert await store.generation() > generation
+        # ...and routing writes still do, on the migrated tables.
+        generation = await store.generation()
+        await store.aliases.delete("a2")
+        assert await store.generation() == generation + 1
+    finally:
+        await store.close()
+
+
+async def test_cascading_deletes_fire_the_child_rows_generation_triggers(
+    tmp_path: Path,
+) -> None:
+    """A domain deleted by the cascade from its user bumps the generation like a direct
+    delete (SQLite runs the child table's triggers for ON DELETE CASCADE)."""
+    path = tmp_path / "q.sqlite3"
+    await _write_v1(path)
+    store = SqliteStore(str(path))
+    await store.open()
+    before = await store.generation()
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA foreign_keys = ON")
+        raw.execute("DELETE FROM users WHERE id = 'u1'")  # no application code involved
+    await store.open()
+    try:
+        # 1 user + 2 domains + 2 aliases + 1 recipient (the error log has no trigger).
+        assert await store.generation() == before + 6
+        assert await store.domains.list_for_owner("u1") == []
+        assert await store.aliases.get("a1") is None
+    finally:
+        await store.close()
