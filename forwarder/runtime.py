@@ -46,10 +46,10 @@ async def build_relay(settings: Settings, store: Store) -> Relay:
     from forwarder.auth.keys import open_arc_key
     from forwarder.auth.policy import AuthPolicy
     from forwarder.server import Relay
-    from forwarder.srs import SRSBounces
+    from forwarder.srs import SRS
 
     policy = AuthPolicy(settings, await open_arc_key(settings))
-    return Relay(settings, store, policy=policy, bounces=SRSBounces.from_settings(settings))
+    return Relay(settings, store, policy=policy, bounces=SRS.from_settings(settings))
 
 
 async def _listen(host: str, port: int) -> socket.socket:

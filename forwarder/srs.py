@@ -40,7 +40,8 @@ _SRS1 = re.compile(r"SRS1[-+=]([^=]+)=([^=]+)=([-+=].+)", re.IGNORECASE)
 
 
 class SRS:
-    """Forward and reverse SRS addresses for one secret and one hostname."""
+    """Forward and reverse SRS addresses for one secret and one hostname; with ``reverse``
+    it is the relay's bounce path (``pipeline.BounceAddresses``) as it is."""
 
     def __init__(
         self,
@@ -134,17 +135,3 @@ class SRS:
         today = int(self._clock() // _DAY) % _TS_SLOTS
         age = (today - stamped) % _TS_SLOTS  # the day counter wraps every 1024 days
         return age < self._max_age_days
-
-
-class SRSBounces:
-    """The relay's reverse path (``pipeline.BounceAddresses``): SRS addresses of ours."""
-
-    def __init__(self, srs: SRS) -> None:
-        self._srs = srs
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SRSBounces:
-        return cls(SRS.from_settings(settings))
-
-    def reverse(self, address: str) -> str | None:
-        return self._srs.reverse(address)

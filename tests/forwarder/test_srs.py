@@ -7,8 +7,9 @@ import time
 import pytest
 import srslib
 
+from forwarder.pipeline import BounceAddresses
 from forwarder.settings import Secret, Settings
-from forwarder.srs import SRS, SRSBounces
+from forwarder.srs import SRS
 
 SECRET = "srs-test-secret"
 HOST = "fwd.example.net"
@@ -117,7 +118,7 @@ def test_address_at_another_host_or_not_srs_is_refused() -> None:
 
 def test_bounces_from_settings_use_configured_secret_and_age() -> None:
     settings = Settings(hostname=HOST, srs_secret=Secret(SECRET), srs_max_age_days=3)
-    bounces = SRSBounces.from_settings(settings)
+    bounces: BounceAddresses = SRS.from_settings(settings)  # the relay's protocol
     fresh = SRS.from_settings(settings).forward("c@example.com")
     assert bounces.reverse(fresh) == "c@example.com"
     # 30 days before the real clock that from_settings uses; a fixed moment would wrap back

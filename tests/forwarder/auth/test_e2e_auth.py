@@ -13,7 +13,7 @@ from forwarder import replies
 from forwarder.auth.keys import ArcKey
 from forwarder.auth.policy import AuthPolicy
 from forwarder.settings import Secret
-from forwarder.srs import SRS, SRSBounces
+from forwarder.srs import SRS
 from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message, now
 
 from .conftest import ARC_SELECTOR, SENDER_SELECTOR, dnsfunc_for, public_record, sign
@@ -40,7 +40,7 @@ async def auth_world(
     key = ArcKey(ARC_SELECTOR, HOSTNAME, arc_pem)
     world.extra = {
         "policy": AuthPolicy(world.settings, key, rng=lambda: 0.0, psl=psl),
-        "bounces": SRSBounces.from_settings(world.settings),
+        "bounces": SRS.from_settings(world.settings),
     }
     await world.alias("hello", ["me@example.net"])
     await world.start()
