@@ -46,16 +46,12 @@ class OpensslArc(dkim.ARC):  # type: ignore[misc]
         canon_policy: Any,
         header_name: bytes,
         pk: object,  # dkimpy's parsed key: unused, ``self._rsa_key`` signs
-        standardize: bool = False,
+        standardize: bool = False,  # unused: arc_sign never asks dkimpy for that form
     ) -> bytes:
-        # dkimpy 1.1's DomainSigner.gen_header for rsa-sha256, with OpenSSL signing.
-        if standardize:
-            lower = [(x, y.lower().replace(b" ", b"")) for (x, y) in fields if x != b"bh"]
-            reg = [(x, y.replace(b" ", b"")) for (x, y) in fields if x == b"bh"]
-            fields = sorted(lower + reg, key=lambda x: x[0])
+        # dkimpy 1.1's DomainSigner.gen_header for rsa-sha256 without ``standardize``, with
+        # OpenSSL signing.
         header_value = b"; ".join(b"=".join(x) for x in fields)
-        if not standardize:
-            header_value = dkim.fold(header_value, namelen=len(header_name), linesep=b"\r\n")
+        header_value = dkim.fold(header_value, namelen=len(header_name), linesep=b"\r\n")
         header_value = dkim.RE_BTAG.sub(b"\\1", header_value)
         hasher = dkim.HashThrough(self.hasher(), self.debug_content)
         headers = canon_policy.canonicalize_headers(self.headers)
@@ -73,8 +69,7 @@ class OpensslArc(dkim.ARC):  # type: ignore[misc]
         index = next(i for i, (name, _) in enumerate(fields) if name == b"b")
         fields[index] = (b"b", base64.b64encode(signature))
         header_value = b"; ".join(b"=".join(x) for x in fields) + self.linesep
-        if not standardize:
-            header_value = dkim.fold(header_value, namelen=len(header_name), linesep=self.linesep)
+        header_value = dkim.fold(header_value, namelen=len(header_name), linesep=self.linesep)
         result: bytes = header_value
         return result
 

@@ -67,11 +67,6 @@ async def open_arc_key(settings: Settings) -> ArcKey:
     return await asyncio.to_thread(load_arc_key, settings)
 
 
-def arc_dns_record(settings: Settings) -> DnsRecord:
-    """For the CLI: the record to publish at ``<selector>._domainkey.<hostname>``."""
-    return load_arc_key(settings).dns_record()
-
-
 def generate_private_pem(bits: int = KEY_BITS) -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     return _pkcs1(key)

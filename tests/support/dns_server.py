@@ -11,8 +11,6 @@ import socket
 import socketserver
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dns.flags
 import dns.message
@@ -57,10 +55,6 @@ class ZoneData:
                 same_type = rdtype is None or key[1] == dns.rdatatype.from_text(rdtype)
                 if key[0] == target and same_type:
                     del self._records[key]
-
-    def clear(self) -> None:
-        with self.lock:
-            self._records.clear()
 
     def answer(self, query: dns.message.Message) -> dns.message.Message | None:
         if self.silent:
@@ -194,9 +188,3 @@ class DNSServer(ZoneData):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextmanager
-def running_dns() -> Iterator[DNSServer]:
-    with DNSServer() as server:
-        yield server

@@ -8,7 +8,7 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from forwarder.auth.keys import SEALED_KEY_FILE, arc_dns_record, load_arc_key
+from forwarder.auth.keys import SEALED_KEY_FILE, load_arc_key
 from forwarder.settings import ConfigError, Secret, Settings
 
 
@@ -38,7 +38,7 @@ def test_dns_record_publishes_the_public_half(tmp_path: Path, arc_pem: bytes) ->
     path = tmp_path / "arc.pem"
     path.write_bytes(arc_pem)
     settings = local(tmp_path).replace(arc_key_path=path)
-    record = arc_dns_record(settings)
+    record = load_arc_key(settings).dns_record()
     assert record.name == "qm1._domainkey.fwd.example.net"
     assert record.value.startswith("v=DKIM1; k=rsa; p=")
     _, bits, ktag, _ = dkim.evaluate_pk(record.name, record.value.encode())
