@@ -20,6 +20,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from forwarder.auth.dmarc import parse_record
 from forwarder.settings import Settings
 from forwarder.store.base import Domain
 
@@ -102,7 +103,7 @@ async def check_records(
         _check_mx(mx_rec, mx, settings.hostname),
         _check_token(token_rec, txt),
         _check_single(spf_rec, txt, "v=spf1", "SPF", "RFC 7208 3.2"),
-        _check_single(dmarc_rec, dmarc, "v=DMARC1", "DMARC", "RFC 7489 6.6.3"),
+        _check_dmarc(dmarc_rec, dmarc),
     ]
 
 
@@ -192,3 +193,19 @@ def _check_single(record: DnsRecord, answer: _Answer, tag: str, what: str, rfc: 
     if len(found) > 1:
         return RecordCheck(record, False, found, f"more than one {what} record ({rfc})")
     return RecordCheck(record, True, found, "")
+
+
+def _check_dmarc(record: DnsRecord, answer: _Answer) -> RecordCheck:
+    """Judged by the relay's own parser, so that what shows OK here is what the relay
+    applies: exactly one record it can use (RFC 7489 6.6.3 step 5)."""
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    usable = tuple(v for v in answer.values if parse_record(v) is not None)
+    if len(usable) > 1:
+        return RecordCheck(record, False, usable, "more than one DMARC record (RFC 7489 6.6.3)")
+    if usable:
+        return RecordCheck(record, True, usable, "")
+    unusable = tuple(v for v in answer.values if _has_tag(v, "v=DMARC1"))
+    if unusable:
+        return RecordCheck(record, False, unusable, "not a usable DMARC record")
+    return RecordCheck(record, False, (), "no DMARC record")

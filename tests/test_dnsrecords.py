@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from publicsuffixlist import PublicSuffixList
+
+from forwarder.auth.dmarc import DmarcEvaluator
 from forwarder.dnsrecords import (
     DMARC_ADVICE,
     SPF_ADVICE,
@@ -117,6 +121,38 @@ async def test_two_spf_records_are_a_problem(dns_server: DNSServer) -> None:
     assert "more than one SPF record" in checks[2].problem
     assert sorted(checks[2].found) == ["v=spf1 -all", "v=spf1 mx ~all"]
     assert ownership_proven(checks)  # advice does not block ownership
+
+
+@pytest.mark.parametrize(
+    ("texts", "ok", "problem"),
+    [
+        (["v=DMARC1"], False, "not a usable DMARC record"),
+        (["v=DMARC1; p=bogus"], False, "not a usable DMARC record"),
+        (
+            ["v=DMARC1; p=reject", "v=DMARC1; p=none"],
+            False,
+            "more than one DMARC record (RFC 7489 6.6.3)",
+        ),
+        (["v=DMARC1; p=reject", "v=DMARC1; p=bogus"], True, ""),  # the relay uses the one
+        (["v=DMARC1; p=bogus; rua=mailto:r@example.test"], True, ""),  # counts as p=none
+        (["v = DMARC1; p=quarantine"], True, ""),
+        (["some other text"], False, "no DMARC record"),
+    ],
+)
+async def test_dmarc_row_agrees_with_the_relay(
+    dns_server: DNSServer, texts: list[str], ok: bool, problem: str
+) -> None:
+    _publish_all(dns_server)
+    dns_server.remove("_dmarc.example.test.", "TXT")
+    dns_server.txt("_dmarc.example.test.", *texts)
+    settings = _settings(dns_server)
+    resolver = make_async_resolver(settings)
+    dmarc = (await check_records(settings, DOMAIN, resolver))[3]
+    assert (dmarc.ok, dmarc.problem) == (ok, problem)
+    # The relay's own look-up finds a policy exactly when the row shows OK.
+    relay = DmarcEvaluator(resolver, PublicSuffixList(), lambda: 0.0)
+    record, _ = await relay.find_record(DOMAIN.name)
+    assert (record is not None) == ok
 
 
 async def test_dns_timeout_is_problem_text_not_exception(dns_server: DNSServer) -> None:
