@@ -15,7 +15,7 @@ from web.context import ctx_of
 from web.csrf import checked_form
 from web.pages import form_str, message, redirect, render
 from web.sessions import require
-from web.tokens import Purpose, TokenError
+from web.tokens import Purpose
 from web.validation import description, local_part, mode, split_targets, targets
 
 
@@ -88,10 +88,7 @@ async def confirm_recipient_page(request: Request) -> Response:
 async def confirm_recipient(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await checked_form(request)
-    try:
-        payload = ctx.tokens.read(Purpose.RECIPIENT_CONFIRM, form.get("token"))
-    except TokenError as exc:
-        return await message(request, "Link not valid", str(exc), status=400)
+    payload = ctx.tokens.read(Purpose.RECIPIENT_CONFIRM, form.get("token"))
     owner, address = str(payload.get("o", "")), str(payload.get("a", ""))
     recipient = await ctx.store.recipients.get(owner, address) if owner and address else None
     if recipient is None or recipient.id != payload.get("r"):

@@ -23,20 +23,20 @@ from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
 from web import account, accounts, aliases, domains, totp
-from web.actions import ActionError
 from web.api import account as api_account
 from web.api import aliases as api_aliases
 from web.api import domains as api_domains
-from web.api.common import ApiError, error_response
+from web.api.common import error_response
 from web.api.keys import Unauthorized
 from web.context import AppContext, Clock, ctx_of, make_templates, utc_now
+from web.errors import AppError
 from web.mailer import Mailer, mailer_for
 from web.openapi import openapi_document
 from web.pages import message, redirect, render
 from web.ratelimit import Policy, RateLimited, RateLimits
 from web.security_headers import SecurityHeadersMiddleware
 from web.sessions import LoginRequired, current
-from web.tokens import Tokens
+from web.tokens import TokenError, Tokens
 from web.validation import InputError
 
 HERE = Path(__file__).parent
@@ -65,21 +65,24 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-async def _error(request: Request, status: int, code: str, text: str, **headers: str) -> Response:
+async def _error(
+    request: Request, status: int, code: str, text: str, title: str = "Sorry", **headers: str
+) -> Response:
     if _is_api(request):
         return error_response(status, code, text, headers or None)
-    response = await message(request, "Sorry", text, status=status)
+    response = await message(request, title, text, status=status)
     response.headers.update(headers)
     return response
 
 
 async def _on_exception(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, ActionError | ApiError):
+    """Every exception of the map in web/errors.py becomes its answer here."""
+    if isinstance(exc, AppError):
         return await _error(request, exc.status, exc.code, exc.message)
-    if isinstance(exc, InputError):
+    if isinstance(exc, InputError | InvalidValue):
         return await _error(request, 422, "invalid_input", str(exc))
-    if isinstance(exc, InvalidValue):
-        return await _error(request, 422, "invalid_input", str(exc))
+    if isinstance(exc, TokenError):
+        return await _error(request, 400, "invalid_token", str(exc), "Link not valid")
     if isinstance(exc, Unauthorized):
         text = "a valid API key is needed: Authorization: Bearer qm_..."
         return error_response(401, "unauthorized", text, {"www-authenticate": "Bearer"})
@@ -146,7 +149,7 @@ def create_app(
     handlers: dict[Any, Any] = {
         exc: _on_exception
         for exc in (
-            ActionError, ApiError, InputError, InvalidValue, Unauthorized, RateLimited,
+            AppError, InputError, InvalidValue, TokenError, Unauthorized, RateLimited,
             LoginRequired, StoreUnavailable, HTTPException,
         )
     }  # fmt: skip

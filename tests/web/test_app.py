@@ -6,6 +6,7 @@ import httpx
 
 from forwarder.store.base import Store
 from tests.web.conftest import BASE, make_settings
+from tests.web.helpers import post
 from web.app import create_app
 from web.mailer import OutboxMailer
 
@@ -57,3 +58,18 @@ async def test_pages_that_need_login_redirect(client: httpx.AsyncClient) -> None
         assert response.status_code == 303, path
         assert response.headers["location"] == "/login"
     assert "set-cookie" not in response.headers  # no cookie before log-in
+
+
+async def test_a_link_that_is_not_valid_is_one_400_page(client: httpx.AsyncClient) -> None:
+    """Every mailed link's handler lets TokenError through to one answer: 400, same page."""
+    token = "not-a-token"
+    answers = [
+        await post(client, "/verify-email", {"token": token}),
+        await client.get("/reset/confirm", params={"token": token}),
+        await post(client, "/reset/confirm", {"token": token, "password": "x" * 20}),
+        await post(client, "/recipients/confirm", {"token": token}),
+        await post(client, "/recipients/confirm", {}),
+    ]
+    for response in answers:
+        assert response.status_code == 400, response.url
+        assert "Link not valid" in response.text and "the link is " in response.text

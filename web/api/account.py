@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from web.api.common import ApiError, json_object
+from web.api.common import json_object
 from web.api.keys import authenticate
 from web.context import ctx_of
+from web.errors import AppError
 from web.pages import password_matches
 from web.validation import only_keys, password
 
@@ -24,7 +25,7 @@ async def delete_account(request: Request) -> Response:
     data = await json_object(request)
     only_keys(data, {"password"})
     if not await password_matches(request, user, password(data.get("password"))):
-        raise ApiError(403, "wrong_password", "the password is not right; nothing was deleted")
+        raise AppError(403, "wrong_password", "the password is not right; nothing was deleted")
     counts = await ctx_of(request).store.delete_account(user.id)
     return JSONResponse({"deleted": counts})
 

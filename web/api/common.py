@@ -15,17 +15,10 @@ from starlette.responses import JSONResponse
 
 from forwarder import dnsrecords
 from forwarder.store.base import Alias, Domain, ErrorLogEntry, Recipient
+from web.errors import AppError
 from web.validation import InputError
 
 MAX_BODY = 64 * 1024
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def error_response(
@@ -37,11 +30,11 @@ def error_response(
 async def json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise ApiError(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
+        raise AppError(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        raise AppError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InputError("body", "must be a JSON object")
     return data
