@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from forwarder.settings import ConfigError, Settings
-from forwarder.store import store_for
+from forwarder.store import sqlite_path, store_for
 from forwarder.store.base import Store
 from forwarder.sweeper import DEFAULT_INTERVAL, sweep_forever
 
@@ -193,5 +193,5 @@ def _db_kind(settings: Settings) -> str:
     """The backend and, for SQLite, the file; never a MongoDB URL (it may hold a password)."""
     url = settings.resolved_database_url
     if url.startswith("sqlite:"):
-        return f"SQLite at {url.removeprefix('sqlite:///')}"
+        return f"SQLite at {sqlite_path(url)}"
     return "MongoDB"

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from forwarder.runtime import _db_kind
+from forwarder.settings import Settings
 from forwarder.store.base import DenyKind, NewErrorLogEntry, Store
 from forwarder.store.mongo import MongoStore
 from forwarder.sweeper import sweep_forever, sweep_once
@@ -226,3 +228,11 @@ async def test_sweeper_survives_an_unreachable_database(caplog: pytest.LogCaptur
         assert "store unavailable (1 failed sweeps so far)" in caplog.text
     finally:
         await store.close()
+
+
+def test_start_line_names_the_sqlite_file_and_never_a_mongodb_url(tmp_path: Path) -> None:
+    default = (tmp_path / "quietmail.sqlite3").resolve()
+    assert _db_kind(Settings(data_dir=tmp_path)) == f"SQLite at {default}"
+    assert _db_kind(Settings(database_url="sqlite:///relative/q.db")) == "SQLite at relative/q.db"
+    mongo = Settings(database_url="mongodb://user:secret@db.example/quietmail")
+    assert _db_kind(mongo) == "MongoDB"
