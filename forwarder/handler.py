@@ -15,6 +15,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from forwarder import replies
+from forwarder.abuse import DenyChecks
 from forwarder.dedup import DeliveredMemory, fingerprint
 from forwarder.deliver import Transport, forward
 from forwarder.errorlog import ErrorLogWriter, domain_of
@@ -40,6 +41,7 @@ class RelayHandler:
         transport: Transport,
         memory: DeliveredMemory,
         errors: ErrorLogWriter,
+        denylist: DenyChecks,
     ) -> None:
         self._settings = settings
         self._cache = cache
@@ -48,6 +50,19 @@ class RelayHandler:
         self._transport = transport
         self._memory = memory
         self._errors = errors
+        self._denylist = denylist
+
+    # The abuse denylist (forwarder/abuse.py) decides at HELO/EHLO and MAIL; logs name the
+    # stage and the code, never the name or address.
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        if await self._denylist.helo_denied(hostname):
+            log.info("HELO answered %s: name on the denylist", replies.DENIED_CLIENT[:3])
+            return replies.DENIED_CLIENT
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_EHLO(
         self,
@@ -57,9 +72,22 @@ class RelayHandler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
+        if await self._denylist.helo_denied(hostname):
+            log.info("EHLO answered %s: name on the denylist", replies.DENIED_CLIENT[:3])
+            return [replies.DENIED_CLIENT]
         session.host_name = hostname
         # aiosmtpd reads commands one by one, so pipelined commands are safe (RFC 2920).
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if await self._denylist.sender_denied(address):
+            log.info("MAIL answered %s: sender on the denylist", replies.DENIED_SENDER[:3])
+            return replies.DENIED_SENDER
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return replies.ACCEPTED_SENDER
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Transaction, address: str, options: Any

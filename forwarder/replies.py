@@ -46,6 +46,9 @@ MALFORMED_HEADER = "550 5.6.0 Malformed header section (RFC 5322 2.2)"
 
 # ---------------------------------------------------------------- abuse denylist
 DENIED_CLIENT = "554 5.7.1 Connections from your address are refused for abuse"
+# After a 554 greeting the server waits for QUIT and answers 503 to the rest (RFC 5321 3.1).
+DENIED_CLIENT_ONLY_QUIT = "503 5.5.1 Connection refused for abuse: only QUIT is accepted"
+GOODBYE = "221 2.0.0 Bye"
 DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 
 # ---------------------------------------------------------------- forwarding outcome

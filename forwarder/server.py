@@ -15,6 +15,7 @@ import contextlib
 import logging
 
 from forwarder import replies
+from forwarder.abuse import DenyChecks
 from forwarder.dedup import DeliveredMemory
 from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
@@ -47,6 +48,7 @@ class Relay:
         self.cache = RoutingCache(store, settings.alias_cache_ttl)
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
+        self.denylist = DenyChecks(store, settings.alias_cache_ttl)
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
         self.handler = RelayHandler(
@@ -57,6 +59,7 @@ class Relay:
             transport or SmtpTransport(settings, pool=self.pool),
             self.memory,
             self.errors,
+            self.denylist,
         )
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
         self.budget = ByteBudget(settings.inflight_bytes_budget)

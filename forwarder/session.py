@@ -3,6 +3,9 @@
 - aiosmtpd's own reply texts for size, long lines and idle time are replaced by the named
   replies of :mod:`forwarder.replies` (one place, :data:`_TRANSLATE`);
 - connections beyond ``max_connections_per_ip`` get ``421 4.7.0`` and are closed;
+- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) is greeted with
+  ``554 5.7.1`` instead of 220, then only QUIT is served, everything else gets ``503``
+  (RFC 5321 3.1), until it quits, idles out or has sent ``_DENIED_COMMANDS`` commands;
 - source routes (``RCPT TO:<@a,@b:user@c>``) are refused, not silently stripped as aiosmtpd
   would (RFC 5321 4.1.1.3 lets a server refuse them);
 - DATA reserves bytes in the global in-flight budget first (``452 4.3.1`` when spent, RFC
@@ -18,6 +21,7 @@ dot-stuffs again on the way out.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP
@@ -29,6 +33,8 @@ from forwarder.transaction import Transaction
 if TYPE_CHECKING:
     from forwarder.server import Relay
 
+log = logging.getLogger(__name__)
+
 _TRANSLATE = {
     "552 Error: message size exceeds fixed maximum message size": replies.MESSAGE_TOO_BIG,
     "552 Error: Too much mail data": replies.MESSAGE_TOO_BIG,
@@ -36,6 +42,7 @@ _TRANSLATE = {
     "500 Command line too long": replies.LINE_TOO_LONG,
 }
 _DATA_REFUSALS = (replies.MESSAGE_TOO_BIG, replies.LINE_TOO_LONG)
+_DENIED_COMMANDS = 10  # commands a denied client may send before it is closed
 
 
 class RelaySMTP(SMTP):
@@ -82,7 +89,24 @@ class RelaySMTP(SMTP):
             await self.push(replies.TOO_MANY_CONNECTIONS)
             self.close_with(None)
             return
+        if await self._relay.denylist.client_denied(self._ip):
+            log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
+            await self._refuse_client()
+            return
         await super()._handle_client()
+
+    async def _refuse_client(self) -> None:
+        await self.push(replies.DENIED_CLIENT)
+        for _ in range(_DENIED_COMMANDS):
+            try:
+                line = await self._reader.readuntil()
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                break
+            if line.strip().upper() == b"QUIT":
+                await self.push(replies.GOODBYE)
+                break
+            await self.push(replies.DENIED_CLIENT_ONLY_QUIT)
+        self.close_with(None)
 
     def _timeout_cb(self) -> None:
         self.close_with(replies.IDLE_TIMEOUT)  # RFC 5321 4.5.3.2: 421 before closing
