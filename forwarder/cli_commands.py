@@ -15,7 +15,9 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from forwarder import addresses
 from forwarder.crypto import new_token
 from forwarder.passwords import check_password_rules, hash_password
 from forwarder.settings import Settings
@@ -39,6 +41,15 @@ class CliError(Exception):
 
 
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+T = TypeVar("T")
+
+
+def checked(check: Callable[[str], T], value: str, what: str) -> T:
+    """A name the operator chose, checked by forwarder.addresses (the web app's rules)."""
+    try:
+        return check(value)
+    except addresses.AddressError as exc:
+        raise CliError(f"{what} {value!r}: {exc.message}") from None
 
 
 @asynccontextmanager
@@ -80,6 +91,8 @@ async def _domain(store: Store, name: str, owner: str | None) -> Domain:
 
 
 def _split_address(address: str) -> tuple[str, str]:
+    """An existing alias's address, to look it up: the store's lenient normalisers, so an
+    alias made before the syntax rules were shared can still be removed."""
     local, sep, domain = address.strip().rpartition("@")
     if not sep:
         raise CliError(f"{address!r} is not an address (LOCAL@DOMAIN, LOCAL may be *)")
@@ -102,7 +115,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def user_create(args: argparse.Namespace, settings: Settings) -> int:
-    email = normalize_email(args.email)
+    email = checked(addresses.address, args.email, "user address")
     password = await asyncio.to_thread(_read_password, args.password_stdin)
     check_password_rules(password)
     password_hash = await hash_password(password)
@@ -130,7 +143,7 @@ async def user_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def domain_add(args: argparse.Namespace, settings: Settings) -> int:
-    name = normalize_domain(args.domain)
+    name = checked(addresses.domain_name, args.domain, "domain")
     async with _opened(settings) as store:
         owner = await _user(store, args.owner)
         try:
@@ -204,7 +217,7 @@ async def domain_dns(args: argparse.Namespace, settings: Settings) -> int:
 def _targets(raw: list[str], alias_address: str, settings: Settings) -> list[str]:
     targets: list[str] = []
     for item in raw:
-        target = normalize_email(item)
+        target = checked(addresses.address, item, "target")
         if target == alias_address:
             raise CliError(f"{target} cannot forward to itself")
         if target not in targets:
@@ -215,7 +228,7 @@ def _targets(raw: list[str], alias_address: str, settings: Settings) -> list[str
 
 
 async def alias_add(args: argparse.Namespace, settings: Settings) -> int:
-    local, domain_name = _split_address(args.address)
+    local, domain_name = checked(addresses.alias_address, args.address, "alias")
     address = f"{local}@{domain_name}"
     targets = _targets(args.to, address, settings)
     mode = AliasMode(args.mode)

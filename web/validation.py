@@ -1,30 +1,25 @@
 """Input checks shared by the pages and the API, run before anything reaches the store.
 
 Every value must have the expected type (a dict such as ``{"$ne": null}`` where a string
-belongs is refused), a bounded length, and a valid syntax: addresses and domains go through
-the store's own normalisers (IDNA A-labels, RFC 5321 lengths) so the two agree.
+belongs is refused), a bounded length, and a valid syntax: addresses and domains are checked
+by :mod:`forwarder.addresses` (the same rules as the CLI), on top of the store's own
+normalisers (IDNA A-labels, RFC 5321 lengths).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
+from forwarder import addresses
 from forwarder.passwords import WeakPassword, check_password_rules
-from forwarder.store.base import (
-    CATCH_ALL,
-    AliasMode,
-    InvalidValue,
-    normalize_domain,
-    normalize_email,
-    normalize_local_part,
-)
+from forwarder.store.base import AliasMode
 
 MAX_DESCRIPTION = 500
 MAX_NAME = 100
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+")  # RFC 5322 dot-atom text, lower case
+T = TypeVar("T")
 
 
 class InputError(ValueError):
@@ -51,38 +46,23 @@ def text(value: object, field: str, *, max_length: int, required: bool = True) -
     return value
 
 
-def domain_name(value: object, field: str = "name") -> str:
+def _checked(check: Callable[[object], T], value: object, field: str) -> T:
     try:
-        name = normalize_domain(value)
-    except InvalidValue as exc:
-        raise InputError(field, str(exc)) from None
-    if not all(_LABEL.fullmatch(label) for label in name.split(".")):
-        raise InputError(field, "is not a valid host name (letters, digits and hyphens)")
-    return name
+        return check(value)
+    except addresses.AddressError as exc:
+        raise InputError(field, exc.message) from None
+
+
+def domain_name(value: object, field: str = "name") -> str:
+    return _checked(addresses.domain_name, value, field)
 
 
 def email(value: object, field: str = "email") -> str:
-    try:
-        address = normalize_email(value)
-    except InvalidValue as exc:
-        raise InputError(field, str(exc)) from None
-    local, _, domain = address.rpartition("@")
-    if not _LOCAL.fullmatch(local) or ".." in local or local[0] == "." or local[-1] == ".":
-        raise InputError(field, "is not a valid address")
-    domain_name(domain, field)
-    return address
+    return _checked(addresses.address, value, field)
 
 
 def local_part(value: object, field: str = "local_part") -> str:
-    if value == CATCH_ALL:
-        return CATCH_ALL
-    try:
-        local = normalize_local_part(value)
-    except InvalidValue as exc:
-        raise InputError(field, str(exc)) from None
-    if not _LOCAL.fullmatch(local) or ".." in local or local[0] == "." or local[-1] == ".":
-        raise InputError(field, "may hold letters, digits and . _ - + (not at either end)")
-    return local
+    return _checked(addresses.local_part, value, field)
 
 
 def targets(value: object, max_targets: int, field: str = "targets") -> tuple[str, ...]:
