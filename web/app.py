@@ -153,10 +153,9 @@ def create_app(
             LoginRequired, StoreUnavailable, HTTPException,
         )
     }  # fmt: skip
-    https = settings.base_url.startswith("https://")
     app = Starlette(
         routes=_routes(),
-        middleware=[Middleware(SecurityHeadersMiddleware, https=https)],
+        middleware=[Middleware(SecurityHeadersMiddleware, https=ctx.https)],
         exception_handlers=handlers,
     )
     app.state.ctx = ctx

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import jinja2
 from starlette.requests import Request
@@ -22,12 +22,6 @@ from web.ratelimit import RateLimits
 from web.tokens import Tokens
 
 Clock = Callable[[], datetime]
-
-
-class AsyncResolver(Protocol):
-    """dnspython's ``dns.asyncresolver.Resolver``, as far as the DNS checks use it."""
-
-    async def resolve(self, qname: Any, rdtype: Any = ..., *args: Any, **kwargs: Any) -> Any: ...
 
 
 def utc_now() -> datetime:

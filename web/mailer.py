@@ -15,7 +15,6 @@ The rule (:func:`mailer_for`): local mode means ``hostname == "localhost"`` and 
 
 from __future__ import annotations
 
-import inspect
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,9 +55,7 @@ class OutboundMailer:
 
         message = build_message(self._settings, to, subject, body).as_bytes()
         try:
-            result = deliver.send_system_mail(self._settings, to, message)
-            if inspect.isawaitable(result):
-                await result
+            await deliver.send_system_mail(self._settings, to, message)
         except Exception as exc:  # any delivery failure becomes one error the page can show
             raise MailError("the message could not be sent; try again later") from exc
 

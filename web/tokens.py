@@ -38,10 +38,6 @@ class Purpose(enum.Enum):
 class TokenError(Exception):
     """A token that is forged, for another purpose, malformed or expired."""
 
-    def __init__(self, message: str, *, expired: bool = False) -> None:
-        super().__init__(message)
-        self.expired = expired
-
 
 def _clock_signer(clock: Callable[[], datetime]) -> type[TimestampSigner]:
     class ClockSigner(TimestampSigner):
@@ -73,7 +69,7 @@ class Tokens:
         try:
             payload = serializer.loads(token, max_age=purpose.max_age)
         except SignatureExpired:
-            raise TokenError("the link has expired", expired=True) from None
+            raise TokenError("the link has expired") from None
         except BadSignature:
             raise TokenError("the link is not valid") from None
         if not isinstance(payload, dict):

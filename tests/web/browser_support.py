@@ -1,5 +1,5 @@
 """What the browser test needs around Chromium: finding it (or skipping), launching it, the web
-app served by a real uvicorn on a free loopback port, screenshots, and the mailed links.
+app served by a real uvicorn on a free loopback port, and screenshots.
 
 Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright's async API with
 ``executable_path``; Playwright's own browser downloads are never used. When the binary is
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import socket
 from collections.abc import Iterator, Mapping
@@ -21,8 +20,6 @@ import pytest
 import uvicorn
 from playwright.async_api import Page, ViewportSize
 from starlette.applications import Starlette
-
-from web.mailer import OutboxMailer
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -38,7 +35,6 @@ VIEWPORT: ViewportSize = {"width": 1000, "height": 800}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
-_LINK = re.compile(r"https?://\S+")
 
 
 def require_chromium(environ: Mapping[str, str] | None = None, *, binary: Path = CHROMIUM) -> Path:
@@ -72,13 +68,6 @@ class Screenshots:
         for directory in self.dirs[1:]:
             await asyncio.to_thread(shutil.copyfile, first, directory / first.name)
         self.taken.append(first.name)
-
-
-def mailed_link(outbox: OutboxMailer, to: str) -> str:
-    """The link in the last message the web app mailed to ``to``."""
-    match = _LINK.search(outbox.last_to(to).body)
-    assert match, f"no link in the message to {to}"
-    return match.group(0)
 
 
 class _Server(uvicorn.Server):

@@ -34,11 +34,21 @@ async def post(client: httpx.AsyncClient, url: str, data: dict[str, str]) -> htt
     return await client.post(url, data={"csrf": await csrf(client), **data})
 
 
-def link_token(mail_body: str) -> tuple[str, str]:
-    """(path, token) of the link in a mailed message."""
+def link_in(mail_body: str) -> str:
+    """The link in a mailed message."""
     match = _LINK.search(mail_body)
     assert match, "no link in the message"
-    parts = urlsplit(match.group(0))
+    return match.group(0)
+
+
+def mailed_link(outbox: OutboxMailer, to: str) -> str:
+    """The link in the last message the web app mailed to ``to``."""
+    return link_in(outbox.last_to(to).body)
+
+
+def link_token(mail_body: str) -> tuple[str, str]:
+    """(path, token) of the link in a mailed message."""
+    parts = urlsplit(link_in(mail_body))
     return parts.path, parse_qs(parts.query)["token"][0]
 
 

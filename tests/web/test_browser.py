@@ -44,10 +44,10 @@ from tests.web.browser_support import (
     VIEWPORT,
     Screenshots,
     WebServer,
-    mailed_link,
     require_chromium,
     save_docs_screenshots,
 )
+from tests.web.helpers import mailed_link
 from web.app import create_app
 from web.mailer import OutboxMailer
 
