@@ -25,7 +25,7 @@ GOOD_ADDRESS = {
     "a.b+c@mail.example.org": "a.b+c@mail.example.org",
     "x@Bücher.Example": "x@xn--bcher-kva.example",
 }
-BAD_ADDRESS = [
+BAD_ADDRESS: list[object] = [
     "x..y@example.net",
     ".x@example.net",
     "x.@example.net",
@@ -86,9 +86,9 @@ def test_the_web_and_the_cli_rules_are_the_same_functions() -> None:
         with pytest.raises(validation.InputError) as caught:
             validation.local_part(bad)
         assert caught.value.field == "local_part"
-    for bad in BAD_ADDRESS:
+    for bad_address in BAD_ADDRESS:
         with pytest.raises(validation.InputError) as caught:
-            validation.email(bad, "targets")
+            validation.email(bad_address, "targets")
         assert caught.value.field == "targets"
     assert validation.email("Me@Example.NET") == "me@example.net"
     assert validation.domain_name("Example.ORG") == "example.org"
