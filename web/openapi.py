@@ -144,7 +144,12 @@ def _paths() -> dict[str, Any]:
                 **_errors()}},
             "post": {"summary": "Add a domain", "requestBody": _body({
                 "type": "object", "required": ["name"], "additionalProperties": False,
-                "properties": {"name": {"type": "string", "maxLength": 253}}}),
+                "properties": {"name": {
+                    "type": "string", "maxLength": 253,
+                    "description": "A host name with at least one dot; Unicode labels are taken "
+                    "as IDNA and stored as A-labels (xn--), and each stored label holds letters, "
+                    "digits and hyphens (not at either end). No pattern is given because the "
+                    "Unicode form is accepted too."}}}),
                 "responses": {"201": _json(_ref("Domain"), "Added, with the records to publish"),
                               **_errors(400, 409, 413, 422)}},
         },
@@ -206,7 +211,9 @@ def _paths() -> dict[str, Any]:
             "post": {"summary": "Delete the account and every record tied to it",
                      "requestBody": _body({"type": "object", "required": ["password"],
                                            "additionalProperties": False,
-                                           "properties": {"password": {"type": "string"}}}),
+                                           "properties": {"password": {
+                                               "type": "string", "minLength": 1,
+                                               "maxLength": 1024}}}),
                      "responses": {"200": _json({"type": "object", "properties": {
                          "deleted": {"type": "object",
                                      "additionalProperties": {"type": "integer"}}}},

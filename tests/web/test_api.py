@@ -197,3 +197,16 @@ async def test_openapi_document_matches_the_routes(
     }
     in_app = _app_api_routes(app) - {("/openapi.json", "get")}
     assert documented == in_app
+
+
+async def test_documented_password_limits_are_the_enforced_ones(
+    client: httpx.AsyncClient, key: str
+) -> None:
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    body = doc["paths"]["/account/delete"]["post"]["requestBody"]["content"]["application/json"]
+    field = body["schema"]["properties"]["password"]
+    low, high = field["minLength"], field["maxLength"]
+    url, h = "/api/v1/account/delete", bearer(key)
+    for length, status in ((low - 1, 422), (low, 403), (high, 403), (high + 1, 422)):
+        response = await client.post(url, json={"password": "x" * length}, headers=h)
+        assert response.status_code == status, length
