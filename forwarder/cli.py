@@ -4,7 +4,8 @@
 command prints its result on stdout. Bad input, a bad setting or an unreachable database
 ends in ONE line on stderr, ``quietmail: error: ...``, and a non-zero exit status (2 for
 usage and configuration, 1 for everything else), never a traceback. Secrets are never
-printed. The admin commands live in :mod:`forwarder.cli_commands`.
+printed. The admin commands live in :mod:`forwarder.cli_commands` (and the modules it
+names).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from forwarder.cli_commands import COMMANDS, CliError
+from forwarder.cli_deny import DEFAULT_DAYS
 from forwarder.localmode import ensure_data_dir, with_local_secrets
 from forwarder.passwords import WeakPassword
 from forwarder.settings import SECRET_FIELDS, ConfigError, Settings, load_settings
-from forwarder.store.base import AliasMode, StoreError
+from forwarder.store.base import AliasMode, DenyKind, StoreError
 
 PROG = "quietmail"
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _with_owner(alias.add_parser("list", help="list a domain's aliases"))
     _with_owner(alias.add_parser("remove", help="remove an alias"), "address")
 
+    _add_deny(sub)
     _with_owner(sub.add_parser("errors", help="a domain's error log (last days)"))
     arc = sub.add_parser("arc", help="the server's ARC signing key").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -84,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("smtp", help="run the relay (and the sweeper) only")
     sub.add_parser("web", help="run the web app (and the sweeper) only")
     return parser
+
+
+def _add_deny(sub: argparse._SubParsersAction[_Parser]) -> None:
+    deny = sub.add_parser("deny", help="the abuse denylist").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    add = deny.add_parser("add", help="deny a client IP, a HELO host name or a sender")
+    add.add_argument("kind", choices=[k.value for k in DenyKind])
+    add.add_argument("value", help="IP address, host name, or sender address or domain")
+    add.add_argument("--reason", required=True, metavar="TEXT")
+    add.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N", help="default 30")
+    deny.add_parser("list", help="the active entries")
+    deny.add_parser("remove", help="remove an entry").add_argument("id")
 
 
 def _with_owner(parser: argparse.ArgumentParser, name: str = "domain") -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.store.base import NewErrorLogEntry
+from forwarder.store.base import DenyEntry, DenyKind, NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
 from tests.support.dns_server import DNSServer
 
@@ -318,6 +318,19 @@ BAD_INPUT: list[tuple[list[str], dict[str, str], str, int]] = [
     (["alias", "remove", "nobody@example.test"], {}, "no alias nobody@example.test", 1),
     (["alias", "list", "unknown.test"], {}, "unknown domain", 1),
     (["errors", "unknown.test"], {}, "unknown domain", 1),
+    (["deny", "add", "ip", "192.0.2", "--reason", "r"], {}, "deny ip '192.0.2': not an IPv4", 1),
+    (["deny", "add", "ip", "bad.example", "--reason", "r"], {}, "not an IPv4 or IPv6", 1),
+    (["deny", "add", "host", "bad host.example", "--reason", "r"], {}, "not a host name", 1),
+    (["deny", "add", "sender", "a b@bad.example", "--reason", "r"], {},
+     "not an address or a domain", 1),
+    (["deny", "add", "sender", '{"$ne":null}', "--reason", "r"], {}, "deny sender", 1),
+    (["deny", "add", "ip", "192.0.2.1", "--reason", " "], {}, "--reason must say why", 1),
+    (["deny", "add", "ip", "192.0.2.1", "--reason", "a\x1b[31mb"], {}, "one line", 1),
+    (["deny", "add", "ip", "192.0.2.1", "--reason", "r", "--days", "0"], {}, "--days", 1),
+    (["deny", "add", "ip", "192.0.2.1", "--reason", "r", "--days", "x"], {}, "invalid int", 2),
+    (["deny", "add", "ip", "192.0.2.1"], {}, "required: --reason", 2),
+    (["deny", "add", "subnet", "192.0.2.0/24", "--reason", "r"], {}, "invalid choice", 2),
+    (["deny", "remove", "no-such-id"], {}, "no denylist entry 'no-such-id'", 1),
     (["frobnicate"], {}, "invalid choice", 2),
     (["domain"], {}, "required", 2),
     (["domain", "list"], {"QUIETMAIL_SMTP_PORT": "99999"}, "QUIETMAIL_SMTP_PORT:", 2),
@@ -382,6 +395,7 @@ def test_injection_values_changed_nothing(
     assert ok(prepared("domain", "list")) == (
         "example.test  verified  owner=owner@example.net  aliases=1\n"
     )
+    assert ok(prepared("deny", "list")) == "no active denylist entries\n"
 
 
 def test_secrets_are_never_printed(tmp_path: Path) -> None:
@@ -428,13 +442,59 @@ def test_domain_dns_check_against_live_dns(tmp_path: Path, dns_server: DNSServer
     assert after.rstrip().endswith("ownership proven: yes")
 
 
+async def _deny_entries(data_dir: Path) -> list[DenyEntry]:
+    store = SqliteStore(str(data_dir / "quietmail.sqlite3"))
+    await store.open()
+    try:
+        return await store.denylist.list_active(datetime.now(UTC))
+    finally:
+        await store.close()
+
+
+def test_deny_add_list_remove(tmp_path: Path) -> None:
+    """The operator's denylist commands write what the relay compares (forwarder/abuse.py):
+    a canonical IP, an A-label host, a lower-case sender address or domain."""
+    cli = make_cli(tmp_path / "data")
+    assert ok(cli("deny", "list")) == "no active denylist entries\n"
+    added = [
+        ok(cli("deny", "add", "ip", "2001:DB8:0:0::1", "--reason", "dictionary attack")),
+        ok(cli("deny", "add", "host", "Bücher.Example.", "--reason", "spam run", "--days", "2")),
+        ok(cli("deny", "add", "sender", "Spam@Bad.Example", "--reason", "phishing")),
+        ok(cli("deny", "add", "sender", "bad.example", "--reason", "the whole domain")),
+    ]
+    assert added[0].startswith("denied ip 2001:db8::1 until ")
+    assert added[1].startswith("denied host xn--bcher-kva.example until ")
+    assert added[2].startswith("denied sender spam@bad.example until ")
+    entries = asyncio.run(_deny_entries(tmp_path / "data"))
+    assert [(e.kind, e.value, e.reason) for e in entries] == [
+        (DenyKind.IP, "2001:db8::1", "dictionary attack"),
+        (DenyKind.HOST, "xn--bcher-kva.example", "spam run"),
+        (DenyKind.SENDER, "spam@bad.example", "phishing"),
+        (DenyKind.SENDER, "bad.example", "the whole domain"),
+    ]
+    for entry, days in zip(entries, (30, 2, 30, 30), strict=True):
+        kept = entry.expires_at - entry.created_at
+        assert timedelta(days=days) - timedelta(seconds=1) < kept <= timedelta(days=days)
+        assert f"(id {entry.id})" in added[entries.index(entry)]
+    listing = ok(cli("deny", "list")).splitlines()
+    assert listing[0].startswith(f"{entries[0].id}  ip  2001:db8::1  until ")
+    assert listing[0].endswith("  dictionary attack") and len(listing) == 4
+
+    assert ok(cli("deny", "remove", entries[2].id)) == f"removed denylist entry {entries[2].id}\n"
+    again = cli("deny", "remove", entries[2].id)
+    assert again.returncode == 1 and len(again.stderr.splitlines()) == 1
+    assert "no denylist entry" in again.stderr
+    left = asyncio.run(_deny_entries(tmp_path / "data"))
+    assert [e.id for e in left] == [entries[0].id, entries[1].id, entries[3].id]
+
+
 def test_help_lists_every_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "forwarder.cli", "--help"],
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0
-    for command in ("user", "domain", "alias", "errors", "serve", "smtp", "web"):
+    for command in ("user", "domain", "alias", "deny", "errors", "serve", "smtp", "web"):
         assert command in result.stdout
 
 
