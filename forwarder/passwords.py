@@ -37,7 +37,3 @@ async def verify_password(password_hash: str, password: str) -> bool:
             return False
 
     return await asyncio.to_thread(_verify)
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)

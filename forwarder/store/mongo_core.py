@@ -103,20 +103,14 @@ class Collection:
             result = await self.raw.update_one(flt, update, upsert=upsert, **_session_kw(session))
         return int(result.matched_count)
 
-    async def update_many(self, flt: Doc, update: Doc, *, session: Any = None) -> int:
-        with _guard(session):
-            result = await self.raw.update_many(flt, update, **_session_kw(session))
-        return int(result.matched_count)
-
     async def find_one_and_update(
-        self, flt: Doc, update: Doc, *, upsert: bool = False, session: Any = None
+        self, flt: Doc, update: Doc, *, session: Any = None
     ) -> Doc | None:
         """The document after the update, or None when nothing matched."""
         with _guard(session):
             doc: Doc | None = await self.raw.find_one_and_update(
                 flt,
                 update,
-                upsert=upsert,
                 return_document=ReturnDocument.AFTER,
                 **_session_kw(session),
             )
@@ -131,10 +125,6 @@ class Collection:
         with _guard(session):
             result = await self.raw.delete_many(flt, **_session_kw(session))
         return int(result.deleted_count)
-
-    async def count(self, flt: Doc) -> int:
-        with translate_errors():
-            return int(await self.raw.count_documents(flt))
 
     async def create_index(self, keys: Sequence[tuple[str, int]], **options: Any) -> str:
         with translate_errors():

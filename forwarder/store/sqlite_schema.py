@@ -175,11 +175,6 @@ class SchemaTooNew(StoreError):
     """The database was written by a newer quietmail; opening it could corrupt it."""
 
 
-async def schema_version(db: Db) -> int:
-    row = await db.fetch_one("PRAGMA user_version")
-    return int(row[0]) if row is not None else 0
-
-
 async def migrate(db: Db, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
     """Apply the missing forward migrations, each in its own transaction; the version is
     re-read inside the write lock so two processes opening a new file do not both migrate.
