@@ -28,7 +28,7 @@ async def test_hidden_second_message_stays_inside_the_first(world: World, fake_e
     )
     writer.write(script)
     await writer.drain()
-    replies = []
+    replies: list[bytes] = []
     while not any(r.startswith(b"354") for r in replies):
         replies.append(await asyncio.wait_for(reader.readline(), 10))
     writer.write(b"Subject: first\r\n\r\nbody" + fake_end + smuggled + b".\r\nQUIT\r\n")
