@@ -16,6 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from forwarder import replies
 from forwarder.abuse import DenyChecks
+from forwarder.checks.dnsbl import BlockLists
 from forwarder.dedup import DeliveredMemory, fingerprint
 from forwarder.deliver import Transport, forward
 from forwarder.errorlog import ErrorLogWriter, domain_of
@@ -42,6 +43,7 @@ class RelayHandler:
         memory: DeliveredMemory,
         errors: ErrorLogWriter,
         denylist: DenyChecks,
+        blocklists: BlockLists | None = None,
     ) -> None:
         self._settings = settings
         self._cache = cache
@@ -51,6 +53,7 @@ class RelayHandler:
         self._memory = memory
         self._errors = errors
         self._denylist = denylist
+        self._blocklists = blocklists
 
     # The abuse denylist (forwarder/abuse.py) decides at HELO/EHLO and MAIL; logs name the
     # stage and the code, never the name or address.
@@ -85,6 +88,13 @@ class RelayHandler:
         if await self._denylist.sender_denied(address):
             log.info("MAIL answered %s: sender on the denylist", replies.DENIED_SENDER[:3])
             return replies.DENIED_SENDER
+        if self._blocklists is not None:
+            zone = await self._blocklists.domain_listed(
+                session.host_name or "", address.rpartition("@")[2]
+            )
+            if zone is not None:
+                log.info("MAIL answered 550: HELO name or sender domain on a DNS block list")
+                return replies.blocklisted_sender(zone)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.ACCEPTED_SENDER

@@ -51,6 +51,19 @@ DENIED_CLIENT_ONLY_QUIT = "503 5.5.1 Connection refused for abuse: only QUIT is 
 GOODBYE = "221 2.0.0 Bye"
 DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 
+# ---------------------------------------------------------------- DNS block lists (RFC 5782)
+
+
+def blocklisted_client(zone: str) -> str:
+    """A client IP listed by ``zone`` (an operator-configured host name), at connection."""
+    return f"554 5.7.1 Service unavailable: client address blocked using {zone}"
+
+
+def blocklisted_sender(zone: str) -> str:
+    """The HELO name or the sender's domain listed by ``zone``, at MAIL FROM."""
+    return f"550 5.7.1 Sender domain or HELO name blocked using {zone}"
+
+
 # ---------------------------------------------------------------- forwarding outcome
 FORWARD_DEFERRED = "451 4.4.1 A target did not accept the message yet, try again later"
 FORWARD_TIMEOUT = "451 4.4.7 Forwarding took too long, try again later"

@@ -16,6 +16,7 @@ import logging
 
 from forwarder import replies
 from forwarder.abuse import DenyChecks
+from forwarder.checks.dnsbl import BlockLists
 from forwarder.dedup import DeliveredMemory
 from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
@@ -49,6 +50,8 @@ class Relay:
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
+        lists = BlockLists(settings)
+        self.blocklists = lists if lists.enabled else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
         self.handler = RelayHandler(
@@ -60,6 +63,7 @@ class Relay:
             self.memory,
             self.errors,
             self.denylist,
+            self.blocklists,
         )
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
         self.budget = ByteBudget(settings.inflight_bytes_budget)

@@ -3,8 +3,9 @@
 - aiosmtpd's own reply texts for size, long lines and idle time are replaced by the named
   replies of :mod:`forwarder.replies` (one place, :data:`_TRANSLATE`);
 - connections beyond ``max_connections_per_ip`` get ``421 4.7.0`` and are closed;
-- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) is greeted with
-  ``554 5.7.1`` instead of 220, then only QUIT is served, everything else gets ``503``
+- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) or on one of the
+  operator's DNS block lists (:mod:`forwarder.checks.dnsbl`) is greeted with ``554 5.7.1``
+  instead of 220, then only QUIT is served, everything else gets ``503``
   (RFC 5321 3.1), until it quits, idles out or has sent ``_DENIED_COMMANDS`` commands;
 - source routes (``RCPT TO:<@a,@b:user@c>``) are refused, not silently stripped as aiosmtpd
   would (RFC 5321 4.1.1.3 lets a server refuse them);
@@ -91,12 +92,18 @@ class RelaySMTP(SMTP):
             return
         if await self._relay.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
-            await self._refuse_client()
+            await self._refuse_client(replies.DENIED_CLIENT)
+            return
+        blocklists = self._relay.blocklists
+        zone = await blocklists.client_listed(self._ip) if blocklists else None
+        if zone is not None:
+            log.info("connection answered 554: client on a DNS block list")
+            await self._refuse_client(replies.blocklisted_client(zone))
             return
         await super()._handle_client()
 
-    async def _refuse_client(self) -> None:
-        await self.push(replies.DENIED_CLIENT)
+    async def _refuse_client(self, reply: str) -> None:
+        await self.push(reply)
         for _ in range(_DENIED_COMMANDS):
             try:
                 line = await self._reader.readuntil()

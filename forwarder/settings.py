@@ -63,6 +63,29 @@ class HostPort:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class ListZone:
+    """A DNS block list zone and the answers that mean "listed" (RFC 5782 section 5).
+
+    ``codes`` holds inclusive ranges of IPv4 answers as integers; empty means the default,
+    127.0.0.2 to 127.255.254.255 (127.0.0.1 is never a listing, and list operators answer
+    errors such as "public resolver refused" in 127.255.255.0/24)."""
+
+    zone: str
+    codes: tuple[tuple[int, int], ...] = ()
+
+    def lists(self, answer: str) -> bool:
+        try:
+            value = int(ipaddress.IPv4Address(answer))
+        except ValueError:
+            return False
+        ranges = self.codes or _DEFAULT_LISTED
+        return any(low <= value <= high for low, high in ranges)
+
+
+_DEFAULT_LISTED = ((0x7F000002, 0x7FFFFEFF),)  # 127.0.0.2 .. 127.255.254.255
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything quietmail can be told. Field docs live in config/quietmail.example.toml."""
@@ -106,6 +129,10 @@ class Settings:
     arc_key_path: Path | None = None  # empty: generated, sealed, in data_dir
 
     error_log_days: int = 7
+
+    dnsbl_zones: tuple[ListZone, ...] = ()
+    dnsbl_domain_zones: tuple[ListZone, ...] = ()
+    dnsbl_timeout: float = 2.0
 
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     srs_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -270,6 +297,31 @@ def _database_url(key: str, raw: object) -> str:
     return text
 
 
+def _list_zones(key: str, raw: object) -> tuple[ListZone, ...]:
+    """``zone`` or ``zone=CODES``, comma-separated (or a TOML list); CODES is one or more
+    IPv4 answers or ranges ``A..B`` joined by ``;``: ``zen.spamhaus.org=127.0.0.2..127.0.0.11``."""
+    items = raw if isinstance(raw, list) else _str(key, raw).split(",")
+    zones = []
+    for item in items:
+        text = _str(key, item)
+        if not text:
+            continue
+        name, _, codes_text = text.partition("=")
+        zone = _hostname(key, name)
+        codes = []
+        for part in filter(None, (p.strip() for p in codes_text.split(";"))):
+            low, _, high = part.partition("..")
+            try:
+                pair = (int(ipaddress.IPv4Address(low)), int(ipaddress.IPv4Address(high or low)))
+            except ValueError:
+                raise ConfigError(f"{key}: {part!r} is not an IPv4 answer or range A..B") from None
+            if pair[0] > pair[1]:
+                raise ConfigError(f"{key}: {part!r} is an empty range")
+            codes.append(pair)
+        zones.append(ListZone(zone, tuple(codes)))
+    return tuple(zones)
+
+
 def _log_level(key: str, raw: object) -> str:
     text = _str(key, raw).upper()
     if text not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -322,6 +374,9 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "arc_selector": _str,
     "arc_key_path": _optional_path,
     "error_log_days": _positive_int,
+    "dnsbl_zones": _list_zones,
+    "dnsbl_domain_zones": _list_zones,
+    "dnsbl_timeout": _positive_float,
     "secret_key": _secret,
     "srs_secret": _secret,
     "encryption_key": _secret,
