@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from forwarder import replies
 from forwarder.abuse import DenyChecks
 from forwarder.checks.dnsbl import BlockLists
+from forwarder.checks.rspamd import Rspamd
 from forwarder.dedup import DeliveredMemory, fingerprint
 from forwarder.deliver import Transport, forward
 from forwarder.errorlog import ErrorLogWriter, domain_of
@@ -44,6 +45,7 @@ class RelayHandler:
         errors: ErrorLogWriter,
         denylist: DenyChecks,
         blocklists: BlockLists | None = None,
+        spam: Rspamd | None = None,
     ) -> None:
         self._settings = settings
         self._cache = cache
@@ -54,6 +56,7 @@ class RelayHandler:
         self._errors = errors
         self._denylist = denylist
         self._blocklists = blocklists
+        self._spam = spam
 
     # The abuse denylist (forwarder/abuse.py) decides at HELO/EHLO and MAIL; logs name the
     # stage and the code, never the name or address.
@@ -152,18 +155,26 @@ class RelayHandler:
         if not envelope.targets:  # only drop-mode aliases: accepted and discarded
             return replies.DELIVERED
         peer = session.peer
-        verdict = await self._policy.inspect(
-            Inbound(
-                client_ip=str(peer[0]) if isinstance(peer, tuple) else "",
-                helo=session.host_name or "",
-                mail_from=envelope.sender,
-                recipients=tuple(envelope.rcpt_tos),
-                message=message,
-            )
+        inbound = Inbound(
+            client_ip=str(peer[0]) if isinstance(peer, tuple) else "",
+            helo=session.host_name or "",
+            mail_from=envelope.sender,
+            recipients=tuple(envelope.rcpt_tos),
+            message=message,
         )
+        verdict = await self._policy.inspect(inbound)
         if verdict.reply is not None:
             await self.refused(envelope, verdict.reply)
             return verdict.reply
+        forwarded = verdict.message
+        if self._spam is not None:
+            spam = await self._spam.check(
+                inbound.client_ip, inbound.helo, inbound.mail_from, inbound.recipients, message
+            )
+            if spam.reply is not None:
+                await self.refused(envelope, spam.reply)
+                return spam.reply
+            forwarded = spam.header() + forwarded
         fp = fingerprint(envelope.sender, message)
         pending = [t for t in envelope.targets if not self._memory.seen(fp, t)]
         if not pending:
@@ -175,7 +186,7 @@ class RelayHandler:
             self._transport,
             verdict.envelope_sender,
             pending,
-            trace + verdict.message,
+            trace + forwarded,
             self._settings.forward_timeout,
         )
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))

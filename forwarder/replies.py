@@ -51,6 +51,10 @@ DENIED_CLIENT_ONLY_QUIT = "503 5.5.1 Connection refused for abuse: only QUIT is 
 GOODBYE = "221 2.0.0 Bye"
 DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 
+# ---------------------------------------------------------------- spam (rspamd at DATA)
+SPAM_REJECTED = "550 5.7.1 Message refused as spam"
+SPAM_DEFERRED = "451 4.7.1 Message deferred by the spam filter, try again later"
+
 # ---------------------------------------------------------------- DNS block lists (RFC 5782)
 
 

@@ -17,6 +17,7 @@ import logging
 from forwarder import replies
 from forwarder.abuse import DenyChecks
 from forwarder.checks.dnsbl import BlockLists
+from forwarder.checks.rspamd import Rspamd
 from forwarder.dedup import DeliveredMemory
 from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
@@ -52,6 +53,7 @@ class Relay:
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
         lists = BlockLists(settings)
         self.blocklists = lists if lists.enabled else None
+        self.spam = Rspamd(settings) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
         self.handler = RelayHandler(
@@ -64,6 +66,7 @@ class Relay:
             self.errors,
             self.denylist,
             self.blocklists,
+            self.spam,
         )
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
         self.budget = ByteBudget(settings.inflight_bytes_budget)
@@ -135,4 +138,6 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), 2.0)
         await self.pool.close()
+        if self.spam is not None:
+            await self.spam.close()
         log.info("SMTP relay stopped")

@@ -133,6 +133,9 @@ class Settings:
     dnsbl_zones: tuple[ListZone, ...] = ()
     dnsbl_domain_zones: tuple[ListZone, ...] = ()
     dnsbl_timeout: float = 2.0
+    rspamd_url: str = ""  # empty: no rspamd
+    rspamd_timeout: float = 15.0
+    rspamd_fail_open: bool = False
 
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     srs_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -377,6 +380,9 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "dnsbl_zones": _list_zones,
     "dnsbl_domain_zones": _list_zones,
     "dnsbl_timeout": _positive_float,
+    "rspamd_url": _base_url,
+    "rspamd_timeout": _positive_float,
+    "rspamd_fail_open": _bool,
     "secret_key": _secret,
     "srs_secret": _secret,
     "encryption_key": _secret,
