@@ -80,6 +80,11 @@ class RspamdServer:
                 raise RuntimeError(f"rspamd did not start; see {self.log}")
             time.sleep(0.25)
 
+    @property
+    def process_group(self) -> int:
+        assert self._process is not None
+        return self._process.pid  # started with start_new_session: it leads its group
+
     def pause(self) -> None:
         """SIGSTOP every rspamd process: connections are accepted, nothing is answered."""
         assert self._process is not None
