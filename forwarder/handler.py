@@ -27,7 +27,7 @@ from forwarder.received import count_received, received_line
 from forwarder.resolve import AliasResolver
 from forwarder.routecache import RoutingCache
 from forwarder.settings import Settings
-from forwarder.store.base import StoreError
+from forwarder.store.base import SpamPolicy, StoreError
 from forwarder.transaction import Transaction
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,8 @@ class RelayHandler:
             log.warning("RCPT answered %s: store unavailable", replies.STORE_UNAVAILABLE[:3])
             return replies.STORE_UNAVAILABLE
         if resolution.accepted:
+            if not envelope.fits(resolution):
+                return replies.OTHER_SPAM_POLICY  # not a refusal: the client retries it
             envelope.add(address, resolution)
             return resolution.reply
         envelope.refused += 1
@@ -167,10 +169,12 @@ class RelayHandler:
             await self.refused(envelope, verdict.reply)
             return verdict.reply
         forwarded = verdict.message
-        if self._spam is not None:
+        policy = envelope.spam or SpamPolicy()
+        if self._spam is not None and policy.enabled:
             spam = await self._spam.check(
                 inbound.client_ip, inbound.helo, inbound.mail_from, inbound.recipients, message
             )
+            spam = spam.with_threshold(policy.reject_score)
             if spam.reply is not None:
                 await self.refused(envelope, spam.reply)
                 return spam.reply

@@ -54,6 +54,8 @@ DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 # ---------------------------------------------------------------- spam (rspamd at DATA)
 SPAM_REJECTED = "550 5.7.1 Message refused as spam"
 SPAM_DEFERRED = "451 4.7.1 Message deferred by the spam filter, try again later"
+# RFC 5321 4.5.3.1.10: a client that gets 452 for a recipient sends it in a later transaction.
+OTHER_SPAM_POLICY = "452 4.5.3 Send to this recipient in a separate transaction"
 
 # ---------------------------------------------------------------- DNS block lists (RFC 5782)
 

@@ -10,7 +10,7 @@ Local parts are compared in lower case. Store errors propagate (the handler answ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forwarder import replies
 from forwarder.pipeline import BounceAddresses
@@ -22,6 +22,7 @@ from forwarder.store.base import (
     AliasMode,
     Domain,
     InvalidValue,
+    SpamPolicy,
     normalize_domain,
     normalize_local_part,
 )
@@ -37,6 +38,7 @@ class Resolution:
     targets: tuple[str, ...] = ()  # where the message goes (empty for drop and refusals)
     domain_id: str = ""  # set when the domain is ours: refusals are logged for its owner
     alias: str = ""  # the local part as resolved, for the error log
+    spam: SpamPolicy = field(default_factory=SpamPolicy)  # the owner's choice (issue 10)
 
     @property
     def accepted(self) -> bool:
@@ -115,6 +117,7 @@ class AliasResolver:
             targets=tuple(tagged(t, tag) for t in targets),
             domain_id=domain.id,
             alias=name,
+            spam=domain.spam.for_alias(alias.is_catch_all),
         )
 
     async def _confirmed_targets(self, owner_id: str, alias: Alias) -> list[str]:

@@ -70,6 +70,18 @@ class SpamVerdict:
             return replies.SPAM_DEFERRED
         return None
 
+    def with_threshold(self, reject_score: float | None) -> SpamVerdict:
+        """The verdict under the domain owner's own reject score (None: rspamd's action).
+        A deferral stays one (rspamd could not decide yet); otherwise the score decides
+        between refusing and forwarding, marked when rspamd would at least mark it."""
+        if reject_score is None or self.score is None or self.action is SpamAction.DEFER:
+            return self
+        if self.score >= reject_score:
+            return SpamVerdict(SpamAction.REJECT, self.score)
+        if self.action is SpamAction.REJECT:  # the owner is more lenient than rspamd
+            return SpamVerdict(SpamAction.MARK, self.score)
+        return self
+
     def header(self) -> bytes:
         """The ``X-Spam-Status`` field to put on top of the forwarded copy."""
         if self.score is None:

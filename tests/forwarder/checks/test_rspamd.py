@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from forwarder import replies
+from forwarder.store.base import CATCH_ALL, SpamPolicy
 from tests.forwarder.conftest import DOMAIN, World, make_message, now
 from tests.support.rspamd import RspamdServer, running_rspamd
 
@@ -115,6 +116,67 @@ async def test_rspamd_too_slow_answers_451_within_the_budget(
     assert reply == replies.SPAM_DEFERRED
     assert world.sink.messages == []
     assert waited < 10  # the budget is 1 s; generous for a loaded machine
+
+
+async def test_domain_with_filtering_off_forwards_gtube(world: World, rspamd: RspamdServer) -> None:
+    await world.alias("shop", [TARGET])
+    await world.store.domains.set_spam_policy(world.domain_id, SpamPolicy(enabled=False))
+    await world.start(rspamd_url=rspamd.url)
+    assert await forward(world, make_message(body=GTUBE + "\r\n")) == replies.DELIVERED
+    (received,) = world.sink.messages
+    assert b"X-Spam-Status" not in received.data  # not scanned at all
+
+
+async def test_stricter_score_refuses_what_rspamd_would_only_mark(
+    world: World, rspamd: RspamdServer
+) -> None:
+    await world.alias("shop", [TARGET])
+    await world.store.domains.set_spam_policy(world.domain_id, SpamPolicy(True, 5.0))
+    await world.start(rspamd_url=rspamd.url)
+    assert await forward(world, SHOUTING) == replies.SPAM_REJECTED  # scored 7.25
+    assert await forward(world, CLEAN) == replies.DELIVERED
+
+
+async def test_looser_score_forwards_rspamds_reject_marked(
+    world: World, rspamd: RspamdServer
+) -> None:
+    await world.alias("shop", [TARGET])
+    await world.store.domains.set_spam_policy(world.domain_id, SpamPolicy(True, 30.0))
+    await world.start(rspamd_url=rspamd.url)
+    assert await forward(world, make_message(body=GTUBE + "\r\n")) == replies.DELIVERED
+    assert spam_status(world).startswith("Yes, score=15")
+
+
+async def test_catch_all_can_be_stricter_than_named_aliases(
+    world: World, rspamd: RspamdServer
+) -> None:
+    await world.alias("shop", [TARGET])
+    await world.alias(CATCH_ALL, [TARGET])
+    await world.store.domains.set_spam_policy(world.domain_id, SpamPolicy(True, None, 5.0))
+    await world.start(rspamd_url=rspamd.url)
+    assert await forward(world, SHOUTING) == replies.DELIVERED  # the named alias: marked
+    _, reply = await world.transaction(SENDER, [f"anything@{DOMAIN}"], SHOUTING)
+    assert reply == replies.SPAM_REJECTED  # the catch-all: refused at 5
+
+
+async def test_recipients_with_another_spam_policy_go_in_another_transaction(
+    world: World, rspamd: RspamdServer
+) -> None:
+    """One DATA reply cannot refuse for one recipient and accept for another: a recipient
+    whose policy differs gets 452 and the client sends it separately (RFC 5321 4.5.3.1.10)."""
+    await world.alias("shop", [TARGET])
+    await world.alias(CATCH_ALL, [TARGET])
+    await world.store.domains.set_spam_policy(world.domain_id, SpamPolicy(True, None, 5.0))
+    await world.start(rspamd_url=rspamd.url)
+    answers, reply = await world.transaction(
+        SENDER, [f"shop@{DOMAIN}", f"other@{DOMAIN}", f"shop+tag@{DOMAIN}"], SHOUTING
+    )
+    assert answers == [
+        replies.ACCEPTED_RECIPIENT,
+        replies.OTHER_SPAM_POLICY,
+        replies.ACCEPTED_RECIPIENT,
+    ]
+    assert reply == replies.DELIVERED
 
 
 def test_rspamd_log_names_no_address(rspamd: RspamdServer) -> None:
