@@ -136,6 +136,8 @@ class Settings:
     rspamd_url: str = ""  # empty: no rspamd
     rspamd_timeout: float = 15.0
     rspamd_fail_open: bool = False
+    spam_min_reject_score: float = 5.0  # bounds for the reject scores domain owners choose
+    spam_max_reject_score: float = 50.0
 
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     srs_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -383,6 +385,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "rspamd_url": _base_url,
     "rspamd_timeout": _positive_float,
     "rspamd_fail_open": _bool,
+    "spam_min_reject_score": _positive_float,
+    "spam_max_reject_score": _positive_float,
     "secret_key": _secret,
     "srs_secret": _secret,
     "encryption_key": _secret,
@@ -436,6 +440,8 @@ def load_settings(
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
     settings = Settings(**values)
+    if settings.spam_min_reject_score > settings.spam_max_reject_score:
+        raise ConfigError("spam_min_reject_score: must not be above spam_max_reject_score")
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("tls_cert: tls_cert and tls_key must be set together")
     return settings

@@ -7,17 +7,26 @@ ids cannot be probed.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forwarder import dnsrecords
-from forwarder.store.base import Alias, AliasMode, AlreadyExists, Domain, NotFound, User
+from forwarder.store.base import (
+    Alias,
+    AliasMode,
+    AlreadyExists,
+    Domain,
+    NotFound,
+    SpamPolicy,
+    User,
+)
 from web.context import AppContext
 from web.errors import AppError
 from web.mailer import MailError
 from web.tokens import Purpose
-from web.validation import is_object_id
+from web.validation import is_object_id, spam_score
 
 
 def not_found(what: str) -> AppError:
@@ -116,6 +125,24 @@ async def verify_domain(ctx: AppContext, domain: Domain) -> Verification:
 class SavedAlias:
     alias: Alias
     unsent: tuple[str, ...]  # targets whose confirmation message could not be sent now
+
+
+async def set_spam_policy(
+    ctx: AppContext, domain: Domain, enabled: bool, reject: object, catch_all: object
+) -> Domain:
+    """The owner's spam filtering choice for ``domain`` (issue 10), scores within the
+    operator's bounds; the page and the API both come here."""
+    low, high = ctx.settings.spam_min_reject_score, ctx.settings.spam_max_reject_score
+    policy = SpamPolicy(
+        enabled,
+        spam_score(reject, low, high, "reject_score"),
+        spam_score(catch_all, low, high, "catch_all_reject_score"),
+    )
+    try:
+        await ctx.store.domains.set_spam_policy(domain.id, policy)
+    except NotFound:
+        raise not_found("domain") from None
+    return dataclasses.replace(domain, spam=policy)
 
 
 async def create_alias(
