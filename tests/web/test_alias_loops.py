@@ -73,12 +73,13 @@ async def test_api_refuses_a_target_of_ours(
         assert "would loop" in refused.json()["message"]
     assert await sqlite_store.aliases.list_for_domain(domain_id) == []
 
-    created = await ann.post(url, json={"local_part": "shop", "targets": ["a@b.example"]}, headers=h)
+    body = {"local_part": "shop", "targets": ["a@b.example"]}
+    created = await ann.post(url, json=body, headers=h)
     assert created.status_code == 201
     alias_id = created.json()["id"]
     for target in LOOPS:
-        body = {"targets": [target]}
-        patched = await ann.patch(f"/api/v1/aliases/{alias_id}", json=body, headers=h)
+        patch = {"targets": [target]}
+        patched = await ann.patch(f"/api/v1/aliases/{alias_id}", json=patch, headers=h)
         assert patched.status_code == 422, target
     alias = await sqlite_store.aliases.get(alias_id)
     assert alias is not None and alias.targets == ("a@b.example",)
