@@ -4,7 +4,8 @@ Each hook is short and delegates: ``resolve`` decides a recipient, ``MessagePoli
 the message, ``deliver`` forwards it, ``outcome`` turns the targets' answers into the reply.
 Exceptions become replies here and only here: a store error is ``451 4.3.0``, anything
 unexpected is ``451 4.3.0`` too (never a 5xx the sender would act on). Logs carry counts and
-reply codes only, never an address, subject or IP (DESIGN promise 2).
+reply codes only, never an address, subject or IP, and a forward that succeeded logs nothing
+at all: a line per delivery would be a timestamped record of each message (DESIGN promise 2).
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ class RelayHandler:
             log.info("EHLO answered %s: name on the denylist", replies.DENIED_CLIENT[:3])
             return [replies.DENIED_CLIENT]
         session.host_name = hostname
+        # An MX offers no submission: aiosmtpd lists AUTH (after STARTTLS), which only invites
+        # password guessing; it is left out, and the command is refused (session.py).
+        offered = [r for r in responses[:-1] if not r[4:].upper().startswith("AUTH")]
         # aiosmtpd reads commands one by one, so pipelined commands are safe (RFC 2920).
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return [*offered, "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -135,7 +139,8 @@ class RelayHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Transaction) -> str:
         reply = await self._data(session, envelope)
-        log.info("DATA answered %s (%d targets)", reply[:3], len(envelope.targets))
+        if not reply.startswith("2"):  # successes log nothing (DESIGN promise 2)
+            log.info("DATA answered %s (%d targets)", reply[:3], len(envelope.targets))
         return reply
 
     async def handle_exception(self, error: Exception) -> str:

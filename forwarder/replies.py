@@ -21,6 +21,7 @@ REJECT_SOURCE_ROUTE = "550 5.7.1 Relaying denied: source routes and %-addresses 
 REJECT_UNKNOWN_ALIAS = "550 5.1.1 No such address here"
 REJECT_DISABLED_ALIAS = "550 5.1.1 This address does not accept mail"
 REJECT_NO_CONFIRMED_TARGET = "550 5.1.1 This address has no confirmed forwarding target"
+REJECT_NO_POSTMASTER = "550 5.1.1 No postmaster mailbox is configured on this server"
 REJECT_UNKNOWN_BOUNCE = "550 5.1.1 Not a valid bounce address of this server"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one transaction"
 STORE_UNAVAILABLE = "451 4.3.0 Temporary local problem, please try again later"
@@ -28,9 +29,11 @@ LOCAL_ERROR = "451 4.3.0 Local error in processing, please try again later"
 
 # ---------------------------------------------------------------- session limits
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections from your address, try again later"
+TOO_MANY_CONNECTIONS_IN_ALL = "421 4.7.0 Too many connections to this server, try again later"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
 IDLE_TIMEOUT = "421 4.4.2 Idle for too long, closing connection"
 LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
+AUTH_NOT_OFFERED = "502 5.5.1 AUTH is not offered: this is an MX, not a submission server"
 INSUFFICIENT_STORAGE = "452 4.3.1 Too much mail in flight, try again later"
 
 # ---------------------------------------------------------------- DATA checks
@@ -76,7 +79,8 @@ FORWARD_TIMEOUT = "451 4.4.7 Forwarding took too long, try again later"
 
 
 def forward_failed(enhanced: str, reason: str) -> str:
-    """All targets failed permanently: 550 with the first target's (sanitised) reason."""
+    """All targets failed permanently: 550 with the first target's enhanced code and our
+    reason for it (deliver.result.from_reply keeps none of the target's own words)."""
     if not re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", enhanced):
         enhanced = "5.0.0"
     return f"550 {enhanced} Forwarding failed: {short_reason(reason)}"

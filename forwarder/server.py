@@ -68,7 +68,7 @@ class Relay:
             self.blocklists,
             self.spam,
         )
-        self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
+        self.limiter = ConnectionLimiter(settings.max_connections_per_ip, settings.max_connections)
         self.budget = ByteBudget(settings.inflight_bytes_budget)
         self.connections: set[RelaySMTP] = set()
         self._drained = asyncio.Event()

@@ -94,6 +94,10 @@ class Settings:
     database_url: str = ""  # empty: sqlite in data_dir
     hostname: str = "localhost"
     log_level: str = "INFO"
+    # True when nothing at all is configured (load_settings decides, see local_mode_default);
+    # the value a file or QUIETMAIL_LOCAL_MODE gives always wins.
+    local_mode: bool = False
+    postmaster_address: str = ""  # empty: mail to postmaster@hostname is refused
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -118,6 +122,7 @@ class Settings:
     inflight_bytes_budget: int = 512 * 1024 * 1024
     idle_timeout: float = 300.0
     max_connections_per_ip: int = 10
+    max_connections: int = 500
     forward_timeout: float = 240.0
     shutdown_grace: float = 30.0
     delivered_memory_days: float = 5.0
@@ -327,6 +332,17 @@ def _list_zones(key: str, raw: object) -> tuple[ListZone, ...]:
     return tuple(zones)
 
 
+def _address(key: str, raw: object) -> str:
+    """An operator's mailbox: LOCAL@HOST, lower case (empty: not set)."""
+    text = _str(key, raw).lower()
+    if not text:
+        return ""
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or any(c.isspace() or c in '<>()[]@",;\\' for c in local):
+        raise ConfigError(f"{key}: {raw!r} is not an address (LOCAL@HOST)")
+    return f"{local}@{_hostname(key, domain)}"
+
+
 def _log_level(key: str, raw: object) -> str:
     text = _str(key, raw).upper()
     if text not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -350,6 +366,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "database_url": _database_url,
     "hostname": _hostname,
     "log_level": _log_level,
+    "local_mode": _bool,
+    "postmaster_address": _address,
     "smtp_host": _str,
     "smtp_port": _port,
     "web_host": _str,
@@ -370,6 +388,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "inflight_bytes_budget": _positive_int,
     "idle_timeout": _positive_float,
     "max_connections_per_ip": _positive_int,
+    "max_connections": _positive_int,
     "forward_timeout": _positive_float,
     "shutdown_grace": _positive_float,
     "delivered_memory_days": _positive_float,
@@ -439,9 +458,22 @@ def load_settings(
         if key not in _PARSERS:
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
+    values.setdefault("local_mode", local_mode_default(config_file, environ))
     settings = Settings(**values)
     if settings.spam_min_reject_score > settings.spam_max_reject_score:
         raise ConfigError("spam_min_reject_score: must not be above spam_max_reject_score")
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("tls_cert: tls_cert and tls_key must be set together")
+    if settings.postmaster_address.rpartition("@")[2] == settings.hostname:
+        # postmaster@hostname would forward to itself (RFC 5321 4.5.1 wants a real mailbox)
+        raise ConfigError("postmaster_address: must be a mailbox elsewhere, not at hostname")
     return settings
+
+
+def local_mode_default(config_file: Path | None, environ: Mapping[str, str]) -> bool:
+    """Local mode unless something is configured: a file, or any QUIETMAIL_* variable. So a
+    server that forgot QUIETMAIL_HOSTNAME is not taken for a trial on someone's laptop."""
+    return config_file is None and not any(
+        name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_")
+        for name in environ
+    )

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from forwarder import dnsrecords
+from forwarder import addresses, dnsrecords
 from forwarder.store.base import (
     Alias,
     AliasMode,
@@ -26,7 +26,7 @@ from web.context import AppContext
 from web.errors import AppError
 from web.mailer import MailError
 from web.tokens import Purpose
-from web.validation import is_object_id, spam_score
+from web.validation import InputError, is_object_id, spam_score
 
 
 def not_found(what: str) -> AppError:
@@ -154,6 +154,7 @@ async def create_alias(
     mode: AliasMode,
     description: str,
 ) -> SavedAlias:
+    await _refuse_own_addresses(ctx, user, targets)
     try:
         alias = await ctx.store.aliases.create(
             domain.id, local_part, targets, mode, description, ctx.now()
@@ -174,6 +175,8 @@ async def update_alias(
     mode: AliasMode | None,
     description: str | None,
 ) -> SavedAlias:
+    if targets is not None:
+        await _refuse_own_addresses(ctx, user, targets)
     try:
         updated = await ctx.store.aliases.update(
             alias.id, targets=targets, mode=mode, description=description
@@ -181,6 +184,13 @@ async def update_alias(
     except NotFound:
         raise not_found("alias") from None
     return SavedAlias(updated, await ensure_recipients(ctx, user, updated.targets))
+
+
+async def _refuse_own_addresses(ctx: AppContext, user: User, targets: Sequence[str]) -> None:
+    """The one rule against alias loops (forwarder.addresses.own_address), as the CLI runs it."""
+    ours = await addresses.own_address(ctx.store, ctx.settings.hostname, user.id, targets)
+    if ours is not None:
+        raise InputError("targets", f"{ours} {addresses.LOOP}")
 
 
 async def ensure_recipients(
