@@ -1,10 +1,13 @@
 """Alias resolution at RCPT: which reply to give for one recipient, and where it forwards to.
 
 Order (issue 3, "Receive"): the domain must be one of ours and verified, else relaying is
-denied (DESIGN promise 7); addresses at our own hostname are SRS bounce addresses and go
-through ``BounceAddresses.reverse``; then the exact alias, then ``name`` for ``name+tag`` (the
+denied (DESIGN promise 7); addresses at our own hostname are SRS bounce addresses: they take
+only bounces (the null sender, checked before the address so that other senders learn
+nothing about which addresses are valid) and go through ``BounceAddresses.reverse``; then
+the exact alias, then ``name`` for ``name+tag`` (the
 tag is carried onto e-mail targets), then the catch-all. An alias forwards only to targets its
-owner has confirmed (a verified recipient); ``reject`` refuses, ``drop`` accepts and discards.
+owner has confirmed (a verified recipient); ``reject`` refuses with the very reply an
+unknown alias gets (issue 8: probing must not tell them apart), ``drop`` accepts and discards.
 Local parts are compared in lower case. Store errors propagate (the handler answers 451).
 """
 
@@ -37,6 +40,7 @@ class Resolution:
     targets: tuple[str, ...] = ()  # where the message goes (empty for drop and refusals)
     domain_id: str = ""  # set when the domain is ours: refusals are logged for its owner
     alias: str = ""  # the local part as resolved, for the error log
+    bounce: bool = False  # accepted as a bounce to an SRS address: capped at bounce_max_size
 
     @property
     def accepted(self) -> bool:
@@ -61,7 +65,8 @@ class AliasResolver:
         self._cache = cache
         self._bounces = bounces
 
-    async def resolve(self, address: str) -> Resolution:
+    async def resolve(self, address: str, sender: str = "") -> Resolution:
+        """The decision for RCPT ``address`` in a transaction from ``sender`` ('' for <>)."""
         local, sep, domain_text = address.rpartition("@")
         if not sep or not local or _ROUTING_CHARS & set(local):
             return Resolution(replies.REJECT_SOURCE_ROUTE if sep else replies.REJECT_RELAY_DENIED)
@@ -70,7 +75,7 @@ class AliasResolver:
         except InvalidValue:
             return Resolution(replies.REJECT_RELAY_DENIED)
         if domain_name == self._settings.hostname:
-            return self._bounce(address)
+            return self._bounce(address, sender)
         domain = await self._cache.domain(domain_name)
         if domain is None or not domain.verified:
             return Resolution(replies.REJECT_RELAY_DENIED)
@@ -80,11 +85,15 @@ class AliasResolver:
             return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias=local[:64])
         return await self._resolve_local(domain, local_part)
 
-    def _bounce(self, address: str) -> Resolution:
+    def _bounce(self, address: str, sender: str) -> Resolution:
+        # A delivery status notification has the null sender (RFC 5321 4.5.5); anything else
+        # to an SRS address would be a stranger's mail relayed to the address inside it.
+        if sender:
+            return Resolution(replies.REJECT_BOUNCE_NOT_NULL)
         original = self._bounces.reverse(address)
         if original is None:
             return Resolution(replies.REJECT_UNKNOWN_BOUNCE)
-        return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,))
+        return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,), bounce=True)
 
     async def _find(self, domain: Domain, local_part: str) -> tuple[Alias | None, str]:
         """The alias that answers for ``local_part`` and the tag to carry (exact wins)."""
@@ -104,7 +113,7 @@ class AliasResolver:
             return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias=local_part)
         name = local_part if alias.is_catch_all else alias.local_part
         if alias.mode is AliasMode.REJECT:
-            return Resolution(replies.REJECT_DISABLED_ALIAS, domain_id=domain.id, alias=name)
+            return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias=name)
         if alias.mode is AliasMode.DROP:
             return Resolution(replies.ACCEPTED_RECIPIENT, domain_id=domain.id, alias=name)
         targets = await self._confirmed_targets(domain.owner_id, alias)

@@ -28,6 +28,7 @@ class Transaction(Envelope):
         self.refused = 0  # RCPTs refused; they count towards max_recipients too
         self.origins: list[Origin] = []  # accepted RCPTs of our domains (drop included)
         self.targets: dict[str, list[Origin]] = {}  # target -> aliases that lead to it
+        self.bounce = False  # a recipient is an SRS address: the message is a bounce
 
     @property
     def sender(self) -> str:
@@ -35,8 +36,18 @@ class Transaction(Envelope):
         mail_from = self.mail_from or ""
         return "" if mail_from == "<>" else mail_from
 
+    @property
+    def declared_size(self) -> int:
+        """The SIZE given at MAIL (RFC 1870), 0 when none was."""
+        for option in self.mail_options:
+            name, _, value = option.partition("=")
+            if name.upper() == "SIZE" and value.isdigit():
+                return int(value)
+        return 0
+
     def add(self, address: str, resolution: Resolution) -> None:
         self.rcpt_tos.append(address)
+        self.bounce = self.bounce or resolution.bounce
         origin = Origin(resolution.domain_id, resolution.alias)
         if resolution.domain_id:
             self.origins.append(origin)
