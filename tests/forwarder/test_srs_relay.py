@@ -33,10 +33,10 @@ SPAM = (
 
 def bounce(size: int = 0) -> bytes:
     head = (
-        "From: Mail Delivery System <MAILER-DAEMON@example.net>\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\nContent-Type: text/plain\r\n\r\n"
-        "The mailbox is full.\r\n"
-    ).encode()
+        b"From: Mail Delivery System <MAILER-DAEMON@example.net>\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nContent-Type: text/plain\r\n\r\n"
+        b"The mailbox is full.\r\n"
+    )
     filler = b"x" * 78 + b"\r\n"
     return head + filler * max(0, (size - len(head)) // len(filler))
 
