@@ -106,7 +106,7 @@ class RelayHandler:
             log.warning("RCPT answered %s: store unavailable", replies.STORE_UNAVAILABLE[:3])
             return replies.STORE_UNAVAILABLE
         if resolution.bounce and envelope.declared_size > self._settings.bounce_max_size:
-            resolution = Resolution(replies.BOUNCE_TOO_BIG)
+            resolution = Resolution(replies.BOUNCE_TOO_BIG)  # by the SIZE declared (RFC 1870)
         if resolution.accepted:
             envelope.add(address, resolution)
             return resolution.reply

@@ -20,6 +20,8 @@ REJECT_RELAY_DENIED = "550 5.7.1 Relaying denied: this server does not serve tha
 REJECT_SOURCE_ROUTE = "550 5.7.1 Relaying denied: source routes and %-addresses are not accepted"
 # Reject-mode aliases get REJECT_UNKNOWN_ALIAS too: a prober must not tell them apart (issue 8).
 REJECT_UNKNOWN_ALIAS = "550 5.1.1 No such address here"
+# Stays distinct: an alias waiting for its target's confirmation is meant to go live (then
+# 250 tells anyone it exists), and its owner needs to see why mail was refused.
 REJECT_NO_CONFIRMED_TARGET = "550 5.1.1 This address has no confirmed forwarding target"
 REJECT_UNKNOWN_BOUNCE = "550 5.1.1 Not a valid bounce address of this server"
 # SRS addresses take bounces only: a DSN has the null sender (RFC 5321 4.5.5, RFC 3464 2).

@@ -2,13 +2,13 @@
 
 Order (issue 3, "Receive"): the domain must be one of ours and verified, else relaying is
 denied (DESIGN promise 7); addresses at our own hostname are SRS bounce addresses: they take
-only bounces (the null sender, checked before the address so that other senders learn
-nothing about which addresses are valid) and go through ``BounceAddresses.reverse``; then
-the exact alias, then ``name`` for ``name+tag`` (the
-tag is carried onto e-mail targets), then the catch-all. An alias forwards only to targets its
-owner has confirmed (a verified recipient); ``reject`` refuses with the very reply an
-unknown alias gets (issue 8: probing must not tell them apart), ``drop`` accepts and discards.
-Local parts are compared in lower case. Store errors propagate (the handler answers 451).
+only bounces (the null sender, checked before the address, so that other senders learn
+nothing about which addresses are valid) and go through ``BounceAddresses.reverse``; then the
+exact alias, then ``name`` for ``name+tag`` (the tag is carried onto e-mail targets), then
+the catch-all. An alias forwards only to targets its owner has confirmed (a verified
+recipient); ``reject`` refuses with the very reply an unknown alias gets (issue 8: probing
+must not tell them apart), ``drop`` accepts and discards. Local parts are compared in lower
+case. Store errors propagate (the handler answers 451).
 """
 
 from __future__ import annotations
