@@ -25,7 +25,7 @@ from forwarder.errorlog import ErrorLogWriter, domain_of
 from forwarder.outcome import Outcome, decide
 from forwarder.pipeline import Inbound, MessagePolicy
 from forwarder.received import count_received, received_line
-from forwarder.resolve import AliasResolver
+from forwarder.resolve import AliasResolver, Resolution
 from forwarder.routecache import RoutingCache
 from forwarder.settings import Settings
 from forwarder.store.base import SpamPolicy, StoreError
@@ -117,11 +117,13 @@ class RelayHandler:
             if not envelope.generation_checked:
                 await self._cache.check_generation()
                 envelope.generation_checked = True
-            resolution = await self._resolver.resolve(address)
+            resolution = await self._resolver.resolve(address, envelope.sender)
         except StoreError:
             envelope.refused += 1
             log.warning("RCPT answered %s: store unavailable", replies.STORE_UNAVAILABLE[:3])
             return replies.STORE_UNAVAILABLE
+        if resolution.bounce and envelope.declared_size > self._settings.bounce_max_size:
+            resolution = Resolution(replies.BOUNCE_TOO_BIG)  # by the SIZE declared (RFC 1870)
         if resolution.accepted:
             if not envelope.fits(resolution):
                 return replies.OTHER_SPAM_POLICY  # not a refusal: the client retries it
@@ -156,6 +158,9 @@ class RelayHandler:
 
     async def _data(self, session: Session, envelope: Transaction) -> str:
         message = envelope.original_content or b""
+        if envelope.bounce and len(message) > self._settings.bounce_max_size:
+            await self.refused(envelope, replies.BOUNCE_TOO_BIG)  # the bytes, whatever SIZE said
+            return replies.BOUNCE_TOO_BIG
         if count_received(message) > self._settings.max_received_headers:
             await self.refused(envelope, replies.MAIL_LOOP)  # RFC 5321 6.3
             return replies.MAIL_LOOP

@@ -18,11 +18,18 @@ DELIVERED = "250 2.0.0 Message forwarded"
 # ---------------------------------------------------------------- RCPT decisions
 REJECT_RELAY_DENIED = "550 5.7.1 Relaying denied: this server does not serve that domain"
 REJECT_SOURCE_ROUTE = "550 5.7.1 Relaying denied: source routes and %-addresses are not accepted"
+# Reject-mode aliases get REJECT_UNKNOWN_ALIAS too: a prober must not tell them apart (issue 8).
 REJECT_UNKNOWN_ALIAS = "550 5.1.1 No such address here"
-REJECT_DISABLED_ALIAS = "550 5.1.1 This address does not accept mail"
+# Stays distinct: an alias waiting for its target's confirmation is meant to go live (then
+# 250 tells anyone it exists), and its owner needs to see why mail was refused.
 REJECT_NO_CONFIRMED_TARGET = "550 5.1.1 This address has no confirmed forwarding target"
 REJECT_NO_POSTMASTER = "550 5.1.1 No postmaster mailbox is configured on this server"
 REJECT_UNKNOWN_BOUNCE = "550 5.1.1 Not a valid bounce address of this server"
+# SRS addresses take bounces only: a DSN has the null sender (RFC 5321 4.5.5, RFC 3464 2).
+REJECT_BOUNCE_NOT_NULL = "550 5.7.1 Only bounces (null sender) are accepted at this server's name"
+# A bounce larger than a delivery status notification needs: at RCPT for the SIZE declared at
+# MAIL (RFC 1870 6), at DATA for the bytes received.
+BOUNCE_TOO_BIG = "552 5.3.4 Bounce exceeds the size limit for bounces"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one transaction"
 STORE_UNAVAILABLE = "451 4.3.0 Temporary local problem, please try again later"
 LOCAL_ERROR = "451 4.3.0 Local error in processing, please try again later"
@@ -35,6 +42,7 @@ IDLE_TIMEOUT = "421 4.4.2 Idle for too long, closing connection"
 LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
 AUTH_NOT_OFFERED = "502 5.5.1 AUTH is not offered: this is an MX, not a submission server"
 INSUFFICIENT_STORAGE = "452 4.3.1 Too much mail in flight, try again later"
+TOO_MANY_REFUSALS = "421 4.7.0 Too many refused recipients, closing connection"
 
 # ---------------------------------------------------------------- DATA checks
 MESSAGE_TOO_BIG = "552 5.3.4 Message exceeds the size limit"

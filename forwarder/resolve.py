@@ -1,12 +1,14 @@
 """Alias resolution at RCPT: which reply to give for one recipient, and where it forwards to.
 
 Order (issue 3, "Receive"): the domain must be one of ours and verified, else relaying is
-denied (DESIGN promise 7); addresses at our own hostname are SRS bounce addresses and go
-through ``BounceAddresses.reverse``; then the exact alias, then ``name`` for ``name+tag`` (the
-tag is carried onto e-mail targets when it is an ASCII dot-atom, else dropped), then the
-catch-all. An alias forwards only to targets its owner has confirmed (a verified recipient);
-``reject`` refuses, ``drop`` accepts and discards. Local parts are compared in lower case.
-Store errors propagate (the handler answers 451).
+denied (DESIGN promise 7); addresses at our own hostname are SRS bounce addresses: they take
+only bounces (the null sender, checked before the address, so that other senders learn
+nothing about which addresses are valid) and go through ``BounceAddresses.reverse``; then the
+exact alias, then ``name`` for ``name+tag`` (the tag is carried onto e-mail targets when it is
+an ASCII dot-atom, else dropped), then the catch-all. An alias forwards only to targets its
+owner has confirmed (a verified recipient); ``reject`` refuses with the very reply an unknown
+alias gets (issue 8: probing must not tell them apart), ``drop`` accepts and discards. Local
+parts are compared in lower case. Store errors propagate (the handler answers 451).
 
 Postmaster (RFC 5321 4.5.1: "MUST support the reserved mailbox postmaster"): ``<Postmaster>``
 with no domain and ``postmaster@<hostname>`` go to the operator's ``postmaster_address``, and
@@ -51,6 +53,7 @@ class Resolution:
     domain_id: str = ""  # set when the domain is ours: refusals are logged for its owner
     alias: str = ""  # the local part as resolved, for the error log
     spam: SpamPolicy = field(default_factory=SpamPolicy)  # the owner's choice (issue 10)
+    bounce: bool = False  # accepted as a bounce to an SRS address: capped at bounce_max_size
 
     @property
     def accepted(self) -> bool:
@@ -79,7 +82,8 @@ class AliasResolver:
         self._cache = cache
         self._bounces = bounces
 
-    async def resolve(self, address: str) -> Resolution:
+    async def resolve(self, address: str, sender: str = "") -> Resolution:
+        """The decision for RCPT ``address`` in a transaction from ``sender`` ('' for <>)."""
         if address.lower() == POSTMASTER:  # RCPT TO:<Postmaster>, no domain (RFC 5321 4.5.1)
             return self._operator()
         local, sep, domain_text = address.rpartition("@")
@@ -92,7 +96,7 @@ class AliasResolver:
         if domain_name == self._settings.hostname:
             if local.lower() == POSTMASTER:
                 return self._operator()
-            return self._bounce(address)
+            return self._bounce(address, sender)
         domain = await self._cache.domain(domain_name)
         if domain is None or not domain.verified:
             return Resolution(replies.REJECT_RELAY_DENIED)
@@ -130,11 +134,15 @@ class AliasResolver:
             alias=POSTMASTER,
         )
 
-    def _bounce(self, address: str) -> Resolution:
+    def _bounce(self, address: str, sender: str) -> Resolution:
+        # A delivery status notification has the null sender (RFC 5321 4.5.5); anything else
+        # to an SRS address would be a stranger's mail relayed to the address inside it.
+        if sender:
+            return Resolution(replies.REJECT_BOUNCE_NOT_NULL)
         original = self._bounces.reverse(address)
         if original is None:
             return Resolution(replies.REJECT_UNKNOWN_BOUNCE)
-        return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,))
+        return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,), bounce=True)
 
     async def _find(self, domain: Domain, local_part: str) -> tuple[Alias | None, str]:
         """The alias that answers for ``local_part`` and the tag to carry (exact wins)."""
@@ -157,7 +165,7 @@ class AliasResolver:
 
     async def _forward(self, domain: Domain, alias: Alias, name: str, tag: str) -> Resolution:
         if alias.mode is AliasMode.REJECT:
-            return Resolution(replies.REJECT_DISABLED_ALIAS, domain_id=domain.id, alias=name)
+            return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias=name)
         if alias.mode is AliasMode.DROP:
             return Resolution(replies.ACCEPTED_RECIPIENT, domain_id=domain.id, alias=name)
         targets = await self._confirmed_targets(domain.owner_id, alias)

@@ -24,6 +24,7 @@ from forwarder.errorlog import ErrorLogWriter
 from forwarder.handler import RelayHandler
 from forwarder.limits import ByteBudget, ConnectionLimiter
 from forwarder.pipeline import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
+from forwarder.refusals import RefusalWindow
 from forwarder.resolve import AliasResolver
 from forwarder.routecache import RoutingCache
 from forwarder.session import RelaySMTP
@@ -69,6 +70,7 @@ class Relay:
             self.spam,
         )
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip, settings.max_connections)
+        self.refusals = RefusalWindow(settings.max_refused_per_ip, settings.refused_window)
         self.budget = ByteBudget(settings.inflight_bytes_budget)
         self.connections: set[RelaySMTP] = set()
         self._drained = asyncio.Event()

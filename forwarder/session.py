@@ -4,6 +4,11 @@
   replies of :mod:`forwarder.replies` (one place, :data:`_TRANSLATE`);
 - connections beyond ``max_connections_per_ip``, or beyond ``max_connections`` in all, get
   ``421 4.7.0`` and are closed;
+- every RCPT refused with a 5xx counts against ``max_refused_per_connection`` for the whole
+  connection (RSET and a new MAIL do not start it again) and against the client's
+  ``max_refused_per_ip`` window (:mod:`forwarder.refusals`); at either limit the client gets
+  ``421 4.7.0`` and the connection is closed, and while its window is spent a client's new
+  connections get the same ``421`` at once (issue 8: probing aliases and SRS addresses);
 - a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) or on one of the
   operator's DNS block lists (:mod:`forwarder.checks.dnsbl`) is greeted with ``554 5.7.1``
   instead of 220, then only QUIT is served, everything else gets ``503``
@@ -58,6 +63,7 @@ class RelaySMTP(SMTP):
         self._refusal = ""  # the 421 for a connection over a limit
         self._counted = False
         self._in_data = False
+        self._refused = 0  # RCPTs refused on this connection, across transactions
         self.last_reply = ""
 
     # ------------------------------------------------------------ replies
@@ -93,6 +99,10 @@ class RelaySMTP(SMTP):
     async def _handle_client(self) -> None:
         if not self._admitted:
             await self.push(self._refusal)
+            self.close_with(None)
+            return
+        if self._relay.refusals.blocked(self._ip):
+            await self.push(replies.TOO_MANY_REFUSALS)
             self.close_with(None)
             return
         if await self._relay.denylist.client_denied(self._ip):
@@ -152,11 +162,32 @@ class RelaySMTP(SMTP):
         await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return  # cut off: RCPTs pipelined behind the 421 get no answer and no look-up
+        if self._relay.refusals.blocked(self._ip):  # spent on another connection meanwhile
+            await self._cut_off()
+            return
         route = arg[3:] if arg and arg[:3].upper() == "TO:" else ""
         if route and has_source_route(route) and self.envelope and self.envelope.mail_from:
             await self.push(replies.REJECT_SOURCE_ROUTE)
-            return
-        await super().smtp_RCPT(arg)
+        else:
+            await super().smtp_RCPT(arg)
+        if self.last_reply.startswith("5"):
+            await self._count_refusal()
+
+    async def _count_refusal(self) -> None:
+        """Only 5xx refusals count: a 4xx (store down, too many recipients in one
+        transaction) answers no question about a name and is not the client's doing."""
+        self._refused += 1
+        client_spent = self._relay.refusals.add(self._ip)
+        if client_spent or self._refused >= self._relay.settings.max_refused_per_connection:
+            log.info("RCPT answered %s: too many refused recipients", replies.TOO_MANY_REFUSALS[:3])
+            await self._cut_off()
+
+    async def _cut_off(self) -> None:
+        await self.push(replies.TOO_MANY_REFUSALS)
+        if self.transport is not None:
+            self.transport.close()
 
     async def smtp_DATA(self, arg: str | None) -> None:
         envelope = self.envelope

@@ -123,6 +123,9 @@ class Settings:
     idle_timeout: float = 300.0
     max_connections_per_ip: int = 10
     max_connections: int = 500
+    max_refused_per_connection: int = 20
+    max_refused_per_ip: int = 100
+    refused_window: float = 600.0
     forward_timeout: float = 240.0
     shutdown_grace: float = 30.0
     delivered_memory_days: float = 5.0
@@ -130,6 +133,7 @@ class Settings:
 
     dkim_max_signatures: int = 10
     srs_max_age_days: int = 21
+    bounce_max_size: int = 256 * 1024
     arc_selector: str = "quietmail"
     arc_key_path: Path | None = None  # empty: generated, sealed, in data_dir
 
@@ -389,12 +393,16 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "idle_timeout": _positive_float,
     "max_connections_per_ip": _positive_int,
     "max_connections": _positive_int,
+    "max_refused_per_connection": _positive_int,
+    "max_refused_per_ip": _positive_int,
+    "refused_window": _positive_float,
     "forward_timeout": _positive_float,
     "shutdown_grace": _positive_float,
     "delivered_memory_days": _positive_float,
     "alias_cache_ttl": _positive_float,
     "dkim_max_signatures": _positive_int,
     "srs_max_age_days": _positive_int,
+    "bounce_max_size": _positive_int,
     "arc_selector": _str,
     "arc_key_path": _optional_path,
     "error_log_days": _positive_int,
