@@ -149,6 +149,7 @@ class RelayHandler:
                 mail_from=envelope.sender,
                 recipients=tuple(envelope.rcpt_tos),
                 message=message,
+                smtputf8=envelope.smtp_utf8,
             )
         )
         if verdict.reply is not None:

@@ -21,7 +21,13 @@ from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
 from forwarder.handler import RelayHandler
 from forwarder.limits import ByteBudget, ConnectionLimiter
-from forwarder.pipeline import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
+from forwarder.pipeline import (
+    BounceAddresses,
+    ClosablePolicy,
+    MessagePolicy,
+    NoBounceAddresses,
+    PassThrough,
+)
 from forwarder.resolve import AliasResolver
 from forwarder.routecache import RoutingCache
 from forwarder.session import RelaySMTP
@@ -51,11 +57,12 @@ class Relay:
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
+        self.policy = policy or PassThrough()
         self.handler = RelayHandler(
             settings,
             self.cache,
             AliasResolver(settings, self.cache, bounces or NoBounceAddresses()),
-            policy or PassThrough(),
+            self.policy,
             transport or SmtpTransport(settings, pool=self.pool),
             self.memory,
             self.errors,
@@ -131,4 +138,6 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), 2.0)
         await self.pool.close()
+        if isinstance(self.policy, ClosablePolicy):  # the checks' threads (auth/policy.py)
+            await self.policy.aclose()
         log.info("SMTP relay stopped")
