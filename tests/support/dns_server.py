@@ -9,6 +9,7 @@ selector), each in a thread of its own so other names are answered at once.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import threading
@@ -114,7 +115,8 @@ class _UDPHandler(socketserver.BaseRequestHandler):
             return
         response = self.server.zone.answer(query)
         if response is not None:
-            sock.sendto(response.to_wire(max_size=65535), self.client_address)
+            with contextlib.suppress(OSError):  # a delayed answer after stop(): socket closed
+                sock.sendto(response.to_wire(max_size=65535), self.client_address)
 
 
 class _TCPHandler(socketserver.BaseRequestHandler):
