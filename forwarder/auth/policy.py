@@ -144,8 +144,13 @@ class AuthPolicy:
             )
         clauses = _clauses(spf, dkim, dmarc, arc)
         header = build_header(self._authserv_id, clauses, utf8=inbound.smtputf8)
-        message = prepend_fields(message, [header])
-        message = prepend_fields(message, await self._arc.seal(message))
+        # dkimpy copies our results into the ARC-Authentication-Results through authres,
+        # which reads ASCII only: it seals over the ASCII form of our header. The ARC set does
+        # not sign Authentication-Results (RFC 8617 section 4.1.2), so the UTF-8 one can go
+        # on the copy in its place and the seal still verifies.
+        ascii_header = build_header(self._authserv_id, clauses) if inbound.smtputf8 else header
+        seal = await self._arc.seal(prepend_fields(message, [ascii_header]))
+        message = prepend_fields(prepend_fields(message, [header]), seal)
         return Verdict(message=message, envelope_sender=self._srs.forward(inbound.mail_from))
 
     async def aclose(self) -> None:
