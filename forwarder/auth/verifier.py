@@ -49,7 +49,7 @@ _HASHES: dict[bytes, Callable[[], hashes.HashAlgorithm]] = {
 _Key = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
 
-class KeyRefused(Exception):  # noqa: N818 - a verdict, not a failure of ours
+class KeyRefused(Exception):
     """The key record cannot be used for this signature: the signature is a permerror.
 
     Deliberately not a ``dkim.DKIMException``: dkimpy would turn that into "invalid" and
@@ -219,7 +219,9 @@ class _OpensslVerify:
             include_headers.append(b"from")
         h = dkim.HashThrough(hasher(), self.debug_content)
         headers = policy.canonicalize_headers(self.headers)
-        self.signed_headers = dkim.hash_headers(h, policy, headers, include_headers, sig_header, sig)
+        self.signed_headers = dkim.hash_headers(
+            h, policy, headers, include_headers, sig_header, sig
+        )
         digest: bytes = h.digest()
         return digest
 

@@ -21,11 +21,10 @@ import asyncio
 import re
 import sys
 import tempfile
-from asyncio.subprocess import PIPE
 import time
+from asyncio.subprocess import PIPE
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from forwarder.auth.keys import ArcKey, generate_private_pem

@@ -120,7 +120,9 @@ async def test_non_ascii_sender_survives_in_the_results(
     client = await auth_world.client()
     try:
         option = " SMTPUTF8" if smtputf8 else ""
-        response = await client.execute_command(b"MAIL", f"FROM:<jörg@origin.test>{option}".encode())
+        response = await client.execute_command(
+            b"MAIL", f"FROM:<jörg@origin.test>{option}".encode()
+        )
         assert response.code == 250
         assert (await client.execute_command(b"RCPT", f"TO:<hello@{DOMAIN}>".encode())).code == 250
         assert (await client.data(sign(make_message(), sender_pem, "origin.test"))).code == 250
