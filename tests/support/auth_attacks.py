@@ -59,3 +59,21 @@ def arc_chain(message: bytes, sets: int, pem: bytes, domain: str, selector: str)
         assert headers, f"dkimpy did not seal hop {hop}"
         message = b"".join(headers) + message
     return message
+
+
+def unsigned_arc_sets(message: bytes, sets: int, domain: str, selector: str) -> bytes:
+    """``message`` under ``sets`` well-formed ARC sets whose signatures are random: past the
+    50 dkimpy will seal (RFC 8617 section 4.2.1), and a verifier without a cap still fetches
+    a key and checks two signatures per set, re-reading every ARC field each time."""
+    fields = []
+    for i in range(sets, 0, -1):
+        b = base64.b64encode(secrets.token_bytes(128)).decode()
+        bh = base64.b64encode(secrets.token_bytes(32)).decode()
+        cv = "none" if i == 1 else "pass"
+        fields += [
+            f"ARC-Seal: i={i}; a=rsa-sha256; cv={cv}; d={domain}; s={selector}; t=1; b={b}\r\n",
+            f"ARC-Message-Signature: i={i}; a=rsa-sha256; c=relaxed/relaxed; d={domain};"
+            f" s={selector}; t=1; h=from:to:subject; bh={bh}; b={b}\r\n",
+            f"ARC-Authentication-Results: i={i}; hop{i}.{domain}; spf=pass\r\n",
+        ]
+    return "".join(fields).encode() + message

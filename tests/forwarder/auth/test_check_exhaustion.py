@@ -30,7 +30,13 @@ from forwarder.passwords import hash_password, verify_password
 from forwarder.resolver import make_sync_resolver
 from forwarder.settings import Secret, Settings
 from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message
-from tests.support.auth_attacks import arc_chain, dkim_signed, huge_exponent, rsa_record
+from tests.support.auth_attacks import (
+    arc_chain,
+    dkim_signed,
+    huge_exponent,
+    rsa_record,
+    unsigned_arc_sets,
+)
 from tests.support.dns_server import DNSServer
 from web.app import create_app
 
@@ -286,3 +292,13 @@ async def test_slow_selectors_starve_neither_healthz_nor_password_checks(
     assert {data[:9] for _, data in answers} == {"451 4.4.3"}
     assert login < 1.0  # before: queued behind the checks on asyncio's default pool
     assert slowest < 1.0
+
+
+async def test_400_arc_sets_are_refused_at_once(dns_server: DNSServer, policy: AuthPolicy) -> None:
+    # The review's message: 400 sets (past the 50 dkimpy seals) cost 14.9 s of CPU.
+    message = unsigned_arc_sets(plain_message(), 400, ATTACKER, "a")
+    started, before = time.process_time(), dns_server.queries
+    verdict = await policy.inspect(inbound(message))
+    assert verdict.reply == replies.TOO_MANY_AUTH_SIGNATURES
+    assert dns_server.queries == before
+    assert time.process_time() - started < 2.0
