@@ -19,7 +19,8 @@ every other user in the process.
 
 Parsed keys are cached by the text of their DNS record (:class:`KeyCache`), so a key is
 parsed once while its record stays in the DNS cache (its TTL, forwarder/resolver.py) and a
-changed record is a new entry.
+changed record is a new entry. The cache holds public keys only, in memory: no name, address
+or message is a key or a value (DESIGN promise 2).
 """
 
 from __future__ import annotations
