@@ -173,6 +173,7 @@ class RelayHandler:
             mail_from=envelope.sender,
             recipients=tuple(envelope.rcpt_tos),
             message=message,
+            smtputf8=envelope.smtp_utf8,
         )
         verdict = await self._policy.inspect(inbound)
         if verdict.reply is not None:

@@ -50,10 +50,13 @@ MAIL_LOOP = "554 5.4.6 Too many hops (Received headers), mail loop suspected"
 
 # ---------------------------------------------------------------- inbound authentication
 DMARC_REJECT = "550 5.7.1 Rejected by the sender domain's DMARC policy"
-TOO_MANY_DKIM_SIGNATURES = "550 5.7.1 Too many DKIM signatures"
+# 550, not 4xx: the same message would be refused again; no legitimate path adds that many
+# (RFC 8617 section 4.2.1 caps ARC at 50 sets, and max_auth_signatures is set far below).
+TOO_MANY_AUTH_SIGNATURES = "550 5.7.1 Too many DKIM signatures and ARC sets"
 BAD_FROM_HEADER = "550 5.7.1 The message must have exactly one From header with one address"
 AUTH_TEMPERROR = "451 4.4.3 Temporary DNS failure while checking the sender, try again later"
 MALFORMED_HEADER = "550 5.6.0 Malformed header section (RFC 5322 2.2)"
+CHECKS_TIMEOUT = "451 4.4.3 Checking the sender took too long, try again later"
 
 # ---------------------------------------------------------------- abuse denylist
 DENIED_CLIENT = "554 5.7.1 Connections from your address are refused for abuse"

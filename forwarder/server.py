@@ -23,7 +23,13 @@ from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
 from forwarder.handler import RelayHandler
 from forwarder.limits import ByteBudget, ConnectionLimiter
-from forwarder.pipeline import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
+from forwarder.pipeline import (
+    BounceAddresses,
+    ClosablePolicy,
+    MessagePolicy,
+    NoBounceAddresses,
+    PassThrough,
+)
 from forwarder.refusals import RefusalWindow
 from forwarder.resolve import AliasResolver
 from forwarder.routecache import RoutingCache
@@ -57,11 +63,12 @@ class Relay:
         self.spam = Rspamd(settings) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
+        self.policy = policy or PassThrough()
         self.handler = RelayHandler(
             settings,
             self.cache,
             AliasResolver(settings, self.cache, bounces or NoBounceAddresses()),
-            policy or PassThrough(),
+            self.policy,
             transport or SmtpTransport(settings, pool=self.pool),
             self.memory,
             self.errors,
@@ -142,4 +149,6 @@ class Relay:
         await self.pool.close()
         if self.spam is not None:
             await self.spam.close()
+        if isinstance(self.policy, ClosablePolicy):  # the checks' threads (auth/policy.py)
+            await self.policy.aclose()
         log.info("SMTP relay stopped")

@@ -131,7 +131,9 @@ class Settings:
     delivered_memory_days: float = 5.0
     alias_cache_ttl: float = 60.0
 
-    dkim_max_signatures: int = 10
+    max_auth_signatures: int = 15
+    checks_timeout: float = 30.0
+    checks_threads: int = 8
     srs_max_age_days: int = 21
     bounce_max_size: int = 256 * 1024
     arc_selector: str = "quietmail"
@@ -365,6 +367,13 @@ def _base_url(key: str, raw: object) -> str:
     return text
 
 
+def _max_auth_signatures(key: str, raw: object) -> int:
+    value = _positive_int(key, raw)
+    if value > 100:  # RFC 8617 section 4.2.1: at most 50 ARC sets; DKIM as many again
+        raise ConfigError(f"{key}: {raw!r} is more than 100")
+    return value
+
+
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "data_dir": _path,
     "database_url": _database_url,
@@ -400,7 +409,9 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "shutdown_grace": _positive_float,
     "delivered_memory_days": _positive_float,
     "alias_cache_ttl": _positive_float,
-    "dkim_max_signatures": _positive_int,
+    "max_auth_signatures": _max_auth_signatures,
+    "checks_timeout": _positive_float,
+    "checks_threads": _positive_int,
     "srs_max_age_days": _positive_int,
     "bounce_max_size": _positive_int,
     "arc_selector": _str,
