@@ -245,7 +245,8 @@ class Domains(Protocol):
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
     ) -> None: ...
     async def delete(self, domain_id: str) -> bool:
-        """Also deletes the domain's aliases and error log entries."""
+        """Also deletes the domain's aliases and error log entries, and the owner's
+        unconfirmed targets no alias uses any more (as Aliases.delete)."""
 
 
 class Aliases(Protocol):
@@ -272,9 +273,15 @@ class Aliases(Protocol):
         mode: AliasMode | None = None,
         description: str | None = None,
     ) -> Alias:
-        """Raises NotFound."""
+        """Raises NotFound. Targets taken off the alias are pruned as in delete."""
 
-    async def delete(self, alias_id: str) -> bool: ...
+    async def delete(self, alias_id: str) -> bool:
+        """Also deletes the owner's unconfirmed targets (recipients) of the alias that no
+        other alias of theirs uses, in the same transaction where the backend has one.
+        Confirmed targets stay until the owner removes them (Recipients.delete)."""
+
+    async def count_with_target(self, owner_id: str, address: str) -> int:
+        """How many of the owner's aliases list ``address`` as a target."""
 
 
 class Recipients(Protocol):

@@ -17,7 +17,7 @@ from forwarder.store.base import (
     normalize_deny_value,
     require_str,
 )
-from forwarder.store.sqlite_accounts import new_id
+from forwarder.store.sqlite_accounts import new_id, scrub_if
 from forwarder.store.sqlite_db import Db, Row, db_time, py_time
 
 
@@ -79,6 +79,7 @@ class SqliteErrorLog:
         rows = await self._db.fetch(
             "DELETE FROM error_log WHERE expires_at <= ? RETURNING id", (db_time(now, "now"),)
         )
+        await scrub_if(self._db, rows)
         return len(rows)
 
 
@@ -138,10 +139,12 @@ class SqliteDenylist:
             "DELETE FROM denylist WHERE id = ? RETURNING id",
             (require_str(entry_id, "denylist entry id"),),
         )
+        await scrub_if(self._db, rows)
         return bool(rows)
 
     async def purge_expired(self, now: datetime) -> int:
         rows = await self._db.fetch(
             "DELETE FROM denylist WHERE expires_at <= ? RETURNING id", (db_time(now, "now"),)
         )
+        await scrub_if(self._db, rows)
         return len(rows)
