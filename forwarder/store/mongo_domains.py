@@ -27,7 +27,6 @@ from forwarder.store.base import (
     require_str,
 )
 from forwarder.store.mongo_accounts import require_user
-from forwarder.store.mongo_routing import prune_targets
 from forwarder.store.mongo_core import (
     Doc,
     MongoDb,
@@ -37,6 +36,7 @@ from forwarder.store.mongo_core import (
     opt_to_db_time,
     to_db_time,
 )
+from forwarder.store.mongo_routing import prune_targets
 
 VERIFIED = {"$type": "date"}  # the partial index's filter: verified_at holds a date
 

@@ -47,13 +47,13 @@ async def prune_targets(db: MongoDb, owner_id: str, old: Iterable[str], session:
     if not candidates:
         return 0
     domains = await db.domains.find({"owner_id": owner_id}, session=session)
-    flt = {"domain_id": {"$in": [d["_id"] for d in domains]}, "targets": {"$in": candidates}}
+    flt: Doc = {"domain_id": {"$in": [d["_id"] for d in domains]}, "targets": {"$in": candidates}}
     used = {t for doc in await db.aliases.find(flt, session=session) for t in doc["targets"]}
     gone = [address for address in candidates if address not in used]
     if not gone:
         return 0
-    flt = {"owner_id": owner_id, "address": {"$in": gone}, "verified_at": None}
-    return await db.recipients.delete_many(flt, session=session)
+    unconfirmed: Doc = {"owner_id": owner_id, "address": {"$in": gone}, "verified_at": None}
+    return await db.recipients.delete_many(unconfirmed, session=session)
 
 
 async def _alias_owner(db: MongoDb, alias_id: str, session: Any) -> tuple[Doc, str] | None:
