@@ -49,6 +49,7 @@ from forwarder.store.checks import (
     MAX_ERROR_ALIAS,
     MAX_ERROR_DOMAIN,
     MAX_ERROR_LIST,
+    MAX_ERROR_ROWS_PER_HOUR,
     MAX_LOCAL_PART,
     MAX_TEXT,
     MAX_TOTP_STEP,
@@ -75,6 +76,7 @@ from forwarder.store.errors import (
 )
 from forwarder.store.records import (
     CATCH_ALL,
+    OTHER_ALIASES,
     Alias,
     AliasMode,
     ApiKey,
@@ -86,6 +88,7 @@ from forwarder.store.records import (
     Recipient,
     Session,
     User,
+    error_hour,
 )
 
 __all__ = [
@@ -101,9 +104,11 @@ __all__ = [
     "MAX_ERROR_ALIAS",
     "MAX_ERROR_DOMAIN",
     "MAX_ERROR_LIST",
+    "MAX_ERROR_ROWS_PER_HOUR",
     "MAX_LOCAL_PART",
     "MAX_TEXT",
     "MAX_TOTP_STEP",
+    "OTHER_ALIASES",
     "Alias",
     "AliasMode",
     "Aliases",
@@ -137,6 +142,7 @@ __all__ = [
     "check_str_list",
     "check_targets",
     "check_totp_step",
+    "error_hour",
     "normalize_deny_value",
     "normalize_domain",
     "normalize_email",
@@ -295,12 +301,18 @@ class Recipients(Protocol):
 
 
 class ErrorLog(Protocol):
-    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry: ...
+    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry:
+        """Count ``entry`` in its row: one per domain, alias, code, enhanced code, target
+        domain and hour (:func:`error_hour`), created by the first entry (whose time, reason,
+        sender domain and expiry it keeps) and counted up by the rest (``count``,
+        ``last_at``). Once a domain has MAX_ERROR_ROWS_PER_HOUR rows in the entry's hour, an
+        entry that would start a new row is counted under the alias OTHER_ALIASES instead.
+        Returns the row. Raises NotFound for an unknown domain."""
 
     async def list_for_domain(
         self, domain_id: str, now: datetime, limit: int = 500
     ) -> list[ErrorLogEntry]:
-        """Unexpired entries, newest first."""
+        """Unexpired rows, the latest ``last_at`` first."""
 
     async def purge_expired(self, now: datetime) -> int: ...
 
