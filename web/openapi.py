@@ -128,6 +128,9 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "at": _TIME, "alias": _STR, "code": {"type": "integer"}, "enhanced_code": _STR,
             "reason": _STR, "target_domain": _STR, "sender_domain": _STR, "expires_at": _TIME,
+            "count": {"type": "integer", "minimum": 1, "description":
+                      "entries counted in this row: same alias, code and target domain, one hour"},
+            "last_at": _TIME,
         },
     },
 }  # fmt: skip
