@@ -1,4 +1,5 @@
-"""The only writer of traffic records: one error log entry per 4xx/5xx reply (DESIGN promise 4).
+"""The only writer of traffic records: an error log entry per 4xx/5xx reply (DESIGN promise 4),
+counted by the store into one row per alias, code, target domain and hour (issue 8).
 
 An entry holds the time, the alias (local part), the SMTP code, the enhanced code, a short
 reason with no address in it, the target's domain and the sender's domain. Nothing else: no

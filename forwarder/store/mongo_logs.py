@@ -3,6 +3,11 @@
 Both collections carry a TTL index on ``expires_at`` (expireAfterSeconds=0), so the server
 removes an entry once it expires. The TTL monitor runs only every 60 seconds, so every read
 also filters on ``now``: an expired entry is never returned, swept or not.
+
+Error log rows are counted (base.ErrorLog.add): ``find_one_and_update`` with ``$inc`` on the
+row's key, and with ``upsert`` and ``$setOnInsert`` when there is none yet; the unique index
+``key`` (mongo.py) makes two nodes inserting the same row at once end with one, the loser
+counting into it. ``expires_at`` is the first entry's, never extended.
 """
 
 from __future__ import annotations
