@@ -204,7 +204,7 @@ def _log_start(settings: Settings, listening: list[str], stored_secrets: bool, m
 
 def _db_kind(settings: Settings) -> str:
     """The backend and, for SQLite, the file; never a MongoDB URL (it may hold a password)."""
-    url = settings.resolved_database_url
+    url = settings.resolved_database_url.reveal()
     if url.startswith("sqlite:"):
         return f"SQLite at {sqlite_path(url)}"
     return "MongoDB"

@@ -91,7 +91,8 @@ class Settings:
     """Everything quietmail can be told. Field docs live in config/quietmail.example.toml."""
 
     data_dir: Path = Path("./quietmail-data")
-    database_url: str = ""  # empty: sqlite in data_dir
+    # Empty: SQLite in data_dir. A Secret: a MongoDB URL may carry a password (issue 8).
+    database_url: Secret = field(default_factory=lambda: Secret(""))
     hostname: str = "localhost"
     log_level: str = "INFO"
     # True when nothing at all is configured (load_settings decides, see local_mode_default);
@@ -155,10 +156,10 @@ class Settings:
     encryption_key: Secret = field(default_factory=lambda: Secret(""))
 
     @property
-    def resolved_database_url(self) -> str:
+    def resolved_database_url(self) -> Secret:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'quietmail.sqlite3').resolve()}"
+        return Secret(f"sqlite:///{(self.data_dir / 'quietmail.sqlite3').resolve()}")
 
     @property
     def base_url(self) -> str:
@@ -297,10 +298,10 @@ def _nameservers(key: str, raw: object) -> tuple[HostPort, ...]:
     return tuple(servers)
 
 
-def _database_url(key: str, raw: object) -> str:
+def _database_url(key: str, raw: object) -> Secret:
     text = _str(key, raw)
     if not text:
-        return ""
+        return Secret("")
     parts = urlsplit(text)
     if parts.scheme == "sqlite":
         if not parts.path or parts.path == "/":
@@ -310,7 +311,7 @@ def _database_url(key: str, raw: object) -> str:
             raise ConfigError(f"{key}: a MongoDB URL needs a host (mongodb://HOST/DB)")
     else:
         raise ConfigError(f"{key}: expected sqlite:///PATH or mongodb://..., not {parts.scheme!r}")
-    return text
+    return Secret(text)
 
 
 def _list_zones(key: str, raw: object) -> tuple[ListZone, ...]:

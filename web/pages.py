@@ -23,6 +23,7 @@ NOTICES = {
     "alias-deleted": "Alias deleted.",
     "password-changed": "Password changed. Every other session has been logged out.",
     "key-revoked": "API key revoked.",
+    "target-removed": "Target address removed.",
     "totp-disabled": "Two-factor authentication is off.",
     "logged-out": "You are logged out.",
     "mail-failed": "Alias saved, but a confirmation message could not be sent, so that target "

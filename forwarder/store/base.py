@@ -49,6 +49,7 @@ from forwarder.store.checks import (
     MAX_ERROR_ALIAS,
     MAX_ERROR_DOMAIN,
     MAX_ERROR_LIST,
+    MAX_ERROR_ROWS_PER_HOUR,
     MAX_LOCAL_PART,
     MAX_SPAM_SCORE,
     MAX_TEXT,
@@ -78,6 +79,7 @@ from forwarder.store.errors import (
 )
 from forwarder.store.records import (
     CATCH_ALL,
+    OTHER_ALIASES,
     Alias,
     AliasMode,
     ApiKey,
@@ -90,6 +92,7 @@ from forwarder.store.records import (
     Session,
     SpamPolicy,
     User,
+    error_hour,
 )
 
 __all__ = [
@@ -105,10 +108,12 @@ __all__ = [
     "MAX_ERROR_ALIAS",
     "MAX_ERROR_DOMAIN",
     "MAX_ERROR_LIST",
+    "MAX_ERROR_ROWS_PER_HOUR",
     "MAX_LOCAL_PART",
     "MAX_SPAM_SCORE",
     "MAX_TEXT",
     "MAX_TOTP_STEP",
+    "OTHER_ALIASES",
     "Alias",
     "AliasMode",
     "Aliases",
@@ -145,6 +150,7 @@ __all__ = [
     "check_str_list",
     "check_targets",
     "check_totp_step",
+    "error_hour",
     "normalize_deny_value",
     "normalize_domain",
     "normalize_email",
@@ -258,7 +264,8 @@ class Domains(Protocol):
         domains)."""
 
     async def delete(self, domain_id: str) -> bool:
-        """Also deletes the domain's aliases and error log entries."""
+        """Also deletes the domain's aliases and error log entries, and the owner's
+        unconfirmed targets no alias uses any more (as Aliases.delete)."""
 
 
 class Aliases(Protocol):
@@ -285,9 +292,15 @@ class Aliases(Protocol):
         mode: AliasMode | None = None,
         description: str | None = None,
     ) -> Alias:
-        """Raises NotFound."""
+        """Raises NotFound. Targets taken off the alias are pruned as in delete."""
 
-    async def delete(self, alias_id: str) -> bool: ...
+    async def delete(self, alias_id: str) -> bool:
+        """Also deletes the owner's unconfirmed targets (recipients) of the alias that no
+        other alias of theirs uses, in the same transaction where the backend has one.
+        Confirmed targets stay until the owner removes them (Recipients.delete)."""
+
+    async def count_with_target(self, owner_id: str, address: str) -> int:
+        """How many of the owner's aliases list ``address`` as a target."""
 
 
 class Recipients(Protocol):
@@ -301,12 +314,18 @@ class Recipients(Protocol):
 
 
 class ErrorLog(Protocol):
-    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry: ...
+    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry:
+        """Count ``entry`` in its row: one per domain, alias, code, enhanced code, target
+        domain and hour (:func:`error_hour`), created by the first entry (whose time, reason,
+        sender domain and expiry it keeps) and counted up by the rest (``count``,
+        ``last_at``). Once a domain has MAX_ERROR_ROWS_PER_HOUR rows in the entry's hour, an
+        entry that would start a new row is counted under the alias OTHER_ALIASES instead.
+        Returns the row. Raises NotFound for an unknown domain."""
 
     async def list_for_domain(
         self, domain_id: str, now: datetime, limit: int = 500
     ) -> list[ErrorLogEntry]:
-        """Unexpired entries, newest first."""
+        """Unexpired rows, the latest ``last_at`` first."""
 
     async def purge_expired(self, now: datetime) -> int: ...
 

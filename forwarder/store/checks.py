@@ -34,6 +34,9 @@ MAX_ERROR_DOMAIN = 255
 MAX_DENY_VALUE = 320  # a full address: 64 + 1 + 255
 MAX_ERROR_LIST = 10_000  # the most entries one list_for_domain call returns
 MAX_SPAM_SCORE = 1000.0  # rspamd scores are small numbers; this only keeps nonsense out
+# Distinct error log rows one domain gets per hour; past it, new aliases count under
+# OTHER_ALIASES (records.py). Bounds a week's rows per domain whatever a prober sends.
+MAX_ERROR_ROWS_PER_HOUR = 200
 MAX_TOTP_STEP = 2**62  # far beyond any clock, inside SQLite's and BSON's 64-bit integers
 ERROR_CODES = (400, 599)  # DESIGN promise 4: only 4xx/5xx replies are logged
 # RFC 3463 section 2: class.subject.detail; "" when the reply carried none.

@@ -151,4 +151,6 @@ def _error(entry: ErrorLogEntry, names: Mapping[str, str]) -> dict[str, Any]:
         "target_domain": entry.target_domain,
         "sender_domain": entry.sender_domain,
         "expires_at": _iso(entry.expires_at),
+        "count": entry.count,
+        "last_at": _iso(entry.last_at),
     }

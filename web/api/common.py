@@ -105,4 +105,6 @@ def error_entry_json(entry: ErrorLogEntry) -> dict[str, Any]:
         "target_domain": entry.target_domain,
         "sender_domain": entry.sender_domain,
         "expires_at": _time(entry.expires_at),
+        "count": entry.count,
+        "last_at": _time(entry.last_at),
     }
