@@ -17,6 +17,7 @@ from forwarder.store.base import (
     Recipient,
     check_enum,
     check_targets,
+    clean_note,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -59,7 +60,7 @@ class SqliteAliases:
                 normalize_local_part(local_part),
                 json.dumps(check_targets(targets)),
                 check_enum(AliasMode, mode, "alias mode").value,
-                require_str(description, "description"),
+                clean_note(description, "description"),
                 db_time(now, "now"),
             ),
         )
@@ -100,7 +101,7 @@ class SqliteAliases:
             (
                 None if targets is None else json.dumps(check_targets(targets)),
                 None if mode is None else check_enum(AliasMode, mode, "alias mode").value,
-                None if description is None else require_str(description, "description"),
+                None if description is None else clean_note(description, "description"),
                 require_str(alias_id, "alias id"),
             ),
         )
