@@ -8,8 +8,11 @@ arrives and refused as soon as it passes the cap, so no handler ever holds more 
 
 The refusal is :class:`BodyTooLarge`, raised from ``receive`` inside the handler that reads
 the body; ``web/app.py`` answers it with 413 (JSON ``too_large`` under /api, a page
-elsewhere). The rest of the body is never read: the server closes the connection after the
-answer (RFC 9110 section 15.5.14).
+elsewhere). The app never asks for the rest. uvicorn then reads and drops whatever the client
+still sends, holding at most 64 KiB of it at a time, so the connection can answer its next
+request; the answer is not a close, because closing a socket with unread data sends a TCP
+reset that destroys the 413 before an ordinary client (which sends its whole body before it
+reads) has read it (RFC 9110 section 15.5.14 allows either).
 """
 
 from __future__ import annotations
