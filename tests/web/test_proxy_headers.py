@@ -10,9 +10,10 @@ per /64.
 from __future__ import annotations
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
-from forwarder.settings import Settings
+from forwarder.settings import ConfigError, Settings, load_settings
 from forwarder.store.base import Store
 from tests.web.conftest import BASE, make_settings
 from tests.web.helpers import csrf, served
@@ -98,3 +99,13 @@ def test_client_network() -> None:
     assert client_network("2001:db8::1") == client_network("2001:db8::ffff:1") == "2001:db8::/64"
     assert client_network("fe80::1%eth0") == "fe80::/64"
     assert client_network("unknown") == "unknown"
+
+
+def test_the_setting() -> None:
+    assert load_settings(environ={}).web_trusted_proxies == ()
+    environ = {"QUIETMAIL_WEB_TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.3/8,::1,,127.0.0.1"}
+    parsed = load_settings(environ=environ).web_trusted_proxies
+    assert parsed == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    for bad in ("proxy.example", "*", "10.0.0.0/33"):
+        with pytest.raises(ConfigError, match="QUIETMAIL_WEB_TRUSTED_PROXIES"):
+            load_settings(environ={"QUIETMAIL_WEB_TRUSTED_PROXIES": bad})
