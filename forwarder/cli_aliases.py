@@ -13,6 +13,7 @@ from forwarder.store.base import (
     AliasMode,
     AlreadyExists,
     NotFound,
+    clean_note,
     normalize_domain,
     normalize_local_part,
 )
@@ -73,7 +74,9 @@ async def alias_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for alias in sorted(aliases, key=lambda a: a.local_part):
         kind = " (catch-all)" if alias.is_catch_all else ""
-        note = f"  # {alias.description}" if alias.description else ""
+        # Cleaned again on the way out: a note stored before notes were cleaned on the way in
+        # must not reach the terminal with its control characters either.
+        note = f"  # {clean_note(alias.description)}" if alias.description else ""
         targets = ", ".join(alias.targets) or "-"
         print(f"{alias.local_part}@{domain.name}{kind}  [{alias.mode.value}]  -> {targets}{note}")
     return 0

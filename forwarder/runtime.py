@@ -81,6 +81,9 @@ def _web_server(settings: Settings, store: Store) -> _Server:
         log_config=None,  # keep quietmail's logging set-up
         access_log=False,  # access logs would keep client IPs and paths (DESIGN promise 2)
         server_header=False,
+        # Off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS).
+        # The app reads it only from the proxies in web_trusted_proxies (web/app.py).
+        proxy_headers=False,
         timeout_graceful_shutdown=WEB_SHUTDOWN_TIMEOUT,
     )
     return _Server(config)

@@ -105,6 +105,7 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_base_url: str = ""  # empty: http://web_host:web_port
+    web_trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
 
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -298,6 +299,23 @@ def _nameservers(key: str, raw: object) -> tuple[HostPort, ...]:
     return tuple(servers)
 
 
+def _networks(key: str, raw: object) -> tuple[str, ...]:
+    """Comma-separated (or a TOML list of) IP addresses and CIDR networks, normalised."""
+    items = raw if isinstance(raw, list) else _str(key, raw).split(",")
+    networks: list[str] = []
+    for item in items:
+        text = _str(key, item)
+        if not text:
+            continue
+        try:
+            network = str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"{key}: {text!r} is not an IP address or network") from None
+        if network not in networks:
+            networks.append(network)
+    return tuple(networks)
+
+
 def _database_url(key: str, raw: object) -> Secret:
     text = _str(key, raw)
     if not text:
@@ -387,6 +405,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "web_host": _str,
     "web_port": _port,
     "web_base_url": _base_url,
+    "web_trusted_proxies": _networks,
     "tls_cert": _optional_path,
     "tls_key": _optional_path,
     "outbound_smarthost": _smarthost,

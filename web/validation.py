@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from forwarder import addresses
 from forwarder.passwords import WeakPassword, check_password_rules
-from forwarder.store.base import AliasMode
+from forwarder.store.base import AliasMode, clean_note
 
 MAX_DESCRIPTION = 500
 MAX_NAME = 100
@@ -90,6 +90,10 @@ def mode(value: object, field: str = "mode") -> AliasMode:
 
 
 def description(value: object, field: str = "description") -> str:
+    """An alias's note. Control characters (C0, DEL, C1) are removed rather than refused, by
+    the rule the store applies to every note, the CLI's too (``clean_note``)."""
+    if type(value) is str and len(value) <= MAX_DESCRIPTION:
+        value = clean_note(value, field)
     return text(value, field, max_length=MAX_DESCRIPTION, required=False)
 
 

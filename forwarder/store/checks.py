@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
@@ -58,6 +59,24 @@ def require_str(value: object, what: str, *, max_length: int = MAX_TEXT) -> str:
     except UnicodeEncodeError:  # a lone surrogate: no backend can store it
         raise InvalidValue(f"{what} is not valid Unicode") from None
     return value
+
+
+def clean_note(value: object, what: str = "note") -> str:
+    """Free text a person wrote (an alias's note), without control characters: C0, DEL and C1
+    (U+0080-U+009F; U+009B is a one-character CSI that starts a terminal escape sequence)
+    are removed, and the ones that are line breaks or tabs become a space. So a note, stored
+    once for the web, the API and the CLI, can neither restyle nor rewrite the terminal of an
+    operator who lists aliases, nor forge a second line there (issue 8, Low)."""
+    text = require_str(value, what)
+    if text.isprintable():  # the common case: nothing to remove
+        return text
+    return "".join(_note_char(c) for c in text)
+
+
+def _note_char(c: str) -> str:
+    if unicodedata.category(c) != "Cc":
+        return c
+    return " " if c.isspace() else ""
 
 
 def check_int(value: object, what: str, low: int, high: int) -> int:

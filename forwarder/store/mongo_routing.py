@@ -24,6 +24,7 @@ from forwarder.store.base import (
     Recipient,
     check_enum,
     check_targets,
+    clean_note,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -105,7 +106,7 @@ class MongoAliases:
             "local_part": normalize_local_part(local_part),
             "targets": list(check_targets(targets)),
             "mode": check_enum(AliasMode, mode, "alias mode").value,
-            "description": require_str(description, "description"),
+            "description": clean_note(description, "description"),
             "created_at": to_db_time(now, "now"),
         }
         if await self._db.domains.find_one({"_id": doc["domain_id"]}) is None:
@@ -146,7 +147,7 @@ class MongoAliases:
         if mode is not None:
             fields["mode"] = check_enum(AliasMode, mode, "alias mode").value
         if description is not None:
-            fields["description"] = require_str(description, "description")
+            fields["description"] = clean_note(description, "description")
         if not fields:
             doc = await self._db.aliases.find_one({"_id": aid})
             if doc is None:

@@ -21,6 +21,7 @@ from forwarder.store.base import (
     Recipient,
     check_enum,
     check_targets,
+    clean_note,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -82,7 +83,7 @@ class SqliteAliases:
                 normalize_local_part(local_part),
                 json.dumps(check_targets(targets)),
                 check_enum(AliasMode, mode, "alias mode").value,
-                require_str(description, "description"),
+                clean_note(description, "description"),
                 db_time(now, "now"),
             ),
         )
@@ -120,7 +121,7 @@ class SqliteAliases:
         params = (
             None if targets is None else json.dumps(check_targets(targets)),
             None if mode is None else check_enum(AliasMode, mode, "alias mode").value,
-            None if description is None else require_str(description, "description"),
+            None if description is None else clean_note(description, "description"),
             aid,
         )
         async with self._db.transaction() as tx:

@@ -15,7 +15,7 @@ import pytest
 from forwarder.settings import HostPort, Settings
 from forwarder.store.base import Store
 from tests.support.smtp_sink import SmtpSink
-from tests.web.conftest import BASE, make_settings
+from tests.web.conftest import BASE, SettledTransport, make_settings
 from tests.web.helpers import PASSWORD, csrf, link_token, post
 from web.app import create_app
 from web.mailer import ConsoleMailer, MailError, OutboundMailer, build_message, mailer_for
@@ -63,7 +63,7 @@ async def test_outbound_mailer_delivers_the_link_through_the_smarthost(
     settings = _via(sink)
     app = create_app(settings, sqlite_store)
     assert isinstance(app.state.ctx.mailer, OutboundMailer)
-    transport = httpx.ASGITransport(app=app)
+    transport = SettledTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         signup = await post(client, "/signup", {"email": "ann@example.org", "password": PASSWORD})
         assert signup.status_code == 200
