@@ -165,8 +165,9 @@ class RelayHandler:
             self._transport,
             verdict.envelope_sender,
             pending,
-            trace + verdict.message,
+            verdict.message,
             self._settings.forward_timeout,
+            prefix=trace,  # not trace + message: that would copy the message once more
         )
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))
         if outcome.deferred:
