@@ -90,8 +90,15 @@ async def main(opts: Options, max_size: int) -> None:
     child.start()
     host, dns_port, sink_port, length = await asyncio.to_thread(ours.recv)
     with tempfile.TemporaryDirectory() as tmp:
-        relay, store = await setup(Path(tmp), HostPort(host, dns_port), sink_port, opts)
-        relay.settings = relay.settings.replace(max_message_size=max_size)
+        relay, store = await setup(
+            Path(tmp),
+            HostPort(host, dns_port),
+            sink_port,
+            opts,
+            max_message_size=max_size,
+            outbound_timeout=300.0,  # the sink in the child process is slow with 10 x 25 MiB
+            forward_timeout=600.0,
+        )
         gc.collect()
         before = _status("VmRSS")
         sampler = _Sampler(lambda: relay.budget.used)

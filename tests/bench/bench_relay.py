@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 
@@ -106,7 +107,7 @@ def publish_world(dns: DNSServer, size: int, auth: bool) -> bytes:
 
 
 async def setup(
-    tmp: Path, dns: HostPort, sink_port: int, opts: Options
+    tmp: Path, dns: HostPort, sink_port: int, opts: Options, **changes: Any
 ) -> tuple[Relay, SqliteStore]:
     store = SqliteStore(str(tmp / "bench.sqlite3"))
     await store.open()
@@ -127,7 +128,7 @@ async def setup(
         secret_key=Secret("bench-secret-key-0123456789abcdef"),
         srs_secret=Secret("bench-srs-secret-0123456789abcdef"),
         encryption_key=Secret("bench-encryption-key-0123456789ab"),
-    )
+    ).replace(**changes)
     if opts.auth:
         from forwarder.runtime import build_relay
 
