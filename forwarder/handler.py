@@ -155,6 +155,10 @@ class RelayHandler:
             await self.refused(envelope, verdict.reply)
             return verdict.reply
         fp = fingerprint(envelope.sender, message)
+        # The copy to forward is verdict.message; let the message as received go now rather
+        # than hold both while the targets answer (issue 8, memory).
+        envelope.content = envelope.original_content = None
+        del message
         pending = [t for t in envelope.targets if not self._memory.seen(fp, t)]
         if not pending:
             return replies.DELIVERED

@@ -12,6 +12,8 @@ everyone else.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import ipaddress
 
 
@@ -101,3 +103,25 @@ class Holding:
     def release(self) -> None:
         self._budget.release(self.size, self._client)
         self.size = 0
+
+
+def return_freed_memory() -> None:
+    """Have glibc give large freed blocks (message buffers) back to the system at once.
+
+    glibc raises its mmap threshold, up to 32 MiB, each time a block it mapped is freed;
+    after the first large message, message-sized buffers then come from the heap, which
+    stays resident. Measured (tests/bench/bench_memory.py, 10 concurrent 25 MiB messages):
+    235 MiB still resident afterwards, and a 709 MiB peak; with the threshold fixed at
+    glibc's 128 KiB default, 60 MiB and 612 MiB. ``mallopt(M_MMAP_THRESHOLD)`` fixes it and
+    turns the adjustment off; other C libraries (musl) have no ``mallopt`` and are left be.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h

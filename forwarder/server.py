@@ -20,7 +20,7 @@ from forwarder.dedup import DeliveredMemory
 from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
 from forwarder.handler import RelayHandler
-from forwarder.limits import ByteBudget, ConnectionLimiter
+from forwarder.limits import ByteBudget, ConnectionLimiter, return_freed_memory
 from forwarder.pipeline import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
 from forwarder.resolve import AliasResolver
 from forwarder.routecache import RoutingCache
@@ -96,6 +96,7 @@ class Relay:
 
     async def start(self) -> None:
         logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
+        return_freed_memory()  # message buffers leave memory with the message (limits.py)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._protocol, host=self.settings.smtp_host, port=self.settings.smtp_port
