@@ -111,8 +111,8 @@ def return_freed_memory() -> None:
     glibc raises its mmap threshold, up to 32 MiB, each time a block it mapped is freed;
     after the first large message, message-sized buffers then come from the heap, which
     stays resident. Measured (tests/bench/bench_memory.py, 10 concurrent 25 MiB messages):
-    235 MiB still resident afterwards, and a 709 MiB peak; with the threshold fixed at
-    glibc's 128 KiB default, 60 MiB and 612 MiB. ``mallopt(M_MMAP_THRESHOLD)`` fixes it and
+    235 MiB still resident afterwards (709 MiB at the peak); with the threshold fixed at
+    glibc's 128 KiB default, 60 MiB (612 MiB). ``mallopt(M_MMAP_THRESHOLD)`` fixes it and
     turns the adjustment off; other C libraries (musl) have no ``mallopt`` and are left be.
     """
     try:

@@ -94,7 +94,7 @@ class Settings:
     max_targets: int = 10
     max_received_headers: int = 25
     inflight_bytes_budget: int = 512 * 1024 * 1024
-    inflight_bytes_per_ip: int = 128 * 1024 * 1024
+    inflight_bytes_per_ip: int = 192 * 1024 * 1024
     data_chunk_timeout: float = 60.0
     idle_timeout: float = 300.0
     max_connections_per_ip: int = 10

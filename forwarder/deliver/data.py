@@ -20,22 +20,22 @@ from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 PIECE = 64 * 1024
 
 
-def pieces(message: bytes) -> Iterator[bytes]:
-    """``message`` in consecutive slices of at least ``PIECE`` bytes, each ending with a
+def pieces(message: bytes, size: int = PIECE) -> Iterator[bytes]:
+    """``message`` in consecutive slices of at least ``size`` bytes, each ending with a
     CRLF (the last one: wherever the message ends), so each starts at a line start."""
     start = 0
     while start < len(message):
-        cut = message.find(b"\r\n", start + PIECE - 1)
+        cut = message.find(b"\r\n", start + size - 1)
         end = len(message) if cut < 0 else cut + 2
         yield message[start:end]
         start = end
 
 
-def encoded(parts: Sequence[bytes]) -> Iterator[bytes]:
+def encoded(parts: Sequence[bytes], size: int = PIECE) -> Iterator[bytes]:
     """The DATA payload for ``parts`` (header lines in front, then the message), without
     the final ``.<CRLF>``; every part but the last must end with a CRLF."""
     for part in parts:
-        for piece in pieces(part):
+        for piece in pieces(part, size):
             yield PERIOD_REGEX.sub(b"..", normalize_message_line_endings(piece))
 
 

@@ -66,15 +66,15 @@ async def test_one_ip_holds_at_most_its_share(world: World) -> None:
     relay = await world.start(
         max_message_size=4 * MIB, inflight_bytes_budget=4 * MIB, inflight_bytes_per_ip=1 * MIB
     )
-    chunk = (b"y" * 998 + b"\r\n") * 400  # 400 KB: held twice over (server.HELD_PER_BYTE)
-    greedy = [await _open_data(world, "127.0.0.2") for _ in range(5)]
+    chunk = (b"y" * 998 + b"\r\n") * 200  # 200 KB: 600 KB held (server.HELD_PER_BYTE)
+    greedy = [await _open_data(world, "127.0.0.2") for _ in range(7)]  # 4.2 MB > budget
     for _, writer in greedy:
         writer.write(b"Subject: greedy\r\n\r\n" + chunk)
     await _until(lambda: relay.budget.used > 0)
     await asyncio.sleep(0.3)  # every chunk has arrived
     assert relay.budget.held_by("127.0.0.2") <= 1 * MIB
     assert relay.budget.used <= 1 * MIB
-    body = ("z" * 998 + "\r\n") * 500  # 500 KB from another IP: fits the rest
+    body = ("z" * 998 + "\r\n") * 250  # 250 KB from another IP: 750 KB held, in its share
     _, reply = await world.transaction(
         "s@origin.test", [f"hello@{DOMAIN}"], make_message(body=body)
     )
