@@ -1,7 +1,8 @@
 """Shared limits that keep one client from starving the others: connections per client IP
-(issue 3: 10, then ``421 4.7.0``) and a budget of message bytes held in memory, in all and
-per client (``452 4.3.1`` when spent). Both live in one event loop, so plain counters are
-enough.
+(issue 3: 10, then ``421 4.7.0``), connections in all (issue 8: 600 idle connections from 60
+IPs were all held; beyond ``max_connections``, ``421 4.7.0`` too) and a budget of message
+bytes held in memory, in all and per client (``452 4.3.1`` when spent). All live in one
+event loop, so plain counters are enough.
 
 The byte budget follows the bytes a transaction has actually received (issue 8, Medium 1):
 nothing is reserved for a declared or maximum size, so a client that opens DATA and sends
@@ -16,20 +17,29 @@ import ctypes
 import ctypes.util
 import ipaddress
 
+from forwarder import replies
+
 
 class ConnectionLimiter:
-    def __init__(self, per_ip: int) -> None:
+    def __init__(self, per_ip: int, total: int) -> None:
         self._per_ip = per_ip
+        self._total = total
+        self._count = 0
         self._open: dict[str, int] = {}  # IP -> open connections; entries removed at zero
 
-    def acquire(self, ip: str) -> bool:
+    def acquire(self, ip: str) -> str | None:
+        """None when the connection is admitted (then ``release`` it), else the reply."""
+        if self._count >= self._total:
+            return replies.TOO_MANY_CONNECTIONS_IN_ALL
         count = self._open.get(ip, 0)
         if count >= self._per_ip:
-            return False
+            return replies.TOO_MANY_CONNECTIONS
         self._open[ip] = count + 1
-        return True
+        self._count += 1
+        return None
 
     def release(self, ip: str) -> None:
+        self._count = max(0, self._count - 1)
         count = self._open.get(ip, 0) - 1
         if count > 0:
             self._open[ip] = count

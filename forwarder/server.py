@@ -16,6 +16,8 @@ import logging
 
 from forwarder import replies
 from forwarder.abuse import DenyChecks
+from forwarder.checks.dnsbl import BlockLists
+from forwarder.checks.rspamd import Rspamd
 from forwarder.dedup import DeliveredMemory
 from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
@@ -57,6 +59,9 @@ class Relay:
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
+        lists = BlockLists(settings)
+        self.blocklists = lists if lists.enabled else None
+        self.spam = Rspamd(settings) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
         self.handler = RelayHandler(
@@ -68,8 +73,10 @@ class Relay:
             self.memory,
             self.errors,
             self.denylist,
+            self.blocklists,
+            self.spam,
         )
-        self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
+        self.limiter = ConnectionLimiter(settings.max_connections_per_ip, settings.max_connections)
         self.budget = ByteBudget(settings.inflight_bytes_budget, settings.inflight_bytes_per_ip)
         self.data_limits = DataLimits(
             max_size=settings.max_message_size,
@@ -135,4 +142,6 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), 2.0)
         await self.pool.close()
+        if self.spam is not None:
+            await self.spam.close()
         log.info("SMTP relay stopped")

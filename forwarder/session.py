@@ -2,10 +2,14 @@
 
 - aiosmtpd's own reply texts for size, long lines and idle time are replaced by the named
   replies of :mod:`forwarder.replies` (one place, :data:`_TRANSLATE`);
-- connections beyond ``max_connections_per_ip`` get ``421 4.7.0`` and are closed;
-- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) is greeted with
-  ``554 5.7.1`` instead of 220, then only QUIT is served, everything else gets ``503``
+- connections beyond ``max_connections_per_ip``, or beyond ``max_connections`` in all, get
+  ``421 4.7.0`` and are closed;
+- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) or on one of the
+  operator's DNS block lists (:mod:`forwarder.checks.dnsbl`) is greeted with ``554 5.7.1``
+  instead of 220, then only QUIT is served, everything else gets ``503``
   (RFC 5321 3.1), until it quits, idles out or has sent ``_DENIED_COMMANDS`` commands;
+- AUTH is neither advertised (see the handler's EHLO) nor served: an MX has no submission,
+  so the command gets ``502 5.5.1`` (RFC 5321 4.2.4), before TLS and after;
 - source routes (``RCPT TO:<@a,@b:user@c>``) are refused, not silently stripped as aiosmtpd
   would (RFC 5321 4.1.1.3 lets a server refuse them);
 - DATA is read by :mod:`forwarder.smtpdata` instead of aiosmtpd's line loop (issue 8): in
@@ -58,6 +62,7 @@ class RelaySMTP(SMTP):
         self._relay = relay
         self._ip = ""
         self._admitted = False
+        self._refusal = ""  # the 421 for a connection over a limit
         self._counted = False
         self._in_data = False
         self._out: list[bytes] = []  # reply lines not yet written
@@ -94,7 +99,8 @@ class RelaySMTP(SMTP):
             self._counted = True
             peer = transport.get_extra_info("peername")
             self._ip = str(peer[0]) if isinstance(peer, tuple) else ""
-            self._admitted = self._relay.limiter.acquire(self._ip)
+            refusal = self._relay.limiter.acquire(self._ip)
+            self._admitted, self._refusal = refusal is None, refusal or ""
             self._relay.connections.add(self)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -106,17 +112,23 @@ class RelaySMTP(SMTP):
 
     async def _handle_client(self) -> None:
         if not self._admitted:
-            await self.push(replies.TOO_MANY_CONNECTIONS)
+            await self.push(self._refusal)
             self.close_with(None)
             return
         if await self._relay.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
-            await self._refuse_client()
+            await self._refuse_client(replies.DENIED_CLIENT)
+            return
+        blocklists = self._relay.blocklists
+        zone = await blocklists.client_listed(self._ip) if blocklists else None
+        if zone is not None:
+            log.info("connection answered 554: client on a DNS block list")
+            await self._refuse_client(replies.blocklisted_client(zone))
             return
         await super()._handle_client()
 
-    async def _refuse_client(self) -> None:
-        await self.push(replies.DENIED_CLIENT)
+    async def _refuse_client(self, reply: str) -> None:
+        await self.push(reply)
         for _ in range(_DENIED_COMMANDS):
             try:
                 line = await self._reader.readuntil()
@@ -146,6 +158,9 @@ class RelaySMTP(SMTP):
         return not self._in_data and (self.envelope is None or self.envelope.mail_from is None)
 
     # ------------------------------------------------------------ commands
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push(replies.AUTH_NOT_OFFERED)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         if self._relay.stopping:

@@ -63,6 +63,29 @@ class HostPort:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class ListZone:
+    """A DNS block list zone and the answers that mean "listed" (RFC 5782 section 5).
+
+    ``codes`` holds inclusive ranges of IPv4 answers as integers; empty means the default,
+    127.0.0.2 to 127.255.254.255 (127.0.0.1 is never a listing, and list operators answer
+    errors such as "public resolver refused" in 127.255.255.0/24)."""
+
+    zone: str
+    codes: tuple[tuple[int, int], ...] = ()
+
+    def lists(self, answer: str) -> bool:
+        try:
+            value = int(ipaddress.IPv4Address(answer))
+        except ValueError:
+            return False
+        ranges = self.codes or _DEFAULT_LISTED
+        return any(low <= value <= high for low, high in ranges)
+
+
+_DEFAULT_LISTED = ((0x7F000002, 0x7FFFFEFF),)  # 127.0.0.2 .. 127.255.254.255
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything quietmail can be told. Field docs live in config/quietmail.example.toml."""
@@ -71,6 +94,10 @@ class Settings:
     database_url: str = ""  # empty: sqlite in data_dir
     hostname: str = "localhost"
     log_level: str = "INFO"
+    # True when nothing at all is configured (load_settings decides, see local_mode_default);
+    # the value a file or QUIETMAIL_LOCAL_MODE gives always wins.
+    local_mode: bool = False
+    postmaster_address: str = ""  # empty: mail to postmaster@hostname is refused
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -98,6 +125,7 @@ class Settings:
     data_chunk_timeout: float = 60.0
     idle_timeout: float = 300.0
     max_connections_per_ip: int = 10
+    max_connections: int = 500
     forward_timeout: float = 240.0
     shutdown_grace: float = 30.0
     delivered_memory_days: float = 5.0
@@ -109,6 +137,15 @@ class Settings:
     arc_key_path: Path | None = None  # empty: generated, sealed, in data_dir
 
     error_log_days: int = 7
+
+    dnsbl_zones: tuple[ListZone, ...] = ()
+    dnsbl_domain_zones: tuple[ListZone, ...] = ()
+    dnsbl_timeout: float = 2.0
+    rspamd_url: str = ""  # empty: no rspamd
+    rspamd_timeout: float = 15.0
+    rspamd_fail_open: bool = False
+    spam_min_reject_score: float = 5.0  # bounds for the reject scores domain owners choose
+    spam_max_reject_score: float = 50.0
 
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     srs_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -273,6 +310,42 @@ def _database_url(key: str, raw: object) -> str:
     return text
 
 
+def _list_zones(key: str, raw: object) -> tuple[ListZone, ...]:
+    """``zone`` or ``zone=CODES``, comma-separated (or a TOML list); CODES is one or more
+    IPv4 answers or ranges ``A..B`` joined by ``;``: ``zen.spamhaus.org=127.0.0.2..127.0.0.11``."""
+    items = raw if isinstance(raw, list) else _str(key, raw).split(",")
+    zones = []
+    for item in items:
+        text = _str(key, item)
+        if not text:
+            continue
+        name, _, codes_text = text.partition("=")
+        zone = _hostname(key, name)
+        codes = []
+        for part in filter(None, (p.strip() for p in codes_text.split(";"))):
+            low, _, high = part.partition("..")
+            try:
+                pair = (int(ipaddress.IPv4Address(low)), int(ipaddress.IPv4Address(high or low)))
+            except ValueError:
+                raise ConfigError(f"{key}: {part!r} is not an IPv4 answer or range A..B") from None
+            if pair[0] > pair[1]:
+                raise ConfigError(f"{key}: {part!r} is an empty range")
+            codes.append(pair)
+        zones.append(ListZone(zone, tuple(codes)))
+    return tuple(zones)
+
+
+def _address(key: str, raw: object) -> str:
+    """An operator's mailbox: LOCAL@HOST, lower case (empty: not set)."""
+    text = _str(key, raw).lower()
+    if not text:
+        return ""
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or any(c.isspace() or c in '<>()[]@",;\\' for c in local):
+        raise ConfigError(f"{key}: {raw!r} is not an address (LOCAL@HOST)")
+    return f"{local}@{_hostname(key, domain)}"
+
+
 def _log_level(key: str, raw: object) -> str:
     text = _str(key, raw).upper()
     if text not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -303,6 +376,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "database_url": _database_url,
     "hostname": _hostname,
     "log_level": _log_level,
+    "local_mode": _bool,
+    "postmaster_address": _address,
     "smtp_host": _str,
     "smtp_port": _port,
     "web_host": _str,
@@ -326,6 +401,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "data_chunk_timeout": _positive_float,
     "idle_timeout": _positive_float,
     "max_connections_per_ip": _positive_int,
+    "max_connections": _positive_int,
     "forward_timeout": _positive_float,
     "shutdown_grace": _positive_float,
     "delivered_memory_days": _positive_float,
@@ -335,6 +411,14 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "arc_selector": _str,
     "arc_key_path": _optional_path,
     "error_log_days": _positive_int,
+    "dnsbl_zones": _list_zones,
+    "dnsbl_domain_zones": _list_zones,
+    "dnsbl_timeout": _positive_float,
+    "rspamd_url": _base_url,
+    "rspamd_timeout": _positive_float,
+    "rspamd_fail_open": _bool,
+    "spam_min_reject_score": _positive_float,
+    "spam_max_reject_score": _positive_float,
     "secret_key": _secret,
     "srs_secret": _secret,
     "encryption_key": _secret,
@@ -387,7 +471,22 @@ def load_settings(
         if key not in _PARSERS:
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
+    values.setdefault("local_mode", local_mode_default(config_file, environ))
     settings = Settings(**values)
+    if settings.spam_min_reject_score > settings.spam_max_reject_score:
+        raise ConfigError("spam_min_reject_score: must not be above spam_max_reject_score")
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("tls_cert: tls_cert and tls_key must be set together")
+    if settings.postmaster_address.rpartition("@")[2] == settings.hostname:
+        # postmaster@hostname would forward to itself (RFC 5321 4.5.1 wants a real mailbox)
+        raise ConfigError("postmaster_address: must be a mailbox elsewhere, not at hostname")
     return settings
+
+
+def local_mode_default(config_file: Path | None, environ: Mapping[str, str]) -> bool:
+    """Local mode unless something is configured: a file, or any QUIETMAIL_* variable. So a
+    server that forgot QUIETMAIL_HOSTNAME is not taken for a trial on someone's laptop."""
+    return config_file is None and not any(
+        name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_")
+        for name in environ
+    )

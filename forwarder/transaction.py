@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import Envelope
 
 from forwarder.resolve import Resolution
+from forwarder.store.base import SpamPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class Transaction(Envelope):
         self.refused = 0  # RCPTs refused; they count towards max_recipients too
         self.origins: list[Origin] = []  # accepted RCPTs of our domains (drop included)
         self.targets: dict[str, list[Origin]] = {}  # target -> aliases that lead to it
+        # One spam policy per transaction: the one DATA reply cannot refuse for one recipient
+        # and accept for another, so recipients with another policy are sent separately.
+        self.spam: SpamPolicy | None = None
 
     @property
     def sender(self) -> str:
@@ -35,7 +39,13 @@ class Transaction(Envelope):
         mail_from = self.mail_from or ""
         return "" if mail_from == "<>" else mail_from
 
+    def fits(self, resolution: Resolution) -> bool:
+        """Whether this recipient's spam policy is the transaction's (or it has none yet)."""
+        return not resolution.targets or self.spam in (None, resolution.spam)
+
     def add(self, address: str, resolution: Resolution) -> None:
+        if resolution.targets:
+            self.spam = resolution.spam
         self.rcpt_tos.append(address)
         origin = Origin(resolution.domain_id, resolution.alias)
         if resolution.domain_id:

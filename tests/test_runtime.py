@@ -96,6 +96,9 @@ def quietmail(tmp_path: Path, command: str, **env: str) -> Iterator[Server]:
 def test_serve_answers_on_configured_ports_and_stops_on_sigterm(tmp_path: Path) -> None:
     web_port, smtp_port = _free_port(), _free_port()
     env = {"QUIETMAIL_WEB_PORT": str(web_port), "QUIETMAIL_SMTP_PORT": str(smtp_port)}
+    # Ports are configuration, so local mode is asked for (nothing configured would be local
+    # mode on its own: tests/test_localmode.py; this test must not bind fixed ports).
+    env["QUIETMAIL_LOCAL_MODE"] = "true"
     with quietmail(tmp_path, "serve", **env) as server:
         server.wait_listening()
         assert server.ports == {"web": web_port, "SMTP": smtp_port}
@@ -110,12 +113,27 @@ def test_serve_answers_on_configured_ports_and_stops_on_sigterm(tmp_path: Path) 
     assert status == 0, server.log
     assert elapsed < STOP_WITHIN
     assert "Traceback" not in server.log
-    assert "local mode" in server.log
+    assert "running in local mode because local_mode is set to true" in server.log
     data = tmp_path / "quietmail-data"
     assert (data / "secrets.toml").stat().st_mode & 0o077 == 0
     for name in ("secret_key", "srs_secret", "encryption_key"):  # no secret in the log
         value = re.search(rf'{name} = "([^"]+)"', (data / "secrets.toml").read_text())
         assert value is not None and value.group(1) not in server.log
+
+
+@pytest.mark.e2e
+def test_configured_server_is_not_in_local_mode_and_says_so(tmp_path: Path) -> None:
+    """Issue 8: configured (ports here) but with the hostname left at "localhost": no local
+    mode, said at start; no self-signed pair; and the missing postmaster_address is named."""
+    with quietmail(tmp_path, "smtp") as server:
+        server.wait_listening()
+        with smtplib.SMTP("127.0.0.1", server.ports["SMTP"], timeout=10) as smtp:
+            assert b"STARTTLS" not in smtp.ehlo()[1]
+        assert server.stop()[0] == 0
+    assert "not in local mode (configuration was given)" in server.log
+    assert "running in local mode" not in server.log
+    assert "postmaster_address is not set" in server.log
+    assert not list((tmp_path / "quietmail-data").glob("*.pem"))
 
 
 @pytest.mark.e2e

@@ -28,7 +28,7 @@ def _toml(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_with_nothing_configured() -> None:
     settings = load_settings(environ={})
-    assert settings == Settings()
+    assert settings == Settings(local_mode=True)  # nothing configured: local mode
     assert (settings.smtp_host, settings.smtp_port) == ("127.0.0.1", 2525)
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8000)
     assert settings.resolved_database_url.startswith("sqlite:///")
@@ -60,7 +60,8 @@ def test_environment_parses_lists_and_host_ports() -> None:
 
 
 def test_test_only_variables_are_ignored() -> None:
-    assert load_settings(environ={"QUIETMAIL_TEST_MONGODB_URI": "mongodb://x"}) == Settings()
+    only_tests = {"QUIETMAIL_TEST_MONGODB_URI": "mongodb://x"}
+    assert load_settings(environ=only_tests) == Settings(local_mode=True)
 
 
 @pytest.mark.parametrize(

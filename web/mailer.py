@@ -4,13 +4,13 @@ Three implementations of one small protocol:
 
 - :class:`OutboundMailer` hands the message to the relay's outbound path
   (``forwarder.deliver.send_system_mail``), imported lazily so the web app loads without it.
-- :class:`ConsoleMailer` is for local mode with no outbound path: it prints the message
-  (which carries the link) to the server's console, where the person running
-  ``quietmail serve`` on their own machine reads it. Nothing is written to a file.
+- :class:`ConsoleMailer` is for local mode: it prints the message (which carries the link) to
+  the server's console, where the person running ``quietmail serve`` on their own machine
+  reads it. Nothing is written to a file.
 - :class:`OutboxMailer` keeps messages in a list; tests read the links from it.
 
-The rule (:func:`mailer_for`): local mode means ``hostname == "localhost"`` and no
-``outbound_smarthost``; then the console mailer is used, otherwise the outbound one.
+The rule (:func:`mailer_for`): the console mailer in local mode (the ``local_mode`` setting,
+the one definition: forwarder/localmode.py), the outbound one otherwise.
 """
 
 from __future__ import annotations
@@ -96,9 +96,5 @@ class OutboxMailer:
         raise LookupError(f"nothing was sent to {to}")
 
 
-def is_local_mode(settings: Settings) -> bool:
-    return settings.outbound_smarthost is None and settings.hostname == "localhost"
-
-
 def mailer_for(settings: Settings) -> Mailer:
-    return ConsoleMailer() if is_local_mode(settings) else OutboundMailer(settings)
+    return ConsoleMailer() if settings.local_mode else OutboundMailer(settings)

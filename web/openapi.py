@@ -55,11 +55,24 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Domain": {
         "type": "object",
-        "required": ["id", "name", "verified", "verified_at", "created_at"],
+        "required": ["id", "name", "verified", "verified_at", "created_at", "spam"],
         "properties": {
             "id": _STR, "name": _STR, "verified": {"type": "boolean"},
-            "verified_at": _TIME, "created_at": _TIME,
+            "verified_at": _TIME, "created_at": _TIME, "spam": _ref("SpamPolicy"),
             "dns_records": {"type": "array", "items": _ref("DnsRecord")},
+        },
+    },
+    "SpamPolicy": {
+        "type": "object",
+        "required": ["enabled", "reject_score", "catch_all_reject_score"],
+        "additionalProperties": False,
+        "properties": {
+            "enabled": {"type": "boolean", "description": "Check mail with rspamd"},
+            "reject_score": {"type": ["number", "null"], "description": (
+                "Refuse at or above this score (null: rspamd's reject action decides); "
+                "within the operator's bounds, 422 otherwise")},
+            "catch_all_reject_score": {"type": ["number", "null"], "description": (
+                "The same for the catch-all alias (null: as reject_score)")},
         },
     },
     "DnsRecord": {
@@ -182,6 +195,12 @@ def _paths() -> dict[str, Any]:
                 "200": _json({"type": "object", "properties": {
                     "errors": {"type": "array", "items": _ref("ErrorLogEntry")}}}, "Entries"),
                 **_errors(404)}},
+        },
+        "/domains/{domain_id}/spam": {
+            "parameters": domain,
+            "put": {"summary": "Spam filtering for the domain: on or off, reject scores",
+                    "requestBody": _body(_ref("SpamPolicy")), "responses": {
+                "200": _json(_ref("Domain"), "The domain"), **_errors(400, 404, 413, 422)}},
         },
         "/domains/{domain_id}/aliases": {
             "parameters": domain,

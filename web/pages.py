@@ -19,6 +19,7 @@ NOTICES = {
     "domain-added": "Domain added. Publish the records below, then press Check DNS.",
     "domain-deleted": "Domain deleted, with its aliases and error log.",
     "alias-saved": "Alias saved.",
+    "spam-saved": "Spam filtering saved. The mail server applies it within a minute.",
     "alias-deleted": "Alias deleted.",
     "password-changed": "Password changed. Every other session has been logged out.",
     "key-revoked": "API key revoked.",

@@ -114,3 +114,26 @@ def only_keys(data: dict[str, object], allowed: Iterable[str]) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
         raise InputError(extra[0], "is not a known field")
+
+
+def spam_score(value: object, low: float, high: float, field: str) -> float | None:
+    """An owner's reject score: None for rspamd's own decision, else a number within the
+    operator's bounds (a JSON number; forms go through :func:`number_text` first)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(field, "must be a number or null")
+    number = float(value)
+    if not low <= number <= high:  # also refuses NaN
+        raise InputError(field, f"must be from {low:g} to {high:g}")
+    return number
+
+
+def number_text(value: str, field: str) -> float | None:
+    """A form's number field: empty is None, else the number typed."""
+    if not value.strip():
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise InputError(field, "must be a number") from None

@@ -50,6 +50,7 @@ from forwarder.store.checks import (
     MAX_ERROR_DOMAIN,
     MAX_ERROR_LIST,
     MAX_LOCAL_PART,
+    MAX_SPAM_SCORE,
     MAX_TEXT,
     MAX_TOTP_STEP,
     check_bytes,
@@ -57,6 +58,8 @@ from forwarder.store.checks import (
     check_error_entry,
     check_int,
     check_sequence,
+    check_spam_policy,
+    check_spam_score,
     check_str_list,
     check_targets,
     check_totp_step,
@@ -85,6 +88,7 @@ from forwarder.store.records import (
     NewErrorLogEntry,
     Recipient,
     Session,
+    SpamPolicy,
     User,
 )
 
@@ -102,6 +106,7 @@ __all__ = [
     "MAX_ERROR_DOMAIN",
     "MAX_ERROR_LIST",
     "MAX_LOCAL_PART",
+    "MAX_SPAM_SCORE",
     "MAX_TEXT",
     "MAX_TOTP_STEP",
     "Alias",
@@ -124,6 +129,7 @@ __all__ = [
     "Recipients",
     "Session",
     "Sessions",
+    "SpamPolicy",
     "Store",
     "StoreError",
     "StoreUnavailable",
@@ -134,6 +140,8 @@ __all__ = [
     "check_error_entry",
     "check_int",
     "check_sequence",
+    "check_spam_policy",
+    "check_spam_score",
     "check_str_list",
     "check_targets",
     "check_totp_step",
@@ -244,6 +252,11 @@ class Domains(Protocol):
     async def set_dkim(
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
     ) -> None: ...
+    async def set_spam_policy(self, domain_id: str, policy: SpamPolicy) -> None:
+        """The owner's spam filtering choice. Raises NotFound, InvalidValue for a score that
+        is not a number from 0 to MAX_SPAM_SCORE. Bumps the generation (the relay caches
+        domains)."""
+
     async def delete(self, domain_id: str) -> bool:
         """Also deletes the domain's aliases and error log entries."""
 

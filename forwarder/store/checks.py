@@ -16,7 +16,7 @@ from typing import TypeVar
 import idna
 
 from forwarder.store.errors import InvalidValue
-from forwarder.store.records import NewErrorLogEntry
+from forwarder.store.records import NewErrorLogEntry, SpamPolicy
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -33,6 +33,7 @@ MAX_ERROR_ALIAS = 256
 MAX_ERROR_DOMAIN = 255
 MAX_DENY_VALUE = 320  # a full address: 64 + 1 + 255
 MAX_ERROR_LIST = 10_000  # the most entries one list_for_domain call returns
+MAX_SPAM_SCORE = 1000.0  # rspamd scores are small numbers; this only keeps nonsense out
 MAX_TOTP_STEP = 2**62  # far beyond any clock, inside SQLite's and BSON's 64-bit integers
 ERROR_CODES = (400, 599)  # DESIGN promise 4: only 4xx/5xx replies are logged
 # RFC 3463 section 2: class.subject.detail; "" when the reply carried none.
@@ -67,6 +68,28 @@ def check_totp_step(value: object) -> int:
     if type(value) is not int or not 0 < value < MAX_TOTP_STEP:
         raise InvalidValue("TOTP time step must be a positive integer")
     return value
+
+
+def check_spam_score(value: object, what: str) -> float | None:
+    """None, or a finite number from 0 to MAX_SPAM_SCORE (a bool or a string is refused)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"{what} must be a number")
+    number = float(value)
+    if not 0 <= number <= MAX_SPAM_SCORE:  # also refuses NaN
+        raise InvalidValue(f"{what} must be from 0 to {MAX_SPAM_SCORE:g}")
+    return number
+
+
+def check_spam_policy(policy: object) -> SpamPolicy:
+    if not isinstance(policy, SpamPolicy) or not isinstance(policy.enabled, bool):
+        raise InvalidValue("spam policy must be a SpamPolicy")
+    return SpamPolicy(
+        policy.enabled,
+        check_spam_score(policy.reject_score, "reject score"),
+        check_spam_score(policy.catch_all_reject_score, "catch-all reject score"),
+    )
 
 
 def check_bytes(value: object, what: str) -> bytes:

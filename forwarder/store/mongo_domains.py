@@ -22,7 +22,9 @@ from forwarder.store.base import (
     AlreadyExists,
     Domain,
     NotFound,
+    SpamPolicy,
     check_bytes,
+    check_spam_policy,
     normalize_domain,
     require_str,
 )
@@ -51,6 +53,12 @@ def domain_record(doc: Doc) -> Domain:
         verified_at=opt_from_db_time(doc.get("verified_at")),
         dkim_selector=doc.get("dkim_selector"),
         dkim_key_sealed=None if sealed is None else bytes(sealed),
+        # Documents written before issue 10 have no spam fields: filtering on, rspamd decides.
+        spam=SpamPolicy(
+            bool(doc.get("spam_filter", True)),
+            doc.get("spam_reject_score"),
+            doc.get("spam_catch_all_score"),
+        ),
     )
 
 
@@ -146,6 +154,15 @@ class MongoDomains:
         if key_sealed is not None:
             key_sealed = check_bytes(key_sealed, "sealed DKIM key")
         await self._set(domain_id, {"dkim_selector": selector, "dkim_key_sealed": key_sealed})
+
+    async def set_spam_policy(self, domain_id: str, policy: SpamPolicy) -> None:
+        policy = check_spam_policy(policy)
+        fields = {
+            "spam_filter": policy.enabled,
+            "spam_reject_score": policy.reject_score,
+            "spam_catch_all_score": policy.catch_all_reject_score,
+        }
+        await self._set(domain_id, fields)
 
     async def delete(self, domain_id: str) -> bool:
         did = require_str(domain_id, "domain id")

@@ -7,7 +7,7 @@ and protocols, and this one the shapes of the data.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
@@ -60,6 +60,23 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SpamPolicy:
+    """The domain owner's choice for spam filtering (issue 10): on or off, and the score at
+    which a message is refused, for named aliases and for the catch-all (None: rspamd's own
+    reject action decides). The operator's bounds are enforced by the web app and the CLI."""
+
+    enabled: bool = True
+    reject_score: float | None = None
+    catch_all_reject_score: float | None = None
+
+    def for_alias(self, catch_all: bool) -> SpamPolicy:
+        """The policy for one recipient: the catch-all's own score when it has one."""
+        if catch_all and self.catch_all_reject_score is not None:
+            return SpamPolicy(self.enabled, self.catch_all_reject_score)
+        return SpamPolicy(self.enabled, self.reject_score)
+
+
+@dataclass(frozen=True, slots=True)
 class Domain:
     id: str
     name: str
@@ -69,6 +86,7 @@ class Domain:
     verified_at: datetime | None = None
     dkim_selector: str | None = None
     dkim_key_sealed: bytes | None = None
+    spam: SpamPolicy = field(default_factory=lambda: SpamPolicy())
 
     @property
     def verified(self) -> bool:

@@ -16,7 +16,9 @@ from forwarder.store.base import (
     AlreadyExists,
     Domain,
     NotFound,
+    SpamPolicy,
     check_bytes,
+    check_spam_policy,
     normalize_domain,
     require_str,
 )
@@ -34,6 +36,9 @@ def domain_record(row: Row) -> Domain:
         verified_at=py_time_opt(row["verified_at"]),
         dkim_selector=row["dkim_selector"],
         dkim_key_sealed=row["dkim_key_sealed"],
+        spam=SpamPolicy(
+            bool(row["spam_filter"]), row["spam_reject_score"], row["spam_catch_all_score"]
+        ),
     )
 
 
@@ -125,6 +130,21 @@ class SqliteDomains:
         rows = await self._db.fetch(
             "UPDATE domains SET dkim_selector = ?, dkim_key_sealed = ? WHERE id = ? RETURNING id",
             (selector, key_sealed, require_str(domain_id, "domain id")),
+        )
+        if not rows:
+            raise NotFound("no such domain")
+
+    async def set_spam_policy(self, domain_id: str, policy: SpamPolicy) -> None:
+        policy = check_spam_policy(policy)
+        rows = await self._db.fetch(
+            "UPDATE domains SET spam_filter = ?, spam_reject_score = ?, spam_catch_all_score = ? "
+            "WHERE id = ? RETURNING id",
+            (
+                int(policy.enabled),
+                policy.reject_score,
+                policy.catch_all_reject_score,
+                require_str(domain_id, "domain id"),
+            ),
         )
         if not rows:
             raise NotFound("no such domain")

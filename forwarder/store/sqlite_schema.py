@@ -166,8 +166,18 @@ _V3: list[str] = [
     "DROP TRIGGER IF EXISTS users_update_generation",
 ]
 
+# Version 4: the domain owner's spam filtering choice (issue 10): on by default, and optional
+# reject scores for named aliases and for the catch-all (NULL: rspamd's own reject action).
+# The generation triggers on domains already cover these columns.
+_V4: list[str] = [
+    "ALTER TABLE domains ADD COLUMN spam_filter INTEGER NOT NULL DEFAULT 1 "
+    "CHECK (spam_filter IN (0, 1))",
+    "ALTER TABLE domains ADD COLUMN spam_reject_score REAL",
+    "ALTER TABLE domains ADD COLUMN spam_catch_all_score REAL",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3))
+MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3), tuple(_V4))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.store.base import AlreadyExists, StoreError
+from forwarder.store.base import AlreadyExists, SpamPolicy, StoreError
 from forwarder.store.sqlite import SqliteStore
 from forwarder.store.sqlite_db import Db
 from forwarder.store.sqlite_schema import MIGRATIONS, PRAGMAS, SCHEMA_VERSION, migrate
@@ -181,7 +181,7 @@ async def test_version_2_database_migrates_to_3_and_user_writes_stop_bumping(
     store = SqliteStore(str(path))
     await store.open()
     try:
-        assert SCHEMA_VERSION == 3 and await store.pragma("user_version") == 3
+        assert await store.pragma("user_version") == SCHEMA_VERSION >= 3
         assert _triggers(path) == ROUTING_TRIGGERS | {"users_delete_generation"}
         ann = await store.users.get("u1")
         assert ann is not None and ann.totp_last_step == 5 and ann.recovery_code_hashes == ("rc1",)
@@ -225,5 +225,22 @@ async def test_cascading_deletes_fire_the_child_rows_generation_triggers(
         assert await store.generation() == before + 6
         assert await store.domains.list_for_owner("u1") == []
         assert await store.aliases.get("a1") is None
+    finally:
+        await store.close()
+
+
+async def test_version_3_database_migrates_to_4_with_spam_filtering_on(tmp_path: Path) -> None:
+    """Domains written before issue 10 keep routing, with filtering on and rspamd deciding."""
+    path = tmp_path / "v3.sqlite3"
+    await _write_v1(path, V2)
+    store = SqliteStore(str(path))
+    await store.open()  # v2 -> v3 -> v4
+    try:
+        assert await store.pragma("user_version") == SCHEMA_VERSION >= 4
+        domains = await store.domains.list_for_owner("u1")
+        assert domains and all(d.spam == SpamPolicy() for d in domains)
+        await store.domains.set_spam_policy(domains[0].id, SpamPolicy(False, 8.0, 5.0))
+        found = await store.domains.get(domains[0].id)
+        assert found is not None and found.spam == SpamPolicy(False, 8.0, 5.0)
     finally:
         await store.close()

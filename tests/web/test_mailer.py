@@ -28,10 +28,12 @@ async def test_console_mailer_prints_the_link() -> None:
 
 
 def test_local_mode_rule() -> None:
-    assert isinstance(mailer_for(make_settings(hostname="localhost")), ConsoleMailer)
-    assert isinstance(mailer_for(make_settings(hostname="mx.example.org")), OutboundMailer)
-    smarthost = make_settings(hostname="localhost", outbound_smarthost=HostPort("127.0.0.1", 25))
-    assert isinstance(mailer_for(smarthost), OutboundMailer)
+    """Issue 8: the hostname no longer decides. A server that forgot QUIETMAIL_HOSTNAME
+    (still "localhost") sends its mail out; only the local_mode setting prints it."""
+    assert isinstance(mailer_for(make_settings(hostname="localhost")), OutboundMailer)
+    assert isinstance(mailer_for(make_settings(local_mode=True)), ConsoleMailer)
+    smarthost = make_settings(local_mode=True, outbound_smarthost=HostPort("127.0.0.1", 25))
+    assert isinstance(mailer_for(smarthost), ConsoleMailer)
 
 
 def test_message_headers() -> None:

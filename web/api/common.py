@@ -51,6 +51,11 @@ def domain_json(domain: Domain) -> dict[str, Any]:
         "verified": domain.verified,
         "verified_at": _time(domain.verified_at),
         "created_at": _time(domain.created_at),
+        "spam": {
+            "enabled": domain.spam.enabled,
+            "reject_score": domain.spam.reject_score,
+            "catch_all_reject_score": domain.spam.catch_all_reject_score,
+        },
     }
 
 
