@@ -24,11 +24,14 @@ import aiosmtplib
 import dns.asyncresolver
 
 from forwarder.deliver import mx
+from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
+
+Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
 
 
 class _HostUnusable(Exception):
@@ -61,11 +64,12 @@ class SmtpTransport:
         return self._tls_context
 
     async def send(
-        self, envelope_sender: str, recipients: Sequence[str], message: bytes
+        self, envelope_sender: str, recipients: Sequence[str], message: bytes, prefix: bytes = b""
     ) -> Mapping[str, DeliveryResult]:
+        parts = (prefix, message) if prefix else (message,)
         groups = by_domain(recipients)
         chunks = await asyncio.gather(
-            *(self._send_domain(envelope_sender, d, rcpts, message) for d, rcpts in groups.items())
+            *(self._send_domain(envelope_sender, d, rcpts, parts) for d, rcpts in groups.items())
         )
         results: dict[str, DeliveryResult] = {}
         for chunk in chunks:
@@ -79,7 +83,7 @@ class SmtpTransport:
         return await mx.mail_hosts(self._resolver, domain), self._settings.outbound_port
 
     async def _send_domain(
-        self, sender: str, domain: str, recipients: list[str], message: bytes
+        self, sender: str, domain: str, recipients: list[str], message: Parts
     ) -> dict[str, DeliveryResult]:
         try:
             hosts, port = await self._hosts(domain)
@@ -127,7 +131,7 @@ class SmtpTransport:
         port: int,
         sender: str,
         recipients: list[str],
-        message: bytes,
+        message: Parts,
     ) -> dict[str, DeliveryResult]:
         key = (name, address, port)
         kept = self._pool.take(key) if self._pool is not None else None
@@ -144,7 +148,7 @@ class SmtpTransport:
         kept: bool,
         sender: str,
         recipients: list[str],
-        message: bytes,
+        message: Parts,
     ) -> dict[str, DeliveryResult]:
         clean = False
         try:
@@ -186,7 +190,7 @@ async def _mail(
 
 
 async def _transaction(
-    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes, kept: bool
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: Parts, kept: bool
 ) -> tuple[dict[str, DeliveryResult], bool]:
     """Each recipient's result, and whether the connection may carry another transaction
     (the DATA reply was read). Raises _Stale for a ``kept`` connection that is no longer
@@ -199,7 +203,7 @@ async def _transaction(
             return dict.fromkeys(recipients, failure), True
         options.append("SMTPUTF8")
         encoding = "utf-8"
-    if not message.isascii() and client.supports_extension("8bitmime"):
+    if not all(part.isascii() for part in message) and client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
     results: dict[str, DeliveryResult] = {}
     clean = False
@@ -213,7 +217,7 @@ async def _transaction(
             except aiosmtplib.SMTPRecipientRefused as exc:
                 results[recipient] = from_reply(exc.code, exc.message)
         if accepted:
-            response = await client.data(message)
+            response = await send_data(client, message)
             results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
             clean = True
     except aiosmtplib.SMTPResponseException as exc:
