@@ -8,8 +8,8 @@ Exceptions: delivery problems are never raised, they are :class:`DeliveryResult`
 from forwarder.deliver.forward import forward
 from forwarder.deliver.pool import ConnectionPool
 from forwarder.deliver.result import DeliveryResult, Transport
-from forwarder.deliver.smtp import SmtpTransport
 from forwarder.deliver.system import SystemMailError, send_system_mail
+from forwarder.deliver.transport import SmtpTransport
 
 __all__ = [
     "ConnectionPool",

@@ -6,7 +6,7 @@ sink, and reports messages per second for both and the relay's peak memory (trac
 measured in a separate pass because tracing slows everything down; the sink only counts).
 Not collected by pytest (the file name does not start with ``test_``).
 
-``--auth`` runs the relay as ``quietmail serve`` does (forwarder.runtime.build_relay): SPF,
+``--auth`` runs the relay as ``quietmail serve`` does (forwarder.cli.runtime.build_relay): SPF,
 DKIM, DMARC, ARC sealing and SRS on every message, which is DKIM-signed by a 2048-bit key
 published, with SPF and a p=reject DMARC record, on the loopback DNS server.
 
@@ -37,11 +37,11 @@ from pathlib import Path
 
 import aiosmtplib
 
-from forwarder.server import Relay
 from forwarder.settings import HostPort, Secret, Settings
+from forwarder.smtp.server import Relay
+from forwarder.smtp.tls import write_self_signed
 from forwarder.store.base import AliasMode
 from forwarder.store.sqlite import SqliteStore
-from forwarder.tlsconfig import write_self_signed
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
 
@@ -71,7 +71,7 @@ async def load(port: int, rcpt: str, total: int, clients: int, body: bytes) -> f
 
 def publish_sender(dns: DNSServer) -> bytes:
     """Publish origin.test's SPF, DKIM key and DMARC policy; return the signing key (PEM)."""
-    from forwarder.auth.keys import ArcKey, generate_private_pem
+    from forwarder.rewrite.arc_key import ArcKey, generate_private_pem
 
     pem = generate_private_pem()
     dns.txt("origin.test.", "v=spf1 ip4:127.0.0.1 -all")
@@ -129,7 +129,7 @@ async def setup(
         encryption_key=Secret("bench-encryption-key-0123456789ab"),
     )
     if opts.auth:
-        from forwarder.runtime import build_relay
+        from forwarder.cli.runtime import build_relay
 
         relay = await build_relay(settings, store)
     else:

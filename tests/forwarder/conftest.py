@@ -12,8 +12,8 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from forwarder.server import Relay
 from forwarder.settings import Secret, Settings
+from forwarder.smtp.server import Relay
 from forwarder.store.base import AliasMode, Store
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink

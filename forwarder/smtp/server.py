@@ -1,0 +1,134 @@
+"""The relay: aiosmtpd on the current event loop, its limits, and a graceful shutdown.
+
+``Relay(settings, store).start()`` listens on ``smtp_host:smtp_port`` (port 0 picks a free
+one, see :attr:`Relay.port`); ``stop()`` stops accepting, lets open transactions finish within
+``settings.shutdown_grace`` and then answers ``421 4.3.2`` to whoever is left.
+
+aiosmtpd's own logger ("mail.log") writes client IPs and addresses at INFO and WARNING, so it
+is silenced while a relay runs (DESIGN promise 2); the relay logs counts and codes itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from forwarder import replies
+from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
+from forwarder.deliver.delivered import DeliveredMemory
+from forwarder.rcpt.denylist import DenyChecks
+from forwarder.rcpt.resolve import AliasResolver
+from forwarder.rcpt.routecache import RoutingCache
+from forwarder.seams import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
+from forwarder.settings import Settings
+from forwarder.smtp.errorlog import ErrorLogWriter
+from forwarder.smtp.handler import RelayHandler
+from forwarder.smtp.limits import ByteBudget, ConnectionLimiter
+from forwarder.smtp.session import RelaySMTP
+from forwarder.smtp.tls import server_tls_context
+from forwarder.store.base import Store
+
+log = logging.getLogger(__name__)
+
+_MIN_RESERVATION = 64 * 1024
+
+
+class Relay:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        policy: MessagePolicy | None = None,
+        bounces: BounceAddresses | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cache = RoutingCache(store, settings.alias_cache_ttl)
+        self.errors = ErrorLogWriter(store, settings)
+        self.memory = DeliveredMemory.for_settings(settings)
+        self.denylist = DenyChecks(store, settings.alias_cache_ttl)
+        # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
+        self.pool = ConnectionPool()
+        self.handler = RelayHandler(
+            settings,
+            self.cache,
+            AliasResolver(settings, self.cache, bounces or NoBounceAddresses()),
+            policy or PassThrough(),
+            transport or SmtpTransport(settings, pool=self.pool),
+            self.memory,
+            self.errors,
+            self.denylist,
+        )
+        self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
+        self.budget = ByteBudget(settings.inflight_bytes_budget)
+        self.connections: set[RelaySMTP] = set()
+        self._drained = asyncio.Event()
+        self.stopping = False
+        self._tls = server_tls_context(settings)
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("the relay is not listening")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def forget(self, connection: RelaySMTP) -> None:
+        """A connection closed (called by the session)."""
+        self.connections.discard(connection)
+        if self.stopping and not self.connections:
+            self._drained.set()
+
+    def reservation(self, mail_options: list[str]) -> int:
+        """Bytes to hold for one DATA: the declared SIZE (RFC 1870) with some slack, else the
+        size limit."""
+        limit = self.settings.max_message_size
+        for option in mail_options:
+            name, _, value = option.partition("=")
+            if name.upper() == "SIZE" and value.isdigit():
+                declared = int(value)
+                return min(limit, declared + max(declared // 10, _MIN_RESERVATION))
+        return limit
+
+    async def start(self) -> None:
+        logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol, host=self.settings.smtp_host, port=self.settings.smtp_port
+        )
+        log.info("SMTP relay listening")
+
+    def _protocol(self) -> RelaySMTP:
+        return RelaySMTP(
+            self,
+            self.handler,
+            data_size_limit=self.settings.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=self.settings.hostname,
+            ident="quietmail ESMTP",
+            tls_context=self._tls,
+            timeout=self.settings.idle_timeout,
+            loop=asyncio.get_running_loop(),
+        )
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.shutdown_grace
+        while True:
+            for connection in [c for c in self.connections if c.idle]:
+                connection.close_with(replies.SHUTTING_DOWN)
+            if not self.connections or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            connection.close_with(replies.SHUTTING_DOWN)
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), 2.0)
+        await self.pool.close()
+        log.info("SMTP relay stopped")

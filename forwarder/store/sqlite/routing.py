@@ -1,0 +1,176 @@
+"""SQLite implementations of the routing protocols: aliases and recipients (domains are in
+``sqlite_domains``).
+
+Every write here fires a trigger that bumps ``meta.generation`` (see ``sqlite_schema``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from forwarder.store.base import (
+    Alias,
+    AliasMode,
+    NotFound,
+    Recipient,
+    check_enum,
+    check_targets,
+    normalize_email,
+    normalize_local_part,
+    require_str,
+)
+from forwarder.store.sqlite.accounts import new_id
+from forwarder.store.sqlite.db import Db, Row, db_time, db_time_opt, py_time, py_time_opt
+
+
+def alias_record(row: Row) -> Alias:
+    return Alias(
+        id=row["id"],
+        domain_id=row["domain_id"],
+        local_part=row["local_part"],
+        targets=tuple(json.loads(row["targets"])),
+        mode=AliasMode(row["mode"]),
+        description=row["description"],
+        created_at=py_time(row["created_at"]),
+    )
+
+
+class SqliteAliases:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        domain_id: str,
+        local_part: str,
+        targets: Sequence[str],
+        mode: AliasMode,
+        description: str,
+        now: datetime,
+    ) -> Alias:
+        rows = await self._db.fetch(
+            "INSERT INTO aliases (id, domain_id, local_part, targets, mode, description, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            (
+                new_id(),
+                require_str(domain_id, "domain id"),
+                normalize_local_part(local_part),
+                json.dumps(check_targets(targets)),
+                check_enum(AliasMode, mode, "alias mode").value,
+                require_str(description, "description"),
+                db_time(now, "now"),
+            ),
+        )
+        return alias_record(rows[0])
+
+    async def get(self, alias_id: str) -> Alias | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM aliases WHERE id = ?", (require_str(alias_id, "alias id"),)
+        )
+        return None if row is None else alias_record(row)
+
+    async def get_by_local_part(self, domain_id: str, local_part: str) -> Alias | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM aliases WHERE domain_id = ? AND local_part = ?",
+            (require_str(domain_id, "domain id"), normalize_local_part(local_part)),
+        )
+        return None if row is None else alias_record(row)
+
+    async def list_for_domain(self, domain_id: str) -> list[Alias]:
+        rows = await self._db.fetch(
+            "SELECT * FROM aliases WHERE domain_id = ? ORDER BY local_part",
+            (require_str(domain_id, "domain id"),),
+        )
+        return [alias_record(r) for r in rows]
+
+    async def update(
+        self,
+        alias_id: str,
+        *,
+        targets: Sequence[str] | None = None,
+        mode: AliasMode | None = None,
+        description: str | None = None,
+    ) -> Alias:
+        # COALESCE keeps a column when its new value is NULL (not given).
+        rows = await self._db.fetch(
+            "UPDATE aliases SET targets = COALESCE(?, targets), mode = COALESCE(?, mode), "
+            "description = COALESCE(?, description) WHERE id = ? RETURNING *",
+            (
+                None if targets is None else json.dumps(check_targets(targets)),
+                None if mode is None else check_enum(AliasMode, mode, "alias mode").value,
+                None if description is None else require_str(description, "description"),
+                require_str(alias_id, "alias id"),
+            ),
+        )
+        if not rows:
+            raise NotFound("no such alias")
+        return alias_record(rows[0])
+
+    async def delete(self, alias_id: str) -> bool:
+        rows = await self._db.fetch(
+            "DELETE FROM aliases WHERE id = ? RETURNING id", (require_str(alias_id, "alias id"),)
+        )
+        return bool(rows)
+
+
+def recipient_record(row: Row) -> Recipient:
+    return Recipient(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        address=row["address"],
+        created_at=py_time(row["created_at"]),
+        verified_at=py_time_opt(row["verified_at"]),
+    )
+
+
+class SqliteRecipients:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def add(self, owner_id: str, address: str, now: datetime) -> Recipient:
+        owner, email = require_str(owner_id, "owner id"), normalize_email(address)
+        # Idempotent: an existing (owner, address) row is kept and returned unchanged.
+        await self._db.fetch(
+            "INSERT INTO recipients (id, owner_id, address, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (owner_id, address) DO NOTHING",
+            (new_id(), owner, email, db_time(now, "now")),
+        )
+        found = await self.get(owner, email)
+        if found is None:  # deleted by another process between the two statements
+            raise NotFound("recipient vanished while being added")
+        return found
+
+    async def get(self, owner_id: str, address: str) -> Recipient | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM recipients WHERE owner_id = ? AND address = ?",
+            (require_str(owner_id, "owner id"), normalize_email(address)),
+        )
+        return None if row is None else recipient_record(row)
+
+    async def list_for_owner(self, owner_id: str) -> list[Recipient]:
+        rows = await self._db.fetch(
+            "SELECT * FROM recipients WHERE owner_id = ? ORDER BY address",
+            (require_str(owner_id, "owner id"),),
+        )
+        return [recipient_record(r) for r in rows]
+
+    async def set_verified(self, owner_id: str, address: str, at: datetime | None) -> None:
+        rows = await self._db.fetch(
+            "UPDATE recipients SET verified_at = ? WHERE owner_id = ? AND address = ? RETURNING id",
+            (
+                db_time_opt(at, "verified at"),
+                require_str(owner_id, "owner id"),
+                normalize_email(address),
+            ),
+        )
+        if not rows:
+            raise NotFound("no such recipient")
+
+    async def delete(self, owner_id: str, address: str) -> bool:
+        rows = await self._db.fetch(
+            "DELETE FROM recipients WHERE owner_id = ? AND address = ? RETURNING id",
+            (require_str(owner_id, "owner id"), normalize_email(address)),
+        )
+        return bool(rows)

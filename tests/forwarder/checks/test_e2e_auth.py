@@ -1,0 +1,117 @@
+"""Through the real relay: a sealed copy that verifies at the sink, DMARC refusals in the
+SMTP conversation, and bounces to SRS addresses going back to the original sender."""
+
+from __future__ import annotations
+
+import time
+
+import dkim
+import pytest
+from publicsuffixlist import PublicSuffixList
+
+from forwarder import replies
+from forwarder.checks.policy import AuthPolicy
+from forwarder.rewrite.arc_key import ArcKey
+from forwarder.rewrite.srs import SRS
+from forwarder.settings import Secret
+from tests.forwarder.checks.conftest import (
+    ARC_SELECTOR,
+    SENDER_SELECTOR,
+    dnsfunc_for,
+    public_record,
+    sign,
+)
+from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message, now
+
+pytestmark = pytest.mark.e2e
+SENDER = "sender@origin.test"
+
+
+@pytest.fixture
+async def auth_world(
+    world: World, sender_pem: bytes, arc_pem: bytes, psl: PublicSuffixList
+) -> World:
+    zone = world.dns
+    zone.txt("origin.test", "v=spf1 ip4:127.0.0.1 -all")
+    zone.txt("_dmarc.origin.test", "v=DMARC1; p=reject")
+    zone.txt(f"{SENDER_SELECTOR}._domainkey.origin.test", public_record(sender_pem))
+    zone.txt(f"{ARC_SELECTOR}._domainkey.{HOSTNAME}", public_record(arc_pem))
+    zone.add("origin.test.", "MX", "10 mx.example.net.")  # the sender's mail host is the sink
+    world.settings = world.settings.replace(
+        arc_selector=ARC_SELECTOR,
+        srs_secret=Secret("e2e-srs-secret"),
+        encryption_key=Secret("e2e-encryption-key"),
+    )
+    key = ArcKey(ARC_SELECTOR, HOSTNAME, arc_pem)
+    world.extra = {
+        "policy": AuthPolicy(world.settings, key, rng=lambda: 0.0, psl=psl),
+        "bounces": SRS.from_settings(world.settings),
+    }
+    await world.alias("hello", ["me@example.net"])
+    await world.start()
+    return world
+
+
+async def test_forwarded_copy_is_sealed_and_verifies(auth_world: World, sender_pem: bytes) -> None:
+    message = sign(make_message(), sender_pem, "origin.test")
+    _, data = await auth_world.transaction(SENDER, [f"hello@{DOMAIN}"], message)
+    assert data == replies.DELIVERED
+    [got] = auth_world.sink.messages
+    assert got.mail_from.startswith("SRS0=") and got.mail_from.endswith(f"@{HOSTNAME}")
+    dnsfunc = dnsfunc_for(auth_world.dns)
+    cv, _, reason = dkim.arc_verify(got.data, dnsfunc=dnsfunc)
+    assert (cv, reason) == (dkim.CV_Pass, "success")
+    assert dkim.verify(got.data, dnsfunc=dnsfunc)
+    assert got.data.endswith(message)
+
+
+async def test_dmarc_reject_is_refused_at_data(auth_world: World) -> None:
+    spoofed = make_message()  # From sender@origin.test, unsigned, sent from a foreign sender
+    auth_world.dns.txt("spoofer.test", "v=spf1 ip4:127.0.0.1 -all")
+    _, data = await auth_world.transaction("x@spoofer.test", [f"hello@{DOMAIN}"], spoofed)
+    assert data == replies.DMARC_REJECT
+    assert auth_world.sink.messages == []
+
+
+async def test_malformed_header_is_refused_once_and_logged(auth_world: World) -> None:
+    # Before: dkimpy raised on the line without a colon, the relay answered 451 4.3.0 and
+    # the sender retried the same message forever, with nothing in the error log.
+    broken = make_message(extra="X-Broken header\r\n")
+    _, data = await auth_world.transaction(SENDER, [f"hello@{DOMAIN}"], broken)
+    assert data == replies.MALFORMED_HEADER
+    assert auth_world.sink.messages == []
+    entries = await auth_world.store.errors.list_for_domain(auth_world.domain_id, now())
+    assert [(e.alias, e.code, e.enhanced_code) for e in entries] == [("hello", 550, "5.6.0")]
+
+
+async def test_bounce_to_srs_address_reaches_original_sender(
+    auth_world: World, sender_pem: bytes
+) -> None:
+    message = sign(make_message(), sender_pem, "origin.test")
+    await auth_world.transaction(SENDER, [f"hello@{DOMAIN}"], message)
+    srs_address = auth_world.sink.messages[0].mail_from
+    bounce = (
+        "From: Mail Delivery System <MAILER-DAEMON@example.net>\r\n"
+        f"To: {srs_address}\r\nSubject: Undelivered Mail\r\n\r\nThe mailbox is full.\r\n"
+    ).encode()
+    answers, data = await auth_world.transaction("", [srs_address], bounce)
+    assert answers == [replies.ACCEPTED_RECIPIENT]
+    assert data == replies.DELIVERED
+    returned = auth_world.sink.messages[1]
+    assert returned.rcpt_tos == [SENDER]
+    assert returned.mail_from == "<>"  # aiosmtpd records MAIL FROM:<> so: never rewritten
+
+
+async def test_forged_and_expired_srs_addresses_are_refused(auth_world: World) -> None:
+    good = SRS(b"e2e-srs-secret", HOSTNAME).forward(SENDER)
+    digest = good.split("=")[1]
+    forged = good.replace(digest, "AAAA" if digest != "AAAA" else "BBBB", 1)
+    # Stamped 30 days before the relay's real clock (max age 21): a fixed moment would come
+    # back into the window every 1024 days, when SRS day stamps wrap.
+    month_ago = time.time() - 30 * 86400
+    expired = SRS(b"e2e-srs-secret", HOSTNAME, clock=lambda: month_ago).forward(SENDER)
+    other_key = SRS(b"attacker", HOSTNAME).forward("victim@example.net")
+    answers, data = await auth_world.transaction("", [forged, expired, other_key], b"")
+    assert answers == [replies.REJECT_UNKNOWN_BOUNCE] * 3
+    assert data == ""
+    assert auth_world.sink.messages == []
