@@ -20,7 +20,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from forwarder.checks.dmarc import parse_record
+from forwarder.dmarcrecord import parse_record
 from forwarder.settings import Settings
 from forwarder.store.base import Domain
 

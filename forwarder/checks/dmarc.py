@@ -2,10 +2,10 @@
 
 - The author domain comes from the one From header with exactly one address (section 6.6.1);
   anything else cannot be judged and the caller refuses it (``NoSingleAuthor``).
-- The record is looked up at ``_dmarc.<From domain>``, then at the organisational domain
-  (section 6.6.3), found with the Public Suffix List shipped in ``publicsuffixlist``
-  (offline: no fetch at run time). A record found at the organisational domain for a
-  subdomain applies ``sp=`` when present.
+- The record (its syntax is in :mod:`forwarder.dmarcrecord`) is looked up at
+  ``_dmarc.<From domain>``, then at the organisational domain (section 6.6.3), found with
+  the Public Suffix List shipped in ``publicsuffixlist`` (offline: no fetch at run time).
+  A record found at the organisational domain for a subdomain applies ``sp=`` when present.
 - Identifiers align relaxed (same organisational domain) or strict (equal), per ``adkim`` and
   ``aspf`` (section 3.1). DMARC passes when an aligned DKIM signature or aligned SPF passes.
 - ``pct`` (section 6.6.4): a message not selected gets the next milder policy (reject →
@@ -29,8 +29,8 @@ from publicsuffixlist import PublicSuffixList
 from forwarder.checks.dkim import DkimResult
 from forwarder.checks.results import MethodResult, field_name, field_value
 from forwarder.checks.spf import SpfResult
+from forwarder.dmarcrecord import DmarcRecord, parse_record
 
-POLICIES = ("none", "quarantine", "reject")
 _MILDER = {"reject": "quarantine", "quarantine": "none", "none": "none"}
 
 
@@ -40,15 +40,6 @@ class NoSingleAuthor(Exception):
 
 class DmarcTempError(Exception):
     """The policy record could not be fetched (DNS timeout or SERVFAIL)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DmarcRecord:
-    p: str
-    sp: str | None = None
-    pct: int = 100
-    adkim: str = "r"
-    aspf: str = "r"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,32 +76,6 @@ def author_domain(fields: Iterable[bytes]) -> str:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError:
         raise NoSingleAuthor("From domain is not a valid domain name") from None
-
-
-def parse_record(text: str) -> DmarcRecord | None:
-    """A DMARC record (section 6.3), or None when the text is not a usable one."""
-    tags: dict[str, str] = {}
-    for part in text.split(";"):
-        name, eq, value = part.partition("=")
-        if eq:
-            tags.setdefault(name.strip().lower(), value.strip())
-    first = text.split(";", 1)[0].partition("=")
-    if first[0].strip() != "v" or first[2].strip() != "DMARC1":  # v= must come first
-        return None
-    p = tags.get("p", "").lower()
-    sp = tags.get("sp", "").lower() or None
-    if p not in POLICIES or (sp is not None and sp not in POLICIES):
-        # Section 6.6.3: a bad p/sp with a reporting address counts as p=none, else ignored.
-        return DmarcRecord("none") if "rua" in tags else None
-    pct_text = tags.get("pct", "100")
-    pct = int(pct_text) if pct_text.isdigit() else 100
-    return DmarcRecord(
-        p=p,
-        sp=sp,
-        pct=min(pct, 100),
-        adkim="s" if tags.get("adkim", "r").lower() == "s" else "r",
-        aspf="s" if tags.get("aspf", "r").lower() == "s" else "r",
-    )
 
 
 class DmarcEvaluator:

@@ -33,7 +33,6 @@ from forwarder.checks.dkim import DkimResult, DkimVerifier, count_signatures
 from forwarder.checks.dmarc import (
     DmarcEvaluator,
     DmarcOutcome,
-    DmarcRecord,
     DmarcTempError,
     NoSingleAuthor,
     author_domain,
@@ -47,6 +46,7 @@ from forwarder.checks.results import (
     without_forged_results,
 )
 from forwarder.checks.spf import SpfChecker, SpfResult
+from forwarder.dmarcrecord import DmarcRecord
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.rewrite.arc_key import ArcKey
 from forwarder.rewrite.srs import SRS

@@ -170,6 +170,3 @@ def _fail(message: str, status: int) -> int:
     print(f"{PROG}: error: {one_line}", file=sys.stderr)
     return status
 
-
-if __name__ == "__main__":
-    sys.exit(main())

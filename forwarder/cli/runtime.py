@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
@@ -24,7 +25,7 @@ from forwarder.store.base import Store
 from forwarder.sweeper import DEFAULT_INTERVAL, sweep_forever
 
 if TYPE_CHECKING:
-    from forwarder.smtp.server import Relay
+    from web.mailer import Mailer
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
-
-
-async def build_relay(settings: Settings, store: Store) -> Relay:
-    """The one place the relay is constructed: with the inbound checks and ARC sealing
-    (forwarder.checks) and the SRS bounce path (forwarder.rewrite.srs), issue 4."""
-    from forwarder.checks.policy import AuthPolicy
-    from forwarder.rewrite.arc_key import open_arc_key
-    from forwarder.rewrite.srs import SRS
-    from forwarder.smtp.server import Relay
-
-    policy = AuthPolicy(settings, await open_arc_key(settings))
-    return Relay(settings, store, policy=policy, bounces=SRS.from_settings(settings))
 
 
 async def _listen(host: str, port: int) -> socket.socket:
@@ -72,11 +61,19 @@ async def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def web_mailer(settings: Settings) -> Mailer:
+    """The web app's mailer: the console in local mode, else the relay's outbound path."""
+    from forwarder.deliver.system import send_system_mail
+    from web.mailer import mailer_for
+
+    return mailer_for(settings, functools.partial(send_system_mail, settings))
+
+
 def _web_server(settings: Settings, store: Store) -> _Server:
     from web.app import create_app
 
     config = uvicorn.Config(
-        create_app(settings, store),
+        create_app(settings, store, mailer=web_mailer(settings)),
         log_level=settings.log_level.lower(),
         log_config=None,  # keep quietmail's logging set-up
         access_log=False,  # access logs would keep client IPs and paths (DESIGN promise 2)
@@ -150,7 +147,9 @@ async def _start_web(
 async def _start_relay(
     settings: Settings, store: Store, stack: contextlib.AsyncExitStack, listening: list[str]
 ) -> None:
-    relay = await build_relay(settings, store)
+    from forwarder.smtp.server import Relay  # the relay's modules load only when it runs
+
+    relay = Relay(settings, store)  # as issue 4 built it: checks, ARC sealing and SRS
     try:
         await relay.start()
     except OSError as exc:

@@ -1,7 +1,12 @@
-"""The relay: aiosmtpd on the current event loop, its limits, and a graceful shutdown.
+"""The relay: aiosmtpd on the current event loop, its stages, and a graceful shutdown.
 
-``Relay(settings, store).start()`` listens on ``smtp_host:smtp_port`` (port 0 picks a free
-one, see :attr:`Relay.port`); ``stop()`` stops accepting, lets open transactions finish within
+``Relay(settings, store)`` is the relay ``quietmail serve`` runs: the inbound checks and ARC
+sealing (:class:`forwarder.checks.policy.AuthPolicy`, its ARC key opened at :meth:`start`)
+and the SRS bounce path (:class:`forwarder.rewrite.srs.SRS`). A test that wants less passes
+``policy=`` (for example ``PassThrough()``) and ``bounces=`` explicitly.
+
+``start()`` listens on ``smtp_host:smtp_port`` (port 0 picks a free one, see
+:attr:`Relay.port`); ``stop()`` stops accepting, lets open transactions finish within
 ``settings.shutdown_grace`` and then answers ``421 4.3.2`` to whoever is left.
 
 aiosmtpd's own logger ("mail.log") writes client IPs and addresses at INFO and WARNING, so it
@@ -15,23 +20,24 @@ import contextlib
 import logging
 
 from forwarder import replies
-from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
+from forwarder.checks.policy import AuthPolicy
+from forwarder.deliver import ConnectionPool, SmtpTransport
 from forwarder.deliver.delivered import DeliveredMemory
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver
 from forwarder.rcpt.routecache import RoutingCache
-from forwarder.seams import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
+from forwarder.rewrite.arc_key import open_arc_key
+from forwarder.rewrite.srs import SRS
+from forwarder.seams import BounceAddresses, MessagePolicy
 from forwarder.settings import Settings
+from forwarder.smtp.admission import Admission
 from forwarder.smtp.errorlog import ErrorLogWriter
 from forwarder.smtp.handler import RelayHandler
-from forwarder.smtp.limits import ByteBudget, ConnectionLimiter
 from forwarder.smtp.session import RelaySMTP
 from forwarder.smtp.tls import server_tls_context
 from forwarder.store.base import Store
 
 log = logging.getLogger(__name__)
-
-_MIN_RESERVATION = 64 * 1024
 
 
 class Relay:
@@ -42,7 +48,6 @@ class Relay:
         *,
         policy: MessagePolicy | None = None,
         bounces: BounceAddresses | None = None,
-        transport: Transport | None = None,
     ) -> None:
         self.settings = settings
         self.cache = RoutingCache(store, settings.alias_cache_ttl)
@@ -51,21 +56,12 @@ class Relay:
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
-        self.handler = RelayHandler(
-            settings,
-            self.cache,
-            AliasResolver(settings, self.cache, bounces or NoBounceAddresses()),
-            policy or PassThrough(),
-            transport or SmtpTransport(settings, pool=self.pool),
-            self.memory,
-            self.errors,
-            self.denylist,
+        self._policy = policy  # None: the real AuthPolicy, built in start() (it reads a key)
+        self._resolver = AliasResolver(
+            settings, self.cache, bounces if bounces is not None else SRS.from_settings(settings)
         )
-        self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
-        self.budget = ByteBudget(settings.inflight_bytes_budget)
-        self.connections: set[RelaySMTP] = set()
-        self._drained = asyncio.Event()
-        self.stopping = False
+        self._handler: RelayHandler | None = None
+        self.admission = Admission(settings, self.denylist)
         self._tls = server_tls_context(settings)
         self._server: asyncio.Server | None = None
 
@@ -75,24 +71,22 @@ class Relay:
             raise RuntimeError("the relay is not listening")
         return int(self._server.sockets[0].getsockname()[1])
 
-    def forget(self, connection: RelaySMTP) -> None:
-        """A connection closed (called by the session)."""
-        self.connections.discard(connection)
-        if self.stopping and not self.connections:
-            self._drained.set()
-
-    def reservation(self, mail_options: list[str]) -> int:
-        """Bytes to hold for one DATA: the declared SIZE (RFC 1870) with some slack, else the
-        size limit."""
-        limit = self.settings.max_message_size
-        for option in mail_options:
-            name, _, value = option.partition("=")
-            if name.upper() == "SIZE" and value.isdigit():
-                declared = int(value)
-                return min(limit, declared + max(declared // 10, _MIN_RESERVATION))
-        return limit
-
     async def start(self) -> None:
+        policy = self._policy
+        if policy is None:
+            policy = AuthPolicy(self.settings, await open_arc_key(self.settings))
+        # The trip, in order (forwarder/__init__.py): smtp (this session and handler),
+        # rcpt (resolver, cache, denylist), checks and rewrite (the policy), deliver.
+        self._handler = RelayHandler(
+            self.settings,
+            self.cache,
+            self._resolver,
+            policy,
+            SmtpTransport(self.settings, pool=self.pool),
+            self.memory,
+            self.errors,
+            self.denylist,
+        )
         logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
@@ -101,9 +95,11 @@ class Relay:
         log.info("SMTP relay listening")
 
     def _protocol(self) -> RelaySMTP:
+        assert self._handler is not None
         return RelaySMTP(
-            self,
-            self.handler,
+            self.admission,
+            self._handler,
+            self._handler.refused,
             data_size_limit=self.settings.max_message_size,
             enable_SMTPUTF8=True,
             hostname=self.settings.hostname,
@@ -114,21 +110,22 @@ class Relay:
         )
 
     async def stop(self) -> None:
-        self.stopping = True
+        admission = self.admission
+        admission.stopping = True
         if self._server is not None:
             self._server.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.shutdown_grace
         while True:
-            for connection in [c for c in self.connections if c.idle]:
+            for connection in [c for c in admission.connections if c.idle]:
                 connection.close_with(replies.SHUTTING_DOWN)
-            if not self.connections or loop.time() >= deadline:
+            if not admission.connections or loop.time() >= deadline:
                 break
             await asyncio.sleep(0.05)
-        for connection in list(self.connections):
+        for connection in list(admission.connections):
             connection.close_with(replies.SHUTTING_DOWN)
-        if self.connections:
+        if admission.connections:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), 2.0)
+                await asyncio.wait_for(admission.drained.wait(), 2.0)
         await self.pool.close()
         log.info("SMTP relay stopped")

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
 from forwarder import replies
 from forwarder.rcpt.resolve import has_source_route
+from forwarder.smtp.admission import Admission
 from forwarder.smtp.transaction import Transaction
-
-if TYPE_CHECKING:
-    from forwarder.smtp.server import Relay
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +45,16 @@ _DENIED_COMMANDS = 10  # commands a denied client may send before it is closed
 
 
 class RelaySMTP(SMTP):
-    def __init__(self, relay: Relay, handler: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        admission: Admission,
+        handler: Any,
+        on_refused: Callable[[Transaction, str], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
-        self._relay = relay
+        self._admission = admission
+        self._on_refused = on_refused  # a refusal sent by this class, for the error log
         self._ip = ""
         self._admitted = False
         self._counted = False
@@ -74,14 +80,14 @@ class RelaySMTP(SMTP):
             self._counted = True
             peer = transport.get_extra_info("peername")
             self._ip = str(peer[0]) if isinstance(peer, tuple) else ""
-            self._admitted = self._relay.limiter.acquire(self._ip)
-            self._relay.connections.add(self)
+            self._admitted = self._admission.limiter.acquire(self._ip)
+            self._admission.connections.add(self)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted:
             self._admitted = False
-            self._relay.limiter.release(self._ip)
-        self._relay.forget(self)
+            self._admission.limiter.release(self._ip)
+        self._admission.forget(self)
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:
@@ -89,7 +95,7 @@ class RelaySMTP(SMTP):
             await self.push(replies.TOO_MANY_CONNECTIONS)
             self.close_with(None)
             return
-        if await self._relay.denylist.client_denied(self._ip):
+        if await self._admission.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
             await self._refuse_client()
             return
@@ -127,11 +133,11 @@ class RelaySMTP(SMTP):
     # ------------------------------------------------------------ commands
 
     async def smtp_MAIL(self, arg: str | None) -> None:
-        if self._relay.stopping:
+        if self._admission.stopping:
             await self.push(replies.SHUTTING_DOWN)
             self.close_with(None)
             return
-        if self._relay.budget.exhausted:
+        if self._admission.budget.exhausted:
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
         await super().smtp_MAIL(arg)
@@ -155,8 +161,8 @@ class RelaySMTP(SMTP):
         if not ready or not isinstance(envelope, Transaction):
             await super().smtp_DATA(arg)
             return
-        size = self._relay.reservation(envelope.mail_options)
-        if not self._relay.budget.try_reserve(size):
+        size = self._admission.reservation(envelope.mail_options)
+        if not self._admission.budget.try_reserve(size):
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
         limit, self.data_size_limit = self.data_size_limit, size
@@ -164,15 +170,15 @@ class RelaySMTP(SMTP):
         # aiosmtpd's idle timer is only reset by commands; the transfer and the forward that
         # follows get the idle time plus the forward budget, so the timer never cuts a
         # forward short (that would lose which targets already accepted).
-        settings = self._relay.settings
+        settings = self._admission.settings
         self._reset_timeout(settings.idle_timeout + settings.forward_timeout)
         try:
             await super().smtp_DATA(arg)
         finally:
             self.data_size_limit = limit
             self._in_data = False
-            self._relay.budget.release(size)
+            self._admission.budget.release(size)
             if self.transport is not None:
                 self._reset_timeout()
         if self.last_reply in _DATA_REFUSALS:
-            await self._relay.handler.refused(envelope, self.last_reply)
+            await self._on_refused(envelope, self.last_reply)

@@ -6,7 +6,7 @@ sink, and reports messages per second for both and the relay's peak memory (trac
 measured in a separate pass because tracing slows everything down; the sink only counts).
 Not collected by pytest (the file name does not start with ``test_``).
 
-``--auth`` runs the relay as ``quietmail serve`` does (forwarder.cli.runtime.build_relay): SPF,
+``--auth`` runs the relay as ``quietmail serve`` does (``Relay(settings, store)``): SPF,
 DKIM, DMARC, ARC sealing and SRS on every message, which is DKIM-signed by a 2048-bit key
 published, with SPF and a p=reject DMARC record, on the loopback DNS server.
 
@@ -37,6 +37,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from forwarder.seams import NoBounceAddresses, PassThrough
 from forwarder.settings import HostPort, Secret, Settings
 from forwarder.smtp.server import Relay
 from forwarder.smtp.tls import write_self_signed
@@ -129,11 +130,9 @@ async def setup(
         encryption_key=Secret("bench-encryption-key-0123456789ab"),
     )
     if opts.auth:
-        from forwarder.cli.runtime import build_relay
-
-        relay = await build_relay(settings, store)
+        relay = Relay(settings, store)  # what `quietmail serve` runs
     else:
-        relay = Relay(settings, store)
+        relay = Relay(settings, store, policy=PassThrough(), bounces=NoBounceAddresses())
     await relay.start()
     return relay, store
 

@@ -17,7 +17,7 @@ from forwarder.settings import (
     load_settings,
 )
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "quietmail.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "quietmail.example.toml"
 
 
 def _toml(tmp_path: Path, text: str) -> Path:

@@ -6,9 +6,10 @@ import pytest
 from publicsuffixlist import PublicSuffixList
 
 from forwarder import replies
-from forwarder.checks.dmarc import NoSingleAuthor, author_domain, parse_record
+from forwarder.checks.dmarc import NoSingleAuthor, author_domain
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.results import split_message
+from forwarder.dmarcrecord import parse_record
 from forwarder.rewrite.arc_key import ArcKey
 from forwarder.settings import Settings
 from tests.forwarder.checks.conftest import (

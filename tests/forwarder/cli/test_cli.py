@@ -21,7 +21,7 @@ from forwarder.store.base import DenyEntry, DenyKind, NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
 from tests.support.dns_server import DNSServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # tests/forwarder/cli/ -> the repository
 PASSWORD = "correct horse battery staple"
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -27,7 +27,7 @@ from forwarder.store.base import DenyKind, NewErrorLogEntry, Store
 from forwarder.store.mongo import MongoStore
 from forwarder.sweeper import sweep_forever, sweep_once
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # tests/forwarder/cli/ -> the repository
 LISTENING = re.compile(r"quietmail listening: (.*); database")
 STOP_WITHIN = 10.0  # seconds; nothing is in flight, so stopping should take well under this
 

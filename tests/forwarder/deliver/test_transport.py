@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.deliver import SmtpTransport, SystemMailError, send_system_mail
+from forwarder.deliver import SmtpTransport
+from forwarder.deliver.system import SystemMailError, send_system_mail
 from forwarder.settings import HostPort, Settings
 from forwarder.smtp.tls import write_self_signed
 from tests.forwarder.conftest import make_message

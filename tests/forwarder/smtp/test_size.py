@@ -53,7 +53,7 @@ async def test_30_mib_at_data_is_refused_within_the_budget(world: World) -> None
         tracemalloc.stop()
     assert reply.decode().strip() == replies.MESSAGE_TOO_BIG
     assert peak < budget, f"peak {peak / MIB:.1f} MiB"
-    assert world.relay is not None and world.relay.budget.used == 0
+    assert world.relay is not None and world.relay.admission.budget.used == 0
     # The session stays usable: the next message goes through.
     writer.write(
         b"MAIL FROM:<s@origin.test>\r\nRCPT TO:<hello@" + DOMAIN.encode() + b">\r\nDATA\r\n"

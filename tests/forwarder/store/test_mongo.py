@@ -1,4 +1,4 @@
-"""MongoDB-only behaviour of forwarder/store/mongo/__init__.py (the shared contract is in test_contract_*).
+"""MongoDB-only behaviour of forwarder/store/mongo/ (the shared contract is in test_contract_*).
 
 Tests with the id ``mongomock-standin`` run against mongomock-motor standing in for MongoDB: it
 checks our queries and index definitions, not the server's behaviour. Tests with the id
