@@ -1,9 +1,11 @@
 """The seams between the relay's stages: what the handler hands to the inbound checks and the
 outbound rewriting, and what comes back.
 
-``handler`` → ``resolve`` → ``MessagePolicy`` (auth: SPF, DKIM, DMARC, ARC; srs) → ``deliver``.
-The relay works with the pass-through policy below; the authentication package provides the
-real one. Both are real implementations of the same protocol.
+``smtp.handler`` → ``rcpt.resolve`` → ``MessagePolicy`` (``checks``: SPF, DKIM, DMARC, ARC;
+then ``rewrite``: SRS, ARC seal) → ``deliver``. In the core, below every stage, so each stage
+imports the seams and none imports another stage upstream. ``checks.policy.AuthPolicy`` is
+the real policy (the relay's default); the pass-through one below is for tests that want
+less. Both are real implementations of the same protocol.
 """
 
 from __future__ import annotations

@@ -169,4 +169,3 @@ def _fail(message: str, status: int) -> int:
     one_line = " ".join(message.split())
     print(f"{PROG}: error: {one_line}", file=sys.stderr)
     return status
-

@@ -41,7 +41,7 @@ _SRS1 = re.compile(r"SRS1[-+=]([^=]+)=([^=]+)=([-+=].+)", re.IGNORECASE)
 
 class SRS:
     """Forward and reverse SRS addresses for one secret and one hostname; with ``reverse``
-    it is the relay's bounce path (``pipeline.BounceAddresses``) as it is."""
+    it is the relay's bounce path (``seams.BounceAddresses``) as it is."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""MongoDB aliases and recipients: with domains (``mongo_domains``), the records that decide
+"""MongoDB aliases and recipients: with domains (``domains``), the records that decide
 how mail is routed.
 
 Every write here bumps the generation counter (base.py), so the relay's alias cache notices.

@@ -1,9 +1,9 @@
 """The SQLite backend: the embedded default store (DESIGN "Storage").
 
-``SqliteStore(path)`` owns one aiosqlite connection (see ``sqlite_db``) and the schema
-(``sqlite_schema``); the sub-stores live in ``sqlite_accounts``, ``sqlite_routing`` and
-``sqlite_logs``. Whole-account operations are here: :meth:`SqliteStore.delete_account` deletes
-in one transaction and then truncates the WAL, so with ``secure_delete`` no copy of the deleted
+``SqliteStore(path)`` owns one aiosqlite connection (see ``db``) and the schema
+(``schema``); the sub-stores live in ``accounts``, ``domains``, ``routing`` and ``logs``.
+Whole-account operations are here: :meth:`SqliteStore.delete_account` deletes in one
+transaction and then truncates the WAL, so with ``secure_delete`` no copy of the deleted
 rows is left in either database file (DESIGN promise 5).
 """
 

@@ -4,7 +4,7 @@ A name may be claimed (unverified) by several accounts, once per account (``UNIQ
 name)``); at most one domain per name is verified (the partial unique index
 ``domains_verified_name``). Create and verify each run in one ``BEGIN IMMEDIATE`` transaction,
 so the check and the write cannot be split by another process. Every write fires a trigger that
-bumps ``meta.generation`` (see ``sqlite_schema``).
+bumps ``meta.generation`` (see ``schema``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """SQLite implementations of the routing protocols: aliases and recipients (domains are in
-``sqlite_domains``).
+``domains``).
 
-Every write here fires a trigger that bumps ``meta.generation`` (see ``sqlite_schema``).
+Every write here fires a trigger that bumps ``meta.generation`` (see ``schema``).
 """
 
 from __future__ import annotations
