@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from forwarder import replies
-from forwarder.deliver import DeliveryResult
 from forwarder.deliver.forward import TIMED_OUT
+from forwarder.deliver.result import DeliveryResult
 
 
 @dataclass(frozen=True, slots=True)
