@@ -34,8 +34,8 @@ def checked(check: Callable[[str], T], value: str, what: str) -> T:
 @asynccontextmanager
 async def opened(settings: Settings) -> AsyncIterator[Store]:
     store = store_for(settings)
-    await store.open()
     try:
+        await store.open()  # an unreachable MongoDB still has a client (and sockets) to close
         yield store
     finally:
         await store.close()

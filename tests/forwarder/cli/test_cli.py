@@ -1,8 +1,13 @@
-"""The ``quietmail`` admin CLI, run as a real subprocess against a real SQLite data dir."""
+"""The ``quietmail`` admin CLI against a real SQLite data dir: in this process through
+``main(argv)`` (with its own environment, working directory, standard streams and logging),
+and as a real subprocess for a few smoke tests (the end-to-end run, the password prompt on a
+terminal, ``--help``)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import pty
 import re
@@ -10,6 +15,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from forwarder.cli import main
 from forwarder.store.base import DenyEntry, DenyKind, NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
 from tests.support.dns_server import DNSServer
@@ -34,8 +41,44 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def make_cli(data_dir: Path) -> Cli:
+_IN_PROCESS = threading.Lock()  # environment, streams and cwd are the process's: one at a time
+
+
+def _in_process(
+    args: list[str], stdin: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``main(args)`` as a subprocess would see it: only ``env``, ROOT as working directory,
+    ``stdin`` on standard input, standard output and error captured, and logging not yet
+    configured (so ``main`` sets it up on the captured standard error, as in a new process)."""
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    with _IN_PROCESS:
+        saved_env, saved_cwd = dict(os.environ), os.getcwd()
+        saved_streams, saved_handlers = (sys.stdin, sys.stdout, sys.stderr), root.handlers[:]
+        saved_level = root.level
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(ROOT)
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
+        root.handlers.clear()
+        try:
+            status = main(args)
+        except SystemExit as exc:  # argparse: usage errors and --help
+            status = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            root.handlers[:] = saved_handlers
+            root.setLevel(saved_level)
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["quietmail", *args], status, out.getvalue(), err.getvalue())
+
+
+def make_cli(data_dir: Path, *, subprocesses: bool = False) -> Cli:
     def run(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+        if not subprocesses:
+            return _in_process(list(args), stdin, cli_env(data_dir, **env))
         return subprocess.run(
             [sys.executable, "-m", "forwarder.cli", *args],
             input=stdin,
@@ -68,7 +111,7 @@ async def _store_check(data_dir: Path, owner: str, targets: list[str]) -> list[b
 
 
 def test_admin_commands_end_to_end(tmp_path: Path) -> None:
-    cli = make_cli(tmp_path / "data")
+    cli = make_cli(tmp_path / "data", subprocesses=True)  # the smoke test: real processes
     assert ok(cli("domain", "list")) == "no domains\n"
     assert ok(cli("user", "create", "Owner@Example.NET", "--password-stdin", stdin=PASSWORD + "\n"))
     out = ok(cli("domain", "add", "Example.TEST", "--owner", "owner@example.net"))
