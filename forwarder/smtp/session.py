@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
+from aiosmtpd.testing.statuscodes import SMTP_STATUS_CODES as _AIOSMTPD
 
 from forwarder import replies
 from forwarder.rcpt.resolve import has_source_route
@@ -34,11 +35,13 @@ from forwarder.smtp.transaction import Transaction
 
 log = logging.getLogger(__name__)
 
+# aiosmtpd's texts by their key in its own table (aiosmtpd.testing.statuscodes, shipped with
+# it): tests/forwarder/smtp/test_session.py checks each text is still what aiosmtpd sends.
 _TRANSLATE = {
-    "552 Error: message size exceeds fixed maximum message size": replies.MESSAGE_TOO_BIG,
-    "552 Error: Too much mail data": replies.MESSAGE_TOO_BIG,
-    "500 Line too long (see RFC5321 4.5.3.1.6)": replies.LINE_TOO_LONG,
-    "500 Command line too long": replies.LINE_TOO_LONG,
+    _AIOSMTPD.S552_EXCEED_SIZE.to_str(): replies.MESSAGE_TOO_BIG,
+    _AIOSMTPD.S552_DATA_TOO_MUCH.to_str(): replies.MESSAGE_TOO_BIG,
+    _AIOSMTPD.S500_DATALINE_TOO_LONG.to_str(): replies.LINE_TOO_LONG,
+    _AIOSMTPD.S500_CMD_TOO_LONG.to_str(): replies.LINE_TOO_LONG,
 }
 _DATA_REFUSALS = (replies.MESSAGE_TOO_BIG, replies.LINE_TOO_LONG)
 _DENIED_COMMANDS = 10  # commands a denied client may send before it is closed

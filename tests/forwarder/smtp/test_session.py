@@ -4,14 +4,17 @@ the policy seam, STARTTLS with the local-mode certificate, graceful shutdown."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ssl
 from pathlib import Path
 
+import aiosmtpd.smtp
 import aiosmtplib
 import pytest
 
 from forwarder import replies
 from forwarder.seams import Inbound, Verdict
+from forwarder.smtp import session
 from forwarder.smtp.tls import ensure_local_tls
 from tests.forwarder.conftest import DOMAIN, World, line, make_message
 
@@ -177,3 +180,14 @@ async def test_shutdown_answers_421_to_a_transaction_that_does_not_finish(world:
     assert await _readline(reader) == replies.SHUTTING_DOWN
     writer.close()
     world.relay = None
+
+
+def test_translated_texts_are_the_ones_aiosmtpd_sends() -> None:
+    """The session replaces aiosmtpd's replies by key (session._TRANSLATE); if an aiosmtpd
+    upgrade changes one of those texts in the protocol code, this fails instead of the
+    replacement silently never matching."""
+    source = inspect.getsource(aiosmtpd.smtp)
+    for text in session._TRANSLATE:
+        code, _, message = text.partition(" ")
+        words = " ".join(message.split()[:4])  # aiosmtpd wraps the long one over two lines
+        assert f"'{code} {words}" in source or f'"{code} {words}' in source, text
