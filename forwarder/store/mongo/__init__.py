@@ -59,7 +59,7 @@ DEFAULT_TIMEOUTS_MS: dict[str, Any] = {
 # (collection attribute, keys, options)
 INDEXES: tuple[tuple[str, tuple[tuple[str, int], ...], dict[str, Any]], ...] = (
     ("users", (("email", 1),), {"unique": True, "name": "email_unique"}),
-    # One claim per account and name; at most one verified domain per name (mongo_domains).
+    # One claim per account and name; at most one verified domain per name (mongo/domains.py).
     ("domains", (("owner_id", 1), ("name", 1)), {"unique": True, "name": "owner_name_unique"}),
     (
         "domains",
