@@ -1,101 +1,26 @@
-"""The ``quietmail`` admin CLI against a real SQLite data dir: in this process through
-``main(argv)`` (with its own environment, working directory, standard streams and logging),
-and as a real subprocess for a few smoke tests (the end-to-end run, the password prompt on a
-terminal, ``--help``)."""
+"""The ``quietmail`` admin CLI against a real SQLite data dir, mostly in this process through
+``main(argv)`` (tests/forwarder/cli/runner.py), with real subprocesses for a few smoke tests
+(the end-to-end run, the password prompt on a terminal, ``--help``). Bad input and injection
+attempts are in test_cli_bad_input.py."""
 
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
 import os
 import pty
 import re
 import select
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from forwarder.cli import main
-from forwarder.store.base import DenyEntry, DenyKind, NewErrorLogEntry
+from forwarder.store.base import NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
+from tests.forwarder.cli.runner import PASSWORD, ROOT, cli_env, make_cli, ok
 from tests.support.dns_server import DNSServer
-
-ROOT = Path(__file__).resolve().parents[3]  # tests/forwarder/cli/ -> the repository
-PASSWORD = "correct horse battery staple"
-
-Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIETMAIL_")}
-    env["QUIETMAIL_DATA_DIR"] = str(data_dir)
-    env.update(extra)
-    return env
-
-
-_IN_PROCESS = threading.Lock()  # environment, streams and cwd are the process's: one at a time
-
-
-def _in_process(
-    args: list[str], stdin: str, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """``main(args)`` as a subprocess would see it: only ``env``, ROOT as working directory,
-    ``stdin`` on standard input, standard output and error captured, and logging not yet
-    configured (so ``main`` sets it up on the captured standard error, as in a new process)."""
-    out, err = io.StringIO(), io.StringIO()
-    root = logging.getLogger()
-    with _IN_PROCESS:
-        saved_env, saved_cwd = dict(os.environ), os.getcwd()
-        saved_streams, saved_handlers = (sys.stdin, sys.stdout, sys.stderr), root.handlers[:]
-        saved_level = root.level
-        os.environ.clear()
-        os.environ.update(env)
-        os.chdir(ROOT)
-        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
-        root.handlers.clear()
-        try:
-            status = main(args)
-        except SystemExit as exc:  # argparse: usage errors and --help
-            status = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.stdin, sys.stdout, sys.stderr = saved_streams
-            root.handlers[:] = saved_handlers
-            root.setLevel(saved_level)
-            os.chdir(saved_cwd)
-            os.environ.clear()
-            os.environ.update(saved_env)
-    return subprocess.CompletedProcess(["quietmail", *args], status, out.getvalue(), err.getvalue())
-
-
-def make_cli(data_dir: Path, *, subprocesses: bool = False) -> Cli:
-    def run(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-        if not subprocesses:
-            return _in_process(list(args), stdin, cli_env(data_dir, **env))
-        return subprocess.run(
-            [sys.executable, "-m", "forwarder.cli", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=cli_env(data_dir, **env),
-            timeout=60,
-        )
-
-    return run
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
 
 
 async def _store_check(data_dir: Path, owner: str, targets: list[str]) -> list[bool]:
@@ -303,144 +228,6 @@ def test_password_prompt_asks_twice(tmp_path: Path, second: str, expect_ok: bool
 # ---------------------------------------------------------------------------- bad input
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """One owner, one verified domain, one alias; secrets already generated (no warning)."""
-    cli = make_cli(tmp_path_factory.mktemp("cli") / "data")
-    ok(cli("user", "create", "owner@example.net", "--password-stdin", stdin=PASSWORD))
-    ok(cli("domain", "add", "example.test", "--owner", "owner@example.net", "--verified"))
-    ok(cli("alias", "add", "taken@example.test", "--to", "me@example.net"))
-    return cli
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-ELEVEN = [a for i in range(11) for a in ("--to", f"t{i}@example.net")]
-
-BAD_INPUT: list[tuple[list[str], dict[str, str], str, int]] = [
-    (["user", "create", "not-an-email", "--password-stdin"], {}, "needs an @", 1),
-    (["user", "create", "new@example.net", "--password-stdin"], {"stdin": "short"}, "at least", 1),
-    (["user", "create", "owner@example.net", "--password-stdin"], {"stdin": PASSWORD},
-     "user owner@example.net already exists", 1),
-    (["user", "create", "n@example.net", "--password-stdin"], {}, "no password on standard", 1),
-    (["user", "delete", "nobody@example.net"], {}, "no user nobody@example.net", 1),
-    (["domain", "add", "new.test", "--owner", "nobody@example.net"], {}, "no user", 1),
-    (["domain", "add", "example.test", "--owner", "owner@example.net"], {},
-     "domain example.test exists for owner@example.net or is verified by another account", 1),
-    (["domain", "remove", "example.test", "--owner", "nobody@example.net"], {}, "no user", 1),
-    (["domain", "add", "bad name.test", "--owner", "owner@example.net"], {}, "white space", 1),
-    (["domain", "add", "localhost", "--owner", "owner@example.net"], {}, "fully qualified", 1),
-    (["domain", "remove", "unknown.test"], {}, "unknown domain unknown.test", 1),
-    (["domain", "dns", "unknown.test"], {}, "unknown domain unknown.test", 1),
-    (["alias", "add", '{"$ne":null}@example.test', "--to", "me@example.net"], {},
-     "local part", 1),
-    (["alias", "add", "a@example.test", "--to", '{"$gt":""}'], {}, "needs an @", 1),
-    (["alias", "add", "a@example.test", "--to", '{"$gt":""}@x.test'], {}, "local part", 1),
-    (["alias", "add", "a@unknown.test", "--to", "me@example.net"], {}, "unknown domain", 1),
-    # The web app's syntax rules (forwarder/addresses.py), which the CLI used to skip.
-    (["alias", "add", "a..b@example.test", "--to", "me@example.net"], {}, "may hold letters", 1),
-    (["alias", "add", "(x)@example.test", "--to", "me@example.net"], {}, "alias '(x)@", 1),
-    (["alias", "add", ".a@example.test", "--to", "me@example.net"], {}, "not at either end", 1),
-    (["alias", "add", "a@example.test", "--to", "x..y@example.net"], {},
-     "target 'x..y@example.net': is not a valid address", 1),
-    (["user", "create", "a..b@example.net", "--password-stdin"], {"stdin": PASSWORD},
-     "is not a valid address", 1),
-    (["alias", "add", "taken@example.test", "--to", "me@example.net"], {},
-     "alias taken@example.test already exists", 1),
-    (["alias", "add", "a@example.test", *ELEVEN], {}, "at most 10 targets", 1),
-    (["alias", "add", "a@example.test"], {}, "needs at least one --to", 1),
-    (["alias", "add", "a@example.test", "--to", "a@example.test"], {}, "to itself", 1),
-    (["alias", "add", "no-at-sign", "--to", "me@example.net"], {}, "is not an address", 1),
-    (["alias", "add", "a@example.test", "--to", "x@y.test", "--mode", "bounce"], {},
-     "invalid choice", 2),
-    (["alias", "remove", "nobody@example.test"], {}, "no alias nobody@example.test", 1),
-    (["alias", "list", "unknown.test"], {}, "unknown domain", 1),
-    (["errors", "unknown.test"], {}, "unknown domain", 1),
-    (["deny", "add", "ip", "192.0.2", "--reason", "r"], {}, "deny ip '192.0.2': not an IPv4", 1),
-    (["deny", "add", "ip", "bad.example", "--reason", "r"], {}, "not an IPv4 or IPv6", 1),
-    (["deny", "add", "host", "bad host.example", "--reason", "r"], {}, "not a host name", 1),
-    (["deny", "add", "sender", "a b@bad.example", "--reason", "r"], {},
-     "not an address or a domain", 1),
-    (["deny", "add", "sender", '{"$ne":null}', "--reason", "r"], {}, "deny sender", 1),
-    (["deny", "add", "ip", "192.0.2.1", "--reason", " "], {}, "--reason must say why", 1),
-    (["deny", "add", "ip", "192.0.2.1", "--reason", "a\x1b[31mb"], {}, "one line", 1),
-    (["deny", "add", "ip", "192.0.2.1", "--reason", "r", "--days", "0"], {}, "--days", 1),
-    (["deny", "add", "ip", "192.0.2.1", "--reason", "r", "--days", "x"], {}, "invalid int", 2),
-    (["deny", "add", "ip", "192.0.2.1"], {}, "required: --reason", 2),
-    (["deny", "add", "subnet", "192.0.2.0/24", "--reason", "r"], {}, "invalid choice", 2),
-    (["deny", "remove", "no-such-id"], {}, "no denylist entry 'no-such-id'", 1),
-    (["frobnicate"], {}, "invalid choice", 2),
-    (["domain"], {}, "required", 2),
-    (["domain", "list"], {"QUIETMAIL_SMTP_PORT": "99999"}, "QUIETMAIL_SMTP_PORT:", 2),
-    (["domain", "list"], {"QUIETMAIL_COLOUR": "blue"}, "QUIETMAIL_COLOUR: unknown", 2),
-    (["domain", "list"], {"QUIETMAIL_DATABASE_URL": "mysql://db/x"}, "QUIETMAIL_DATABASE_URL", 2),
-    (["--config", "/nonexistent/q.toml", "domain", "list"], {}, "--config: cannot read", 2),
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def bad_results(prepared: Cli) -> dict[int, subprocess.CompletedProcess[str]]:
-    """Every bad-input case run once, a few processes at a time (they change nothing)."""
-
-    def run(case: tuple[list[str], dict[str, str], str, int]) -> subprocess.CompletedProcess[str]:
-        env = dict(case[1])
-        stdin = env.pop("stdin", "")
-        return prepared(*case[0], stdin=stdin, **env)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(enumerate(pool.map(run, BAD_INPUT)))
-
-
-@pytest.mark.parametrize(
-    "index", range(len(BAD_INPUT)), ids=[" ".join(c[0])[:40] for c in BAD_INPUT]
-)
-def test_bad_input_is_one_clear_line(
-    bad_results: dict[int, subprocess.CompletedProcess[str]], index: int
-) -> None:
-    _, _, expected, status = BAD_INPUT[index]
-    result = bad_results[index]
-    assert result.returncode == status
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("quietmail: error: ")
-    assert expected in lines[0]
-    assert result.stdout == ""
-
-
-def test_unknown_config_key_and_unreachable_database(prepared: Cli, tmp_path: Path) -> None:
-    config = tmp_path / "q.toml"
-    config.write_text("[smtp]\ncolour = 'blue'\n")
-    result = prepared("--config", str(config), "domain", "list")
-    assert result.returncode == 2
-    assert result.stderr == f"quietmail: error: smtp_colour: unknown key in {config}\n"
-
-    url = f"mongodb://127.0.0.1:{_free_port()}/quietmail?serverSelectionTimeoutMS=300"
-    result = prepared("domain", "list", QUIETMAIL_DATABASE_URL=url)
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1
-    assert result.stderr.startswith("quietmail: error: ")
-
-
-def test_injection_values_changed_nothing(
-    prepared: Cli, bad_results: dict[int, subprocess.CompletedProcess[str]]
-) -> None:
-    """After every refused attack above, the store holds exactly what the fixture made."""
-    assert ok(prepared("alias", "list", "example.test")) == (
-        "taken@example.test  [active]  -> me@example.net\n"
-    )
-    assert ok(prepared("domain", "list")) == (
-        "example.test  verified  owner=owner@example.net  aliases=1\n"
-    )
-    assert ok(prepared("deny", "list")) == "no active denylist entries\n"
-
-
 def test_secrets_are_never_printed(tmp_path: Path) -> None:
     secret = "a-very-secret-value-1234567890"
     env = {
@@ -483,52 +270,6 @@ def test_domain_dns_check_against_live_dns(tmp_path: Path, dns_server: DNSServer
     assert "ok       example.test.  TXT\n" in after
     assert "MISSING  _dmarc.example.test.  TXT" in after  # advice only
     assert after.rstrip().endswith("ownership proven: yes")
-
-
-async def _deny_entries(data_dir: Path) -> list[DenyEntry]:
-    store = SqliteStore(str(data_dir / "quietmail.sqlite3"))
-    await store.open()
-    try:
-        return await store.denylist.list_active(datetime.now(UTC))
-    finally:
-        await store.close()
-
-
-def test_deny_add_list_remove(tmp_path: Path) -> None:
-    """The operator's denylist commands write what the relay compares (forwarder/rcpt/denylist.py):
-    a canonical IP, an A-label host, a lower-case sender address or domain."""
-    cli = make_cli(tmp_path / "data")
-    assert ok(cli("deny", "list")) == "no active denylist entries\n"
-    added = [
-        ok(cli("deny", "add", "ip", "2001:DB8:0:0::1", "--reason", "dictionary attack")),
-        ok(cli("deny", "add", "host", "Bücher.Example.", "--reason", "spam run", "--days", "2")),
-        ok(cli("deny", "add", "sender", "Spam@Bad.Example", "--reason", "phishing")),
-        ok(cli("deny", "add", "sender", "bad.example", "--reason", "the whole domain")),
-    ]
-    assert added[0].startswith("denied ip 2001:db8::1 until ")
-    assert added[1].startswith("denied host xn--bcher-kva.example until ")
-    assert added[2].startswith("denied sender spam@bad.example until ")
-    entries = asyncio.run(_deny_entries(tmp_path / "data"))
-    assert [(e.kind, e.value, e.reason) for e in entries] == [
-        (DenyKind.IP, "2001:db8::1", "dictionary attack"),
-        (DenyKind.HOST, "xn--bcher-kva.example", "spam run"),
-        (DenyKind.SENDER, "spam@bad.example", "phishing"),
-        (DenyKind.SENDER, "bad.example", "the whole domain"),
-    ]
-    for entry, days in zip(entries, (30, 2, 30, 30), strict=True):
-        kept = entry.expires_at - entry.created_at
-        assert timedelta(days=days) - timedelta(seconds=1) < kept <= timedelta(days=days)
-        assert f"(id {entry.id})" in added[entries.index(entry)]
-    listing = ok(cli("deny", "list")).splitlines()
-    assert listing[0].startswith(f"{entries[0].id}  ip  2001:db8::1  until ")
-    assert listing[0].endswith("  dictionary attack") and len(listing) == 4
-
-    assert ok(cli("deny", "remove", entries[2].id)) == f"removed denylist entry {entries[2].id}\n"
-    again = cli("deny", "remove", entries[2].id)
-    assert again.returncode == 1 and len(again.stderr.splitlines()) == 1
-    assert "no denylist entry" in again.stderr
-    left = asyncio.run(_deny_entries(tmp_path / "data"))
-    assert [e.id for e in left] == [entries[0].id, entries[1].id, entries[3].id]
 
 
 def test_help_lists_every_command() -> None:
