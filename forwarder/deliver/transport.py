@@ -110,14 +110,10 @@ class SmtpTransport:
             await client.ehlo()
             if client.supports_extension("starttls"):
                 await client.starttls(server_hostname=name, tls_context=await self.tls_context())
-        except aiosmtplib.SMTPResponseException as exc:
+        except SMTP_ERRORS as exc:
             client.close()
-            raise _HostUnusable(from_reply(exc.code, exc.message)) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            client.close()
-            raise _HostUnusable(
-                temporary("4.4.1", "could not talk to the target's mail host")
-            ) from None
+            unusable = temporary("4.4.1", "could not talk to the target's mail host")
+            raise _HostUnusable(failure_of(exc, unusable)) from None
         return client
 
     async def _session(
@@ -175,12 +171,10 @@ async def _mail(
 ) -> None:
     try:
         await client.mail(sender, options=options, encoding=encoding)
-    except aiosmtplib.SMTPResponseException as exc:
-        if kept and exc.code == 421:  # RFC 5321 3.8: the host is closing the channel
-            raise _Stale from None
-        raise
-    except (aiosmtplib.SMTPException, OSError, TimeoutError):
-        if kept:
+    except SMTP_ERRORS as exc:
+        # A kept connection is stale when it is gone, or closing (421, RFC 5321 3.8).
+        replied = isinstance(exc, aiosmtplib.SMTPResponseException)
+        if kept and (not replied or getattr(exc, "code", 0) == 421):
             raise _Stale from None
         raise
 
@@ -216,10 +210,20 @@ async def _transaction(
             response = await client.data(message)
             results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
             clean = True
-    except aiosmtplib.SMTPResponseException as exc:
-        failure = from_reply(exc.code, exc.message)
-        results.update({r: failure for r in recipients if r not in results or results[r].ok})
-    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+    except SMTP_ERRORS as exc:
         lost = temporary("4.4.2", "connection to the target's mail host was lost")
-        results.update({r: lost for r in recipients if r not in results or results[r].ok})
+        result = failure_of(exc, lost)
+        results.update({r: result for r in recipients if r not in results or results[r].ok})
     return results, clean
+
+
+SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
+def failure_of(exc: BaseException, otherwise: DeliveryResult) -> DeliveryResult:
+    """The one mapping of an outbound conversation's errors (issue 9, item 5): a reply the
+    host sent (aiosmtplib's SMTPResponseException, RCPT refusals included) is that host's
+    answer; anything else (refused, lost, timed out, garbled) is ``otherwise``."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return from_reply(exc.code, exc.message)
+    return otherwise
