@@ -20,7 +20,8 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from forwarder.auth.dmarc import parse_record
+from forwarder.dmarcrecord import parse_record
+from forwarder.resolver import lookup, parse_mx
 from forwarder.settings import Settings
 from forwarder.store.base import Domain
 
@@ -124,9 +125,8 @@ class _Answer:
 
 
 async def _lookup(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _Answer:
-    qname = dns.name.from_text(name)  # absolute: no search-list surprises
     try:
-        answer = await resolver.resolve(qname, rdtype, raise_on_no_answer=False)
+        rrset = await lookup(resolver, name, rdtype)
     except dns.resolver.NXDOMAIN:
         return _Answer((), f"{name} does not exist in DNS (NXDOMAIN)")
     except dns.resolver.NoNameservers:
@@ -135,12 +135,12 @@ async def _lookup(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) 
         return _Answer((), f"DNS timed out looking up {rdtype} for {name}")
     except dns.exception.DNSException as exc:
         return _Answer((), f"DNS error looking up {rdtype} for {name}: {exc}")
-    if answer.rrset is None:
+    if rrset is None:
         return _Answer((), "")
     if rdtype == "TXT":
-        values = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in answer.rrset)
+        values = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in rrset)
     else:
-        values = tuple(r.to_text() for r in answer.rrset)
+        values = tuple(r.to_text() for r in rrset)
     return _Answer(values, "")
 
 
@@ -148,10 +148,7 @@ def _check_mx(record: DnsRecord, answer: _Answer, hostname: str) -> RecordCheck:
     if answer.error:
         return RecordCheck(record, False, (), answer.error)
     ours = hostname.rstrip(".").lower()
-    parsed: list[tuple[int, str]] = []
-    for text in answer.values:
-        pref, _, exchange = text.partition(" ")
-        parsed.append((int(pref), exchange.rstrip(".").lower()))
+    parsed = [parse_mx(text) for text in answer.values]
     found = tuple(sorted(answer.values))
     mine = [pref for pref, host in parsed if host == ours]
     if not mine:

@@ -4,7 +4,7 @@ Local mode is one setting, ``local_mode`` (issue 8: it used to be two guesses, o
 "the hostname is localhost", so a production server that forgot ``QUIETMAIL_HOSTNAME`` would
 print every confirmation link, with its address, into its logs). It is on when nothing at all
 is configured, or when set; it means the mail quietmail sends itself is printed to the
-terminal (web.mailer) and a self-signed TLS pair is generated (forwarder.runtime).
+terminal (web.mailer) and a self-signed TLS pair is generated (forwarder.cli.runtime).
 :func:`describe` is the line the server says at start, with the reason.
 
 With no secret configured, quietmail generates each missing one into

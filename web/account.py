@@ -11,17 +11,16 @@ from starlette.routing import Route
 
 from forwarder.crypto import token_hash
 from forwarder.passwords import hash_password
-from forwarder.store.base import AlreadyExists, Recipient, User
-from web import devices
+from forwarder.store.base import AlreadyExists
+from web import actions, devices
 from web.accounts import revoke_api_keys
-from web.actions import not_found
 from web.api.keys import new_api_key
-from web.context import AppContext, ctx_of
+from web.context import ctx_of
 from web.csrf import checked_form
 from web.errors import AppError
 from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import clear_cookie, require, start
-from web.validation import MAX_NAME, is_object_id, new_password, text
+from web.validation import MAX_NAME, new_password, text
 
 
 async def account_page(request: Request) -> Response:
@@ -78,31 +77,11 @@ async def revoke_key(request: Request) -> Response:
     return redirect("/account?notice=key-revoked")
 
 
-async def remove_target(ctx: AppContext, user: User, recipient_id: str) -> Recipient:
-    """Remove one of the user's target addresses (issue 8: they were kept until the account
-    went). A target an alias still lists is refused with 409, saying how many aliases use it:
-    removing it under them would silently stop their forwarding, so the owner takes it off
-    those aliases first (then an unconfirmed one goes by itself)."""
-    found = [r for r in await ctx.store.recipients.list_for_owner(user.id) if r.id == recipient_id]
-    if not is_object_id(recipient_id) or not found:
-        raise not_found("target")
-    used = await ctx.store.aliases.count_with_target(user.id, found[0].address)
-    if used:
-        raise AppError(
-            409,
-            "target_in_use",
-            f"{used} alias{'es' if used > 1 else ''} forward to this target: "
-            "take it off them first",
-        )
-    await ctx.store.recipients.delete(user.id, found[0].address)
-    return found[0]
-
-
 async def remove_target_form(request: Request) -> Response:
     me = await require(request)
     await checked_form(request)
     try:
-        await remove_target(ctx_of(request), me.user, request.path_params["id"])
+        await actions.remove_target(ctx_of(request), me.user, request.path_params["id"])
     except AppError as refused:
         return await message(
             request, "Not removed", refused.message, status=refused.status, link="/account"

@@ -19,6 +19,7 @@ from forwarder.store.base import (
     AlreadyExists,
     Domain,
     NotFound,
+    Recipient,
     SpamPolicy,
     User,
 )
@@ -226,3 +227,23 @@ async def ensure_recipients(
             await ctx.store.recipients.delete(user.id, address)
             unsent.append(address)
     return tuple(unsent)
+
+
+async def remove_target(ctx: AppContext, user: User, recipient_id: str) -> Recipient:
+    """Remove one of the user's target addresses (issue 8: they were kept until the account
+    went). A target an alias still lists is refused with 409, saying how many aliases use it:
+    removing it under them would silently stop their forwarding, so the owner takes it off
+    those aliases first (then an unconfirmed one goes by itself)."""
+    found = [r for r in await ctx.store.recipients.list_for_owner(user.id) if r.id == recipient_id]
+    if not is_object_id(recipient_id) or not found:
+        raise not_found("target")
+    used = await ctx.store.aliases.count_with_target(user.id, found[0].address)
+    if used:
+        raise AppError(
+            409,
+            "target_in_use",
+            f"{used} alias{'es' if used > 1 else ''} forward to this target: "
+            "take it off them first",
+        )
+    await ctx.store.recipients.delete(user.id, found[0].address)
+    return found[0]

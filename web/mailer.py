@@ -2,11 +2,13 @@
 
 Three implementations of one small protocol:
 
-- :class:`OutboundMailer` hands the message to the relay's outbound path
-  (``forwarder.deliver.send_system_mail``), imported lazily so the web app loads without it.
+- :class:`OutboundMailer` hands the message to a :data:`SendMail` function it is given: the
+  composition root (``forwarder/cli/runtime.py``) gives it the relay's outbound path
+  (:func:`forwarder.deliver.system.send_system_mail`). The web app never imports the relay
+  (issue 9; an import-linter contract in pyproject.toml says so).
 - :class:`ConsoleMailer` is for local mode: it prints the message (which carries the link) to
-  the server's console, where the person running ``quietmail serve`` on their own machine
-  reads it. Nothing is written to a file.
+  the server's console, where the person running
+  ``quietmail serve`` on their own machine reads it. Nothing is written to a file.
 - :class:`OutboxMailer` keeps messages in a list; tests read the links from it.
 
 :class:`MailQueue` sends the sign-up and reset messages after the answer has gone, so no
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -45,6 +48,11 @@ class MailError(Exception):
         self.code = code
 
 
+# Deliver one message (CRLF line endings, headers included) to one address now; raises on
+# any failure.
+SendMail = Callable[[str, bytes], Awaitable[None]]
+
+
 class Mailer(Protocol):
     async def send(self, to: str, subject: str, body: str) -> None:
         """Send a plain-text message; raises MailError when it cannot."""
@@ -63,15 +71,16 @@ def build_message(settings: Settings, to: str, subject: str, body: str) -> Email
 
 
 class OutboundMailer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, send: SendMail | None) -> None:
         self._settings = settings
+        self._send = send  # None: built without an outbound path, every send fails
 
     async def send(self, to: str, subject: str, body: str) -> None:
-        from forwarder import deliver  # lazy: the relay's outbound module
-
         message = build_message(self._settings, to, subject, body).as_bytes()
         try:
-            await deliver.send_system_mail(self._settings, to, message)
+            if self._send is None:
+                raise RuntimeError("no outbound path was given to the web app")
+            await self._send(to, message)
         except Exception as exc:  # any delivery failure becomes one error the page can show
             raise MailError("the message could not be sent; try again later", _code(exc)) from exc
 
@@ -164,5 +173,5 @@ class MailQueue:
                 return
 
 
-def mailer_for(settings: Settings) -> Mailer:
-    return ConsoleMailer() if settings.local_mode else OutboundMailer(settings)
+def mailer_for(settings: Settings, send: SendMail | None = None) -> Mailer:
+    return ConsoleMailer() if settings.local_mode else OutboundMailer(settings, send)

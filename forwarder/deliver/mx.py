@@ -19,6 +19,7 @@ import dns.rdatatype
 import dns.resolver
 
 from forwarder.deliver.result import DeliveryResult, permanent, temporary
+from forwarder.resolver import lookup, parse_mx
 from forwarder.settings import HostPort
 
 
@@ -38,10 +39,8 @@ class RouteError(Exception):
 
 async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> list[str]:
     """Records of one type; [] for no such record. Raises dns exceptions for the rest."""
-    # No data is an answer, not an error: asking for it without an exception is cheaper,
-    # and it is the common case (most mail hosts have no AAAA; measured in tests/bench).
-    answer = await resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
-    return [] if answer.rrset is None else [r.to_text() for r in answer.rrset]
+    rrset = await lookup(resolver, name, rdtype)
+    return [] if rrset is None else [r.to_text() for r in rrset]
 
 
 async def addresses(resolver: dns.asyncresolver.Resolver, name: str) -> tuple[str, ...]:
@@ -92,10 +91,7 @@ async def _mx_records(
     texts = await _query(resolver, domain, "MX")
     if not texts:
         return None
-    records = []
-    for text in texts:
-        preference, _, exchange = text.partition(" ")
-        records.append((int(preference), exchange.strip().rstrip(".") or "."))
+    records = [parse_mx(text) for text in texts]
     # Same preference: randomise (RFC 5321 5.1), then stable sort by preference.
     random.shuffle(records)
     records.sort(key=lambda record: record[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forwarder.deliver.result import DeliveryResult
-from forwarder.deliver.smtp import SmtpTransport
+from forwarder.deliver.transport import SmtpTransport
 from forwarder.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""Storage: the contract in ``base``, the SQLite backend in ``sqlite``, MongoDB in ``mongo``."""
+"""Storage: the contract in ``base``, the SQLite backend in ``sqlite/``, MongoDB in ``mongo/``."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import dkim
 
-from forwarder.auth.keys import ArcKey, generate_private_pem
-from forwarder.auth.policy import AuthPolicy
-from forwarder.pipeline import Inbound
+from forwarder.checks.policy import AuthPolicy
+from forwarder.rewrite.arc_key import ArcKey, generate_private_pem
+from forwarder.seams import Inbound
 from forwarder.settings import Secret, Settings
 from tests.support.dns_server import DNSServer
 

@@ -40,10 +40,10 @@ from typing import TypeVar
 
 import uvicorn
 
-from forwarder.auth.keys import ArcKey, generate_private_pem
-from forwarder.auth.policy import AuthPolicy
+from forwarder.checks.policy import AuthPolicy
 from forwarder.passwords import hash_password, verify_password
-from forwarder.pipeline import Inbound, Verdict
+from forwarder.rewrite.arc_key import ArcKey, generate_private_pem
+from forwarder.seams import Inbound, Verdict
 from forwarder.settings import Secret, Settings
 from forwarder.store.sqlite import SqliteStore
 from tests.support.auth_attacks import (

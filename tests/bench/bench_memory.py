@@ -1,7 +1,7 @@
 """Relay memory under large messages: ``.venv/bin/python -m tests.bench.bench_memory``.
 
 Sends C concurrent messages of S bytes (default 10 of 25 MiB, one per connection) through
-the real relay (``forwarder.runtime.build_relay``: SPF, DKIM, DMARC, ARC sealing and SRS on
+the real relay (``forwarder.cli.runtime.build_relay``: SPF, DKIM, DMARC, ARC sealing and SRS on
 every message, DKIM-signed by the sender) to a local sink, and reports the relay process's
 resident memory: before the load, its peak during the load (``VmHWM``), and what is still
 resident afterwards (``VmRSS``, after a garbage collection); and the in-flight budget's
@@ -116,7 +116,7 @@ async def main(opts: Options, max_size: int) -> None:
         )
         gc.collect()
         before = _status("VmRSS")
-        sampler = _Sampler(lambda: relay.budget.used)
+        sampler = _Sampler(lambda: relay.admission.budget.used)
         sampler.start()
         ours.send(relay.port)
         elapsed, outcomes, delivered = await asyncio.to_thread(ours.recv)

@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from forwarder.server import Relay
+from forwarder.rewrite.srs import SRS
 from forwarder.settings import Secret, Settings
-from forwarder.srs import SRS
+from forwarder.smtp.server import Relay
 from forwarder.store.sqlite import SqliteStore
 
 HOST = "mx.bench.test"

@@ -6,7 +6,7 @@ sink, and reports messages per second for both and the relay's peak memory (trac
 measured in a separate pass because tracing slows everything down; the sink only counts).
 Not collected by pytest (the file name does not start with ``test_``).
 
-``--auth`` runs the relay as ``quietmail serve`` does (forwarder.runtime.build_relay): SPF,
+``--auth`` runs the relay as ``quietmail serve`` does (``Relay(settings, store)``): SPF,
 DKIM, DMARC, ARC sealing and SRS on every message, which is DKIM-signed by a 2048-bit key
 published, with SPF and a p=reject DMARC record, on the loopback DNS server.
 
@@ -38,11 +38,12 @@ from typing import Any
 
 import aiosmtplib
 
-from forwarder.server import Relay
+from forwarder.seams import NoBounceAddresses, PassThrough
 from forwarder.settings import HostPort, Secret, Settings
+from forwarder.smtp.server import Relay
+from forwarder.smtp.tls import write_self_signed
 from forwarder.store.base import AliasMode
 from forwarder.store.sqlite import SqliteStore
-from forwarder.tlsconfig import write_self_signed
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
 
@@ -72,7 +73,7 @@ async def load(port: int, rcpt: str, total: int, clients: int, body: bytes) -> f
 
 def publish_sender(dns: DNSServer) -> bytes:
     """Publish origin.test's SPF, DKIM key and DMARC policy; return the signing key (PEM)."""
-    from forwarder.auth.keys import ArcKey, generate_private_pem
+    from forwarder.rewrite.arc_key import ArcKey, generate_private_pem
 
     pem = generate_private_pem()
     dns.txt("origin.test.", "v=spf1 ip4:127.0.0.1 -all")
@@ -132,11 +133,9 @@ async def setup(
         rspamd_url=opts.rspamd_url,
     ).replace(**changes)
     if opts.auth:
-        from forwarder.runtime import build_relay
-
-        relay = await build_relay(settings, store)
+        relay = Relay(settings, store)  # what `quietmail serve` runs
     else:
-        relay = Relay(settings, store)
+        relay = Relay(settings, store, policy=PassThrough(), bounces=NoBounceAddresses())
     await relay.start()
     return relay, store
 

@@ -17,7 +17,7 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from forwarder.auth.arc_signer import arc_sign
+from forwarder.rewrite.arc_signer import arc_sign
 
 
 def rsa_record(bits: int, exponent: int) -> str:

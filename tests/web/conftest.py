@@ -3,14 +3,16 @@ the in-memory outbox mailer and a clock the test can move."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+from forwarder.passwords import set_hasher
 from forwarder.settings import Secret, Settings
 from forwarder.store.base import Store
 from tests.support.dns_server import DNSServer
@@ -42,6 +44,15 @@ def make_settings(**changes: object) -> Settings:
         dns_timeout=2.0,
     )
     return base.replace(**changes)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """argon2id at the lowest cost for the web tests (tests/forwarder/test_passwords.py checks
+    the production parameters); hashes still verify, and still start with $argon2id$."""
+    previous = set_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    set_hasher(previous)
 
 
 @pytest.fixture

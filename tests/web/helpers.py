@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from forwarder import runtime
+from forwarder.cli import runtime
 from forwarder.settings import Settings
 from forwarder.store.base import Store
 from web.mailer import OutboxMailer

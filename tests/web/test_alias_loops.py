@@ -3,7 +3,7 @@ accepted"). An alias whose target is one of our own addresses - itself, another 
 address at any domain this server serves, or at its hostname - would send every message
 round through the relay until the Received count stops it. The web form and the API refuse
 such targets with the rule the CLI uses too (forwarder.addresses.own_address); the CLI's
-side is in tests/test_cli.py (BAD_INPUT)."""
+side is in tests/forwarder/cli/test_cli.py (BAD_INPUT)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 On loopback, in this test's event loop: the test DNS server, an SMTP sink as the targets' MX
 host, a SQLite store, the web app under uvicorn and the relay built as ``quietmail serve``
-builds it (``forwarder.runtime.build_relay``: authentication checks, ARC and SRS). Chromium
+builds it (``Relay(settings, store)``: authentication checks, ARC and SRS). Chromium
 signs up, confirms the address, adds and verifies a domain, adds an alias, has its target
 confirmed, creates an API key, exports and deletes the account; SMTP clients check that the
 relay follows each step (refused, forwarded, refused again). Screenshots of the main pages go
@@ -32,9 +32,8 @@ from playwright.async_api import (
 )
 
 from forwarder import replies
-from forwarder.runtime import build_relay
-from forwarder.server import Relay
 from forwarder.settings import Secret, Settings
+from forwarder.smtp.server import Relay
 from forwarder.store.base import Store
 from tests.forwarder.conftest import HOSTNAME, base_settings, run_transaction
 from tests.support.dns_server import DNSServer
@@ -122,7 +121,7 @@ async def journey(
         srs_secret=Secret("browser-test-srs-secret-" + "s" * 32),
     )
     outbox = OutboxMailer()
-    relay = await build_relay(settings, sqlite_store)
+    relay = Relay(settings, sqlite_store)
     await relay.start()
     try:
         await web.start(create_app(settings, sqlite_store, mailer=outbox))

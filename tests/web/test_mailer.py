@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import io
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from forwarder.cli.runtime import web_mailer
+from forwarder.deliver.system import send_system_mail
 from forwarder.settings import HostPort, Settings
 from forwarder.store.base import Store
 from tests.support.smtp_sink import SmtpSink
@@ -58,10 +61,10 @@ def _via(sink: SmtpSink) -> Settings:
 async def test_outbound_mailer_delivers_the_link_through_the_smarthost(
     sink: SmtpSink, sqlite_store: Store
 ) -> None:
-    """Sign-up with the app's own default mailer: the message reaches the SMTP server with the
-    link, and the link confirms the address."""
+    """Sign-up with the mailer `quietmail serve` gives the app: the message reaches the SMTP
+    server with the link, and the link confirms the address."""
     settings = _via(sink)
-    app = create_app(settings, sqlite_store)
+    app = create_app(settings, sqlite_store, mailer=web_mailer(settings))
     assert isinstance(app.state.ctx.mailer, OutboundMailer)
     transport = SettledTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
@@ -85,7 +88,8 @@ async def test_outbound_mailer_delivers_the_link_through_the_smarthost(
 
 async def test_a_refusal_from_the_smarthost_is_a_mail_error(sink: SmtpSink) -> None:
     sink.answer("gone@example.org", "550 5.1.1 no such user")
-    mailer = OutboundMailer(_via(sink))
+    settings = _via(sink)
+    mailer = OutboundMailer(settings, functools.partial(send_system_mail, settings))
     with pytest.raises(MailError):
         await mailer.send("gone@example.org", "Confirm", "open http://x/verify?token=t")
     assert sink.messages == []

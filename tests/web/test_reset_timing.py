@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from starlette.applications import Starlette
 
+from forwarder.cli.runtime import web_mailer
 from forwarder.passwords import hash_password
 from forwarder.settings import HostPort
 from forwarder.store.base import Store
@@ -75,7 +76,8 @@ async def _app(sink: HeldSink, store: Store) -> Starlette:
     settings = make_settings(outbound_smarthost=HostPort("127.0.0.1", port), outbound_timeout=10)
     now = datetime.now(UTC)
     await store.users.create("ann@example.org", await hash_password(PASSWORD), now)
-    return create_app(settings, store)  # the app's own mailer: real SMTP to the sink
+    # The app's real mailer, as quietmail serve builds it: real SMTP to the sink.
+    return create_app(settings, store, mailer=web_mailer(settings))
 
 
 async def _timed_post(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> None:

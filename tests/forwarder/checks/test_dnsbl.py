@@ -13,7 +13,7 @@ from forwarder import replies
 from forwarder.checks.dnsbl import domain_query_name, ip_query_name
 from forwarder.settings import ConfigError, ListZone, load_settings
 from tests.forwarder.conftest import DOMAIN, World, make_message
-from tests.forwarder.test_denylist import RawClient, relay_logs
+from tests.forwarder.rcpt.test_denylist_relay import RawClient, relay_logs
 
 LISTED_IP = "127.0.0.2"  # the client binds this loopback address; 2.0.0.127.zen.test lists it
 

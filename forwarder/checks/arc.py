@@ -1,0 +1,130 @@
+"""ARC (RFC 8617): validate the chain a message arrived with, and seal the forwarded copy.
+
+Sealing adds one ARC set (ARC-Authentication-Results, ARC-Message-Signature, ARC-Seal) at
+the next instance, signed with our key as ``d=<hostname> s=<arc_selector>``. dkimpy's
+``arc_sign`` takes the results to carry and the chain status ``cv=`` from *our*
+Authentication-Results header (the one with our authserv-id), so that header must be on the
+message, with ``arc=none|pass|fail`` from :meth:`ArcSealer.validate`, before sealing.
+Both directions are RSA work with blocking key look-ups: they run in a worker thread of the
+checks' executor. Sealing signs through OpenSSL (:mod:`forwarder.rewrite.arc_signer`), and
+validation vets each key and verifies through OpenSSL (:mod:`forwarder.checks.verifier`), not
+dkimpy's pure-Python RSA; the signing key is loaded once, in the first sealing thread
+(OpenSSL checks the key on loading, which takes tens of milliseconds for 2048 bits).
+
+The number of ARC sets is counted (:func:`count_arc_sets`) with the DKIM signatures before
+any of this runs: validating ``n`` sets costs ``2n`` signatures and, in dkimpy, time that
+grows with ``n`` squared (every set re-reads every ARC field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Executor
+
+import dkim
+import dns.resolver
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from forwarder.checks.dkim import TxtLookup, quiet_logger
+from forwarder.checks.results import MethodResult, field_name
+from forwarder.checks.verifier import KeyCache, OpensslARC
+from forwarder.rewrite.arc_key import ArcKey
+from forwarder.rewrite.arc_signer import arc_sign
+
+# RFC 8617 section 4.4: cv of the chain that arrived. dkimpy says None for a chain that an
+# earlier hop already marked failed: for us that is a failed chain too.
+_CV = {dkim.CV_Pass: "pass", dkim.CV_Fail: "fail", dkim.CV_None: "none"}
+_ARC_FIELDS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
+
+
+def count_arc_sets(fields: Iterable[bytes]) -> int:
+    """How many ARC sets a header section (``split_message``) claims: the most numerous of
+    the three ARC fields, since each set has one of each (RFC 8617 section 4.1)."""
+    counts = dict.fromkeys(_ARC_FIELDS, 0)
+    for f in fields:
+        name = field_name(f)
+        if name in counts:
+            counts[name] += 1
+    return max(counts.values())
+
+
+class ArcSealer:
+    """``executor`` runs the blocking parts (None: asyncio's default one); ``keys`` caches
+    parsed public keys (shared with DKIM)."""
+
+    def __init__(
+        self,
+        resolver: dns.resolver.Resolver,
+        key: ArcKey,
+        authserv_id: str,
+        *,
+        keys: KeyCache | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._key = key
+        self._authserv_id = authserv_id
+        self._keys = keys if keys is not None else KeyCache()
+        self._executor = executor
+        self._logger = quiet_logger("quietmail.arc")
+        self._rsa_key: rsa.RSAPrivateKey | None = None
+        self._loading = threading.Lock()
+
+    async def validate(self, message: bytes, deadline: float | None = None) -> MethodResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.validate_blocking, message, deadline)
+
+    def validate_blocking(self, message: bytes, deadline: float | None = None) -> MethodResult:
+        """``arc=pass|fail|none``, or ``temperror`` when a key look-up of ours timed out or
+        failed: dkimpy calls that a failed chain, and sealing ``cv=fail`` over it would end
+        the sender's chain for good (RFC 8617 section 5.2), so the caller asks for a retry.
+        A refused key (``KeyRefused``) fails the chain."""
+        lookup = TxtLookup(self._resolver, deadline)
+        try:
+            # what dkim.arc_verify does, with the OpenSSL verifier
+            checker = OpensslARC(message, self._keys, logger=self._logger, minkey=1024)
+            cv, _, _ = checker.verify(dnsfunc=lookup)
+        except Exception:  # a DKIMException, a refused key, or a message dkimpy cannot parse
+            cv = dkim.CV_Fail
+        if lookup.temperror:
+            return MethodResult("arc", "temperror")
+        return MethodResult("arc", _CV.get(cv, "fail"))
+
+    async def seal(self, message: bytes) -> list[bytes]:
+        """The new ARC set's header fields (CRLF-ended, ARC-Seal first) to put on top of
+        ``message``, or ``[]`` when dkimpy finds no chain to extend (our results header is
+        missing, or an earlier hop ended the chain)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.seal_blocking, message)
+
+    def seal_blocking(self, message: bytes, timestamp: int | None = None) -> list[bytes]:
+        """``timestamp`` (seconds, ``t=``) defaults to now; tests fix it."""
+        key = self._signing_key()
+        try:
+            return arc_sign(
+                message,
+                self._key.selector.encode("ascii"),
+                self._key.domain.encode("ascii"),
+                self._key.private_pem,
+                key,
+                self._authserv_id.encode("ascii"),
+                self._logger,
+                timestamp,
+            )
+        # dkimpy: the chain is at its 50-instance limit (DKIMException), or a header field it
+        # reads does not parse (UnicodeDecodeError on an Authentication-Results that is not
+        # UTF-8): the copy goes out without our seal rather than not at all.
+        except Exception:
+            return []
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        with self._loading:
+            if self._rsa_key is None:
+                key = serialization.load_pem_private_key(self._key.private_pem, password=None)
+                if not isinstance(key, rsa.RSAPrivateKey):  # keys.py only makes RSA keys
+                    raise TypeError("the ARC key is not an RSA key")
+                self._rsa_key = key
+            return self._rsa_key

@@ -1,0 +1,139 @@
+"""DMARC (RFC 7489): the From domain, its policy record, alignment and the disposition.
+
+- The author domain comes from the one From header with exactly one address (section 6.6.1);
+  anything else cannot be judged and the caller refuses it (``NoSingleAuthor``).
+- The record (its syntax is in :mod:`forwarder.dmarcrecord`) is looked up at
+  ``_dmarc.<From domain>``, then at the organisational domain (section 6.6.3), found with
+  the Public Suffix List shipped in ``publicsuffixlist`` (offline: no fetch at run time).
+  A record found at the organisational domain for a subdomain applies ``sp=`` when present.
+- Identifiers align relaxed (same organisational domain) or strict (equal), per ``adkim`` and
+  ``aspf`` (section 3.1). DMARC passes when an aligned DKIM signature or aligned SPF passes.
+- ``pct`` (section 6.6.4): a message not selected gets the next milder policy (reject →
+  quarantine, quarantine → none). Selection draws from an injectable ``rng`` returning
+  [0, 1): a message is selected when ``rng() * 100 < pct``, so pct=100 always applies and
+  pct=0 never does.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+import idna
+from publicsuffixlist import PublicSuffixList
+
+from forwarder.checks.dkim import DkimResult
+from forwarder.checks.results import MethodResult, field_name, field_value
+from forwarder.checks.spf import SpfResult
+from forwarder.dmarcrecord import DmarcRecord, parse_record
+
+_MILDER = {"reject": "quarantine", "quarantine": "none", "none": "none"}
+
+
+class NoSingleAuthor(Exception):
+    """No From header, several, or one with other than exactly one usable address."""
+
+
+class DmarcTempError(Exception):
+    """The policy record could not be fetched (DNS timeout or SERVFAIL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcOutcome:
+    result: str  # pass, fail, none (no policy published)
+    from_domain: str
+    policy: str  # the policy that applies to this domain (p or sp), "none" without record
+    disposition: str  # what to do after pct: none, quarantine, reject
+
+    def method_result(self) -> MethodResult:
+        comment = "" if self.result == "none" else f"p={self.policy} dis={self.disposition}"
+        props: list[tuple[str, str]] = [("header.from", self.from_domain)]
+        if self.disposition != "none":
+            props.append(("policy.dmarc", self.disposition))
+        return MethodResult("dmarc", self.result, tuple(props), comment)
+
+
+def author_domain(fields: Iterable[bytes]) -> str:
+    """The domain of the single From address in a header section (``split_message``), in
+    lower-case A-labels (section 6.6.1)."""
+    froms = [f for f in fields if field_name(f) == b"from"]
+    if len(froms) != 1:
+        raise NoSingleAuthor(f"{len(froms)} From header fields")
+    value = field_value(froms[0]).decode("utf-8", "replace").replace("\r\n", "")
+    try:
+        header = email.policy.default.header_factory("From", value.strip())
+        addresses = header.addresses
+    except Exception:  # the stdlib parser raises assorted errors on junk
+        raise NoSingleAuthor("unparsable From") from None
+    if len(addresses) != 1 or not addresses[0].domain:
+        raise NoSingleAuthor(f"{len(addresses)} From addresses")
+    domain = str(addresses[0].domain).strip().rstrip(".").lower()
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise NoSingleAuthor("From domain is not a valid domain name") from None
+
+
+class DmarcEvaluator:
+    def __init__(
+        self,
+        resolver: dns.asyncresolver.Resolver,
+        psl: PublicSuffixList,
+        rng: Callable[[], float],
+    ) -> None:
+        self._resolver = resolver
+        self._psl = psl
+        self._rng = rng
+
+    def org_domain(self, domain: str) -> str:
+        return str(self._psl.privatesuffix(domain) or domain)
+
+    def aligned(self, a: str, b: str, mode: str) -> bool:
+        a, b = a.lower().rstrip("."), b.lower().rstrip(".")
+        return a == b if mode == "s" else self.org_domain(a) == self.org_domain(b)
+
+    async def find_record(self, from_domain: str) -> tuple[DmarcRecord | None, bool]:
+        """The record and whether it came from the organisational domain (section 6.6.3)."""
+        record = await self._fetch(from_domain)
+        if record is not None:
+            return record, False
+        org = self.org_domain(from_domain)
+        if org == from_domain:
+            return None, False
+        return await self._fetch(org), True
+
+    async def _fetch(self, domain: str) -> DmarcRecord | None:
+        try:
+            answer = await self._resolver.resolve(f"_dmarc.{domain}", "TXT", search=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return None
+        except dns.exception.DNSException as exc:
+            raise DmarcTempError(type(exc).__name__) from None
+        texts = [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+        records = [r for r in map(parse_record, texts) if r is not None]
+        return records[0] if len(records) == 1 else None  # section 6.6.3 step 5
+
+    def evaluate(
+        self,
+        from_domain: str,
+        found: tuple[DmarcRecord | None, bool],
+        spf: SpfResult,
+        dkim: Sequence[DkimResult],
+    ) -> DmarcOutcome:
+        record, at_org = found
+        if record is None:
+            return DmarcOutcome("none", from_domain, "none", "none")
+        policy = record.sp if at_org and record.sp else record.p
+        dkim_ok = any(
+            d.result == "pass" and self.aligned(d.domain, from_domain, record.adkim) for d in dkim
+        )
+        spf_ok = spf.result == "pass" and self.aligned(spf.domain, from_domain, record.aspf)
+        if dkim_ok or spf_ok:
+            return DmarcOutcome("pass", from_domain, policy, "none")
+        selected = self._rng() * 100 < record.pct
+        disposition = policy if selected else _MILDER[policy]
+        return DmarcOutcome("fail", from_domain, policy, disposition)

@@ -1,0 +1,233 @@
+"""The real outbound transport: aiosmtplib to the target's mail hosts, one connection per
+target domain carrying all of that domain's recipients; with a :class:`ConnectionPool`, a
+connection whose transaction ended cleanly is kept for the next message to that host.
+
+Hosts are tried in order until one holds a conversation; a refused connection, a timeout or
+a greeting other than 220 moves on to the next (RFC 5321 5.1). STARTTLS is used whenever the
+host offers it (RFC 3207, opportunistic); certificates are checked only when
+``settings.outbound_tls_verify`` is on. Once a host answers MAIL, its replies are final.
+
+One client TLS context serves every STARTTLS of a transport. Left to itself, aiosmtplib
+builds a new one per connection, and building one loads the system's CA certificates:
+measured ~40 ms of CPU per forwarded message (tests/bench --split --tls), against ~3 ms for
+the rest of the relay's work on it. The context is built on first use, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Mapping, Sequence
+
+import aiosmtplib
+import dns.asyncresolver
+
+from forwarder.deliver import mx
+from forwarder.deliver.data import send_data
+from forwarder.deliver.forward import by_domain
+from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
+from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
+from forwarder.resolver import dns_cache, make_async_resolver
+from forwarder.settings import Settings
+
+Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
+
+
+class _HostUnusable(Exception):
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.reply)
+        self.result = result
+
+
+class SmtpTransport:
+    def __init__(
+        self,
+        settings: Settings,
+        resolver: dns.asyncresolver.Resolver | None = None,
+        pool: ConnectionPool | None = None,
+    ) -> None:
+        """``pool``: keep connections for the next message to the same host (pool.py);
+        whoever passes one closes it (``await pool.close()``) when done."""
+        self._settings = settings
+        self._pool = pool
+        if resolver is None:  # answers kept for their TTL, in memory (see resolver.py)
+            resolver = make_async_resolver(settings, dns_cache())
+        self._resolver = resolver
+        self._tls_context: ssl.SSLContext | None = None
+
+    async def tls_context(self) -> ssl.SSLContext:
+        """The context every STARTTLS of this transport uses (built once)."""
+        if self._tls_context is None:
+            verify = self._settings.outbound_tls_verify
+            self._tls_context = await asyncio.to_thread(client_tls_context, verify)
+        return self._tls_context
+
+    async def send(
+        self, envelope_sender: str, recipients: Sequence[str], message: bytes, prefix: bytes = b""
+    ) -> Mapping[str, DeliveryResult]:
+        parts = (prefix, message) if prefix else (message,)
+        groups = by_domain(recipients)
+        chunks = await asyncio.gather(
+            *(self._send_domain(envelope_sender, d, rcpts, parts) for d, rcpts in groups.items())
+        )
+        results: dict[str, DeliveryResult] = {}
+        for chunk in chunks:
+            results.update(chunk)
+        return results
+
+    async def _hosts(self, domain: str) -> tuple[list[mx.Host], int]:
+        relay = self._settings.outbound_smarthost
+        if relay is not None:
+            return await mx.smarthost(self._resolver, relay), relay.port
+        return await mx.mail_hosts(self._resolver, domain), self._settings.outbound_port
+
+    async def _send_domain(
+        self, sender: str, domain: str, recipients: list[str], message: Parts
+    ) -> dict[str, DeliveryResult]:
+        try:
+            hosts, port = await self._hosts(domain)
+        except mx.RouteError as exc:
+            return dict.fromkeys(recipients, exc.result)
+        last = temporary("4.4.1", "no mail host of the target domain answered")
+        for host in hosts:
+            for address in host.addresses:
+                try:
+                    return await self._session(
+                        host.name, address, port, sender, recipients, message
+                    )
+                except _HostUnusable as exc:
+                    last = exc.result
+        return dict.fromkeys(recipients, last)
+
+    async def _connect(self, name: str, address: str, port: int) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=address,
+            port=port,
+            timeout=self._settings.outbound_timeout,
+            start_tls=False,
+            validate_certs=self._settings.outbound_tls_verify,
+            local_hostname=self._settings.hostname,
+        )
+        try:
+            await client.connect()
+            await client.ehlo()
+            if client.supports_extension("starttls"):
+                await client.starttls(server_hostname=name, tls_context=await self.tls_context())
+        except SMTP_ERRORS as exc:
+            client.close()
+            unusable = temporary("4.4.1", "could not talk to the target's mail host")
+            raise _HostUnusable(failure_of(exc, unusable)) from None
+        return client
+
+    async def _session(
+        self,
+        name: str,
+        address: str,
+        port: int,
+        sender: str,
+        recipients: list[str],
+        message: Parts,
+    ) -> dict[str, DeliveryResult]:
+        key = (name, address, port)
+        kept = self._pool.take(key) if self._pool is not None else None
+        if kept is not None:
+            with contextlib.suppress(_Stale):  # closed while idle: open a fresh one below
+                return await self._use(key, kept, True, sender, recipients, message)
+        client = await self._connect(name, address, port)
+        return await self._use(key, client, False, sender, recipients, message)
+
+    async def _use(
+        self,
+        key: Key,
+        client: aiosmtplib.SMTP,
+        kept: bool,
+        sender: str,
+        recipients: list[str],
+        message: Parts,
+    ) -> dict[str, DeliveryResult]:
+        clean = False
+        try:
+            results, clean = await _transaction(client, sender, recipients, message, kept)
+            return results
+        finally:  # also when the forward was cancelled: then the connection is not clean
+            if clean and self._pool is not None:
+                self._pool.give(key, client)
+            else:
+                await quit_politely(client)
+
+
+def client_tls_context(verify: bool) -> ssl.SSLContext:
+    """What aiosmtplib would build for ``validate_certs=verify`` (its ``_build_tls_context``):
+    the system's CA certificates, and hostname and chain checks only when ``verify``."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.check_hostname = verify
+    context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    return context
+
+
+class _Stale(Exception):
+    """A kept connection was found closed, or closing (421), at MAIL: nothing was sent."""
+
+
+async def _mail(
+    client: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str, kept: bool
+) -> None:
+    try:
+        await client.mail(sender, options=options, encoding=encoding)
+    except SMTP_ERRORS as exc:
+        # A kept connection is stale when it is gone, or closing (421, RFC 5321 3.8).
+        replied = isinstance(exc, aiosmtplib.SMTPResponseException)
+        if kept and (not replied or getattr(exc, "code", 0) == 421):
+            raise _Stale from None
+        raise
+
+
+async def _transaction(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: Parts, kept: bool
+) -> tuple[dict[str, DeliveryResult], bool]:
+    """Each recipient's result, and whether the connection may carry another transaction
+    (the DATA reply was read). Raises _Stale for a ``kept`` connection that is no longer
+    usable before anything was sent."""
+    options: list[str] = []
+    encoding = "ascii"
+    if not (sender.isascii() and all(r.isascii() for r in recipients)):
+        if not client.supports_extension("smtputf8"):  # RFC 6531 3.2
+            failure = permanent("5.6.7", "target does not accept UTF-8 addresses")
+            return dict.fromkeys(recipients, failure), True
+        options.append("SMTPUTF8")
+        encoding = "utf-8"
+    if not all(part.isascii() for part in message) and client.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    results: dict[str, DeliveryResult] = {}
+    clean = False
+    try:
+        await _mail(client, sender, options, encoding, kept)
+        accepted = []
+        for recipient in recipients:
+            try:
+                await client.rcpt(recipient, encoding=encoding)
+                accepted.append(recipient)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                results[recipient] = from_reply(exc.code, exc.message)
+        if accepted:
+            response = await send_data(client, message)
+            results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
+            clean = True
+    except SMTP_ERRORS as exc:
+        lost = temporary("4.4.2", "connection to the target's mail host was lost")
+        result = failure_of(exc, lost)
+        results.update({r: result for r in recipients if r not in results or results[r].ok})
+    return results, clean
+
+
+SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
+def failure_of(exc: BaseException, otherwise: DeliveryResult) -> DeliveryResult:
+    """The one mapping of an outbound conversation's errors (issue 9, item 5): a reply the
+    host sent (aiosmtplib's SMTPResponseException, RCPT refusals included) is that host's
+    answer; anything else (refused, lost, timed out, garbled) is ``otherwise``."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return from_reply(exc.code, exc.message)
+    return otherwise

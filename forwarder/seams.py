@@ -1,0 +1,68 @@
+"""The seams between the relay's stages: what the handler hands to the inbound checks and the
+outbound rewriting, and what comes back.
+
+``smtp.handler`` → ``rcpt.resolve`` → ``MessagePolicy`` (``checks``: SPF, DKIM, DMARC, ARC;
+then ``rewrite``: SRS, ARC seal) → ``deliver``. In the core, below every stage, so each stage
+imports the seams and none imports another stage upstream. ``checks.policy.AuthPolicy`` is
+the real policy (the relay's default); the pass-through one below is for tests that want
+less. Both are real implementations of the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One accepted transaction at the end of DATA, before anything is forwarded."""
+
+    client_ip: str
+    helo: str
+    mail_from: str  # "" for the null sender <>
+    recipients: tuple[str, ...]  # the accepted RCPT TO addresses (aliases), normalised
+    message: bytes  # the message as received, CRLF line endings, without our Received line
+    smtputf8: bool = False  # MAIL FROM had SMTPUTF8 (RFC 6531): headers may carry UTF-8
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy decided. ``reply`` set means refuse with that SMTP reply line."""
+
+    message: bytes  # the message to forward (headers added/removed by the policy)
+    envelope_sender: str  # MAIL FROM for the outbound copies ("" stays "")
+    reply: str | None = None  # a constant from forwarder.replies, e.g. "550 5.7.1 ..."
+
+
+class MessagePolicy(Protocol):
+    async def inspect(self, inbound: Inbound) -> Verdict: ...
+
+
+@runtime_checkable
+class ClosablePolicy(Protocol):
+    """A policy that holds resources (threads) the relay releases when it stops."""
+
+    async def aclose(self) -> None: ...
+
+
+class BounceAddresses(Protocol):
+    """Mail to addresses at the server's own hostname (SRS bounces) goes through this."""
+
+    def reverse(self, address: str) -> str | None:
+        """The original sender an SRS address of ours stands for, or None if it is not a
+        valid, unexpired address signed by our key."""
+
+
+class PassThrough:
+    """Forward the message and envelope sender unchanged, refuse nothing."""
+
+    async def inspect(self, inbound: Inbound) -> Verdict:
+        return Verdict(message=inbound.message, envelope_sender=inbound.mail_from)
+
+
+class NoBounceAddresses:
+    """No SRS reverse path: every address at our hostname is unknown."""
+
+    def reverse(self, address: str) -> str | None:
+        return None

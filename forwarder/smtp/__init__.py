@@ -1,0 +1,7 @@
+"""Stage 1 of the trip: the SMTP conversation.
+
+The listener and its graceful stop (``server``), the session (``session``: aiosmtpd adjusted,
+admitted by ``admission`` with the ``limits``), the hooks that decide the reply to RCPT and
+DATA in one place (``handler``) with the transaction state (``transaction``), the error log
+(``errorlog``) and STARTTLS (``tls``). Every reply text is in :mod:`forwarder.replies`.
+"""

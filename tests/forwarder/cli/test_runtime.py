@@ -1,0 +1,257 @@
+"""The server process: ``quietmail serve|web|smtp`` as real subprocesses, and the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import select
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from forwarder.cli.runtime import _db_kind
+from forwarder.settings import Secret, Settings
+from forwarder.store.base import DenyKind, NewErrorLogEntry, Store
+from forwarder.store.mongo import MongoStore
+from forwarder.sweeper import sweep_forever, sweep_once
+
+ROOT = Path(__file__).resolve().parents[3]  # tests/forwarder/cli/ -> the repository
+LISTENING = re.compile(r"quietmail listening: (.*); database")
+STOP_WITHIN = 10.0  # seconds; nothing is in flight, so stopping should take well under this
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.log = ""
+        self.ports: dict[str, int] = {}
+
+    def wait_listening(self, timeout: float = 30.0) -> None:
+        """Read stderr until the start line names the ports (or the process ends)."""
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        while not LISTENING.search(self.log):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no start line: {self.log}"
+            if select.select([self.proc.stderr], [], [], left)[0]:
+                chunk = os.read(self.proc.stderr.fileno(), 65536).decode()
+                assert chunk, f"exited {self.proc.wait()}: {self.log}"
+                self.log += chunk
+        for kind, port in re.findall(r"(web|SMTP) on [^,;]*:(\d+)", self.log):
+            self.ports[kind] = int(port)
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, float]:
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        status = self.proc.wait(timeout=STOP_WITHIN + 20)
+        elapsed = time.monotonic() - started
+        assert self.proc.stderr is not None
+        self.log += self.proc.stderr.read().decode()
+        return status, elapsed
+
+
+@contextmanager
+def quietmail(tmp_path: Path, command: str, **env: str) -> Iterator[Server]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUIETMAIL_")}
+    environ.update({"QUIETMAIL_WEB_PORT": "0", "QUIETMAIL_SMTP_PORT": "0", **env})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forwarder.cli", command],
+        cwd=tmp_path,  # a new user's directory: no config, default ./quietmail-data
+        env={**environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    server = Server(proc)
+    try:
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+@pytest.mark.e2e
+def test_serve_answers_on_configured_ports_and_stops_on_sigterm(tmp_path: Path) -> None:
+    web_port, smtp_port = _free_port(), _free_port()
+    env = {"QUIETMAIL_WEB_PORT": str(web_port), "QUIETMAIL_SMTP_PORT": str(smtp_port)}
+    # Ports are configuration, so local mode is asked for (nothing configured would be local
+    # mode on its own: tests/forwarder/test_localmode.py; this test must not bind fixed ports).
+    env["QUIETMAIL_LOCAL_MODE"] = "true"
+    with quietmail(tmp_path, "serve", **env) as server:
+        server.wait_listening()
+        assert server.ports == {"web": web_port, "SMTP": smtp_port}
+        response = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=10)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            code, features = smtp.ehlo()
+            assert code == 250
+            assert b"STARTTLS" in features  # local mode made a self-signed pair
+        status, elapsed = server.stop(signal.SIGTERM)
+    assert status == 0, server.log
+    assert elapsed < STOP_WITHIN
+    assert "Traceback" not in server.log
+    assert "running in local mode because local_mode is set to true" in server.log
+    data = tmp_path / "quietmail-data"
+    assert (data / "secrets.toml").stat().st_mode & 0o077 == 0
+    for name in ("secret_key", "srs_secret", "encryption_key"):  # no secret in the log
+        value = re.search(rf'{name} = "([^"]+)"', (data / "secrets.toml").read_text())
+        assert value is not None and value.group(1) not in server.log
+
+
+@pytest.mark.e2e
+def test_configured_server_is_not_in_local_mode_and_says_so(tmp_path: Path) -> None:
+    """Issue 8: configured (ports here) but with the hostname left at "localhost": no local
+    mode, said at start; no self-signed pair; and the missing postmaster_address is named."""
+    with quietmail(tmp_path, "smtp") as server:
+        server.wait_listening()
+        with smtplib.SMTP("127.0.0.1", server.ports["SMTP"], timeout=10) as smtp:
+            assert b"STARTTLS" not in smtp.ehlo()[1]
+        assert server.stop()[0] == 0
+    assert "not in local mode (configuration was given)" in server.log
+    assert "running in local mode" not in server.log
+    assert "postmaster_address is not set" in server.log
+    assert not list((tmp_path / "quietmail-data").glob("*.pem"))
+
+
+@pytest.mark.e2e
+def test_sigint_with_an_idle_smtp_client_still_exits_zero(tmp_path: Path) -> None:
+    with quietmail(tmp_path, "serve") as server:
+        server.wait_listening()
+        smtp = smtplib.SMTP("127.0.0.1", server.ports["SMTP"], timeout=10)
+        try:
+            smtp.ehlo()
+            status, elapsed = server.stop(signal.SIGINT)  # Ctrl-C
+        finally:
+            smtp.close()
+    assert status == 0, server.log
+    assert elapsed < STOP_WITHIN
+    assert "Traceback" not in server.log
+
+
+@pytest.mark.e2e
+def test_web_alone_and_smtp_alone(tmp_path: Path) -> None:
+    with quietmail(tmp_path, "web") as server:
+        server.wait_listening()
+        assert set(server.ports) == {"web"}
+        assert httpx.get(f"http://127.0.0.1:{server.ports['web']}/healthz").status_code == 200
+        assert server.stop()[0] == 0
+    with quietmail(tmp_path, "smtp") as server:
+        server.wait_listening()
+        assert set(server.ports) == {"SMTP"}
+        with smtplib.SMTP("127.0.0.1", server.ports["SMTP"], timeout=10) as smtp:
+            assert smtp.noop()[0] == 250
+        assert server.stop()[0] == 0
+
+
+@pytest.mark.e2e
+def test_port_in_use_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with quietmail(tmp_path, "web", QUIETMAIL_WEB_PORT=str(port)) as server:
+            status = server.proc.wait(timeout=30)
+            assert server.proc.stderr is not None
+            log = server.proc.stderr.read().decode()
+    assert status == 2
+    assert "Traceback" not in log
+    errors = [line for line in log.splitlines() if line.startswith("quietmail: error:")]
+    assert errors == [f"quietmail: error: web_port: cannot listen on 127.0.0.1:{port}: "
+                      "Address already in use"]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the sweeper
+
+
+async def _fill_expiring(store: Store, now: datetime) -> None:
+    user = await store.users.create("sweep@example.net", "x", now)
+    domain = await store.domains.create("sweep.test", user.id, "token", now)
+    past, future = now - timedelta(seconds=1), now + timedelta(days=1)
+    for index, expires in enumerate([past, future]):
+        await store.sessions.create(f"h{index}", user.id, now - timedelta(days=2), expires, expires)
+        await store.errors.add(  # one alias each: the same one would be one counted row
+            NewErrorLogEntry(domain.id, now, f"a{index}", 451, "4.3.0", "r", "", "", expires)
+        )
+        await store.denylist.add(DenyKind.IP, f"192.0.2.{index}", "abuse", now, expires)
+
+
+async def test_sweep_removes_only_expired_records(sqlite_store: Store) -> None:
+    now = datetime.now(UTC)
+    await _fill_expiring(sqlite_store, now)
+    assert await sweep_once(sqlite_store, now) == {"sessions": 1, "errors": 1, "denylist": 1}
+    assert await sweep_once(sqlite_store, now) == {"sessions": 0, "errors": 0, "denylist": 0}
+    later = now + timedelta(days=2)
+    assert await sweep_once(sqlite_store, later) == {"sessions": 1, "errors": 1, "denylist": 1}
+
+
+async def test_sweep_forever_runs_every_interval(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime.now(UTC)
+    await _fill_expiring(sqlite_store, now)
+    ticks: list[datetime] = []
+
+    def clock() -> datetime:
+        ticks.append(now + timedelta(days=len(ticks) * 2))  # the 2nd sweep is 2 days later
+        return ticks[-1]
+
+    with caplog.at_level(logging.INFO, logger="forwarder.sweeper"):
+        task = asyncio.create_task(sweep_forever(sqlite_store, interval=0.05, clock=clock))
+        while len(ticks) < 3:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert "removed 1 sessions, 1 error log entries, 1 denylist entries" in caplog.text
+    assert await sqlite_store.denylist.list_active(now - timedelta(days=1)) == []
+
+
+async def test_sweeper_survives_an_unreachable_database(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"mongodb://127.0.0.1:{_free_port()}/quietmail?serverSelectionTimeoutMS=100"
+    store = MongoStore.from_url(url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="forwarder.sweeper"):
+            task = asyncio.create_task(sweep_forever(store, interval=0.01))
+            deadline = time.monotonic() + 20
+            while "(2 failed sweeps so far)" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text
+                assert not task.done()
+                await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert "store unavailable (1 failed sweeps so far)" in caplog.text
+    finally:
+        await store.close()
+
+
+def test_start_line_names_the_sqlite_file_and_never_a_mongodb_url(tmp_path: Path) -> None:
+    default = (tmp_path / "quietmail.sqlite3").resolve()
+    assert _db_kind(Settings(data_dir=tmp_path)) == f"SQLite at {default}"
+    relative = Settings(database_url=Secret("sqlite:///relative/q.db"))
+    assert _db_kind(relative) == "SQLite at relative/q.db"
+    mongo = Settings(database_url=Secret("mongodb://user:secret@db.example/quietmail"))
+    assert _db_kind(mongo) == "MongoDB"
