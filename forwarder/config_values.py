@@ -86,6 +86,11 @@ def _port(key: str, raw: object) -> int:
     return value
 
 
+def _optional_port(key: str, raw: object) -> int | None:
+    """A port, or empty for none (a listener that is off until its port is set)."""
+    return None if raw == "" else _port(key, raw)
+
+
 def _int(key: str, raw: object) -> int:
     if isinstance(raw, bool):
         raise ConfigError(f"{key}: {raw!r} is not a whole number")

@@ -22,15 +22,32 @@ import dns.asyncresolver
 import dns.resolver
 import dns.rrset
 
+from forwarder.metrics import Metrics
 from forwarder.settings import Settings
 
 DNS_CACHE_ENTRIES = 2000  # answers; ~1-4 KiB each (a DKIM key is the largest): <= ~8 MiB
 
 
-def dns_cache(entries: int = DNS_CACHE_ENTRIES) -> dns.resolver.LRUCache:
+def dns_cache(
+    entries: int = DNS_CACHE_ENTRIES, metrics: Metrics | None = None
+) -> dns.resolver.LRUCache:
     """A TTL-honouring answer cache; thread-safe, so one can serve a sync resolver in
-    worker threads and an async one on the event loop at the same time."""
-    return dns.resolver.LRUCache(entries)
+    worker threads and an async one on the event loop at the same time. With ``metrics``,
+    each look-up counts as a hit or a miss (prometheus_client's counters are thread-safe)."""
+    if metrics is None:
+        return dns.resolver.LRUCache(entries)
+    return _CountedCache(entries, metrics)
+
+
+class _CountedCache(dns.resolver.LRUCache):
+    def __init__(self, entries: int, metrics: Metrics) -> None:
+        super().__init__(entries)
+        self._lookups = metrics.dns_cache
+
+    def get(self, key: dns.resolver.CacheKey) -> dns.resolver.Answer | None:
+        answer = super().get(key)
+        self._lookups.labels("miss" if answer is None else "hit").inc()
+        return answer
 
 
 def _configure(

@@ -37,6 +37,7 @@ from forwarder.config_values import (  # the value types, re-exported; one parse
     _nameservers,
     _networks,
     _optional_path,
+    _optional_port,
     _path,
     _port,
     _positive_float,
@@ -82,6 +83,8 @@ class Settings:
     web_port: int = 8000
     web_base_url: str = ""  # empty: http://web_host:web_port
     web_trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # None: no /metrics listener
 
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -165,6 +168,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "web_port": _port,
     "web_base_url": _base_url,
     "web_trusted_proxies": _networks,
+    "metrics_host": _str,
+    "metrics_port": _optional_port,
     "tls_cert": _optional_path,
     "tls_key": _optional_path,
     "outbound_smarthost": _smarthost,

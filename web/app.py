@@ -6,6 +6,7 @@ are JSON ``{"error", "message"}``, for pages an HTML page with the same status.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -46,10 +47,20 @@ HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
 
 
+READY_TIMEOUT = 2.0  # seconds for the store's ping: a hung database is not ready either
+
+
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers. It does not ask the store (a database outage must not
+    get every web process restarted); /readyz does."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 503 while the store does not answer its ping within READY_TIMEOUT."""
     try:
-        await ctx_of(request).store.ping()
-    except StoreUnavailable:
+        await asyncio.wait_for(ctx_of(request).store.ping(), READY_TIMEOUT)
+    except (StoreUnavailable, TimeoutError):
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
@@ -115,6 +126,7 @@ def _routes() -> list[BaseRoute]:
     ]
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
         *accounts.routes,
         *domains.routes,

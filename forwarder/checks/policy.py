@@ -61,6 +61,7 @@ from forwarder.checks.results import (
 from forwarder.checks.spf import SpfChecker, SpfResult
 from forwarder.checks.verifier import KeyCache
 from forwarder.dmarcrecord import DmarcRecord
+from forwarder.metrics import Metrics
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.rewrite.arc_key import ArcKey
 from forwarder.rewrite.srs import SRS
@@ -81,8 +82,10 @@ class AuthPolicy:
         *,
         rng: Callable[[], float] | None = None,
         psl: PublicSuffixList | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        cache = dns_cache()  # one for the checks' sync and async look-ups (resolver.py)
+        # One cache for the checks' sync and async look-ups (resolver.py), hits counted.
+        cache = dns_cache(metrics=metrics)
         sync_resolver = make_sync_resolver(settings, cache)
         self._settings = settings
         self._authserv_id = settings.hostname

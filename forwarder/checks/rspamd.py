@@ -31,6 +31,7 @@ from enum import Enum
 import httpx
 
 from forwarder import replies
+from forwarder.metrics import Metrics
 from forwarder.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ class SpamCheckFailed(Exception):
 class Rspamd:
     """``Rspamd(settings)``; ``await check(...)`` per message, ``await close()`` at stop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self._verdicts = metrics.spam_verdicts if metrics is not None else None
         self._url = settings.rspamd_url.rstrip("/") + "/checkv2"
         self._timeout = settings.rspamd_timeout
         self._fail_open = settings.rspamd_fail_open
@@ -112,9 +114,15 @@ class Rspamd:
             answer = await self._ask(client_ip, helo, mail_from, recipients, message)
         except SpamCheckFailed as exc:
             log.warning("rspamd gave no verdict: %s", exc)
+            self._count("error")
             action = SpamAction.FORWARD if self._fail_open else SpamAction.DEFER
             return SpamVerdict(action, None)
+        self._count(answer.action.value)  # rspamd's own action, before the owner's threshold
         return answer
+
+    def _count(self, verdict: str) -> None:
+        if self._verdicts is not None:
+            self._verdicts.labels(verdict).inc()
 
     async def _ask(
         self, client_ip: str, helo: str, mail_from: str, recipients: tuple[str, ...], message: bytes

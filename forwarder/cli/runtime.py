@@ -1,9 +1,13 @@
 """The server process: store, relay, web app and expiry sweeper in one event loop.
 
 ``quietmail serve`` runs everything, ``quietmail smtp`` the relay and ``quietmail web`` the
-web app (each with the sweeper). SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the relay
-first, with its grace period for transactions in flight (issue 3, "Shutdown"), then the web
-app, then the sweeper and the store; the process then exits with status 0.
+web app (each with the sweeper); with ``metrics_port`` set, ``/metrics`` listens on a port of
+its own (forwarder/cli/metrics_listener.py). At start it says where the web app is and, on a
+fresh SQLite data dir, how to make the first account (issue 13, "First run").
+
+SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the relay first, with its grace period for
+transactions in flight (issue 3, "Shutdown"), then the web app, then the sweeper and the
+store; the process then exits with status 0.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import socket
 from collections.abc import Generator
@@ -25,6 +30,7 @@ from forwarder.store.base import Store
 from forwarder.sweeper import DEFAULT_INTERVAL, sweep_forever
 
 if TYPE_CHECKING:
+    from forwarder.metrics import Metrics
     from web.mailer import Mailer
 
 log = logging.getLogger(__name__)
@@ -41,22 +47,23 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _listen(host: str, port: int) -> socket.socket:
-    """Bind the web socket here so a taken port is one clear line, not uvicorn's exit."""
+async def _listen(host: str, port: int, key: str = "web") -> socket.socket:
+    """Bind the socket here so a taken port is one clear line, not uvicorn's exit; ``key``
+    names the setting in that line (web or metrics)."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
-        raise ConfigError(f"web_host: cannot use {host!r}: {exc.strerror or exc}") from None
+        raise ConfigError(f"{key}_host: cannot use {host!r}: {exc.strerror or exc}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"web_port: cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise ConfigError(f"{key}_port: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.setblocking(False)
     return sock
 
@@ -72,8 +79,12 @@ def web_mailer(settings: Settings) -> Mailer:
 def _web_server(settings: Settings, store: Store) -> _Server:
     from web.app import create_app
 
+    return _uvicorn(settings, create_app(settings, store, mailer=web_mailer(settings)))
+
+
+def _uvicorn(settings: Settings, app: Any) -> _Server:
     config = uvicorn.Config(
-        create_app(settings, store, mailer=web_mailer(settings)),
+        app,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep quietmail's logging set-up
         access_log=False,  # access logs would keep client IPs and paths (DESIGN promise 2)
@@ -124,9 +135,14 @@ async def run(
             stack.push_async_callback(_cancel, sweeper)
             listening: list[str] = []
             web_task = await _start_web(settings, store, stack, listening) if web else None
-            if smtp:
-                await _start_relay(settings, store, stack, listening)
+            metrics = _process_metrics() if smtp else None
+            if metrics is not None:
+                await _start_relay(settings, store, stack, listening, metrics)
+            if settings.metrics_port is not None:
+                await _start_metrics(settings, metrics, stack, listening)
             _log_start(settings, listening, stored_secrets, mode)
+            if web:
+                await _log_first_run(settings, store, listening)
             await _wait_for_stop(stop, web_task)
             log.info("stopping")
     finally:
@@ -153,11 +169,16 @@ async def _start_web(
 
 
 async def _start_relay(
-    settings: Settings, store: Store, stack: contextlib.AsyncExitStack, listening: list[str]
+    settings: Settings,
+    store: Store,
+    stack: contextlib.AsyncExitStack,
+    listening: list[str],
+    metrics: Metrics,
 ) -> None:
     from forwarder.smtp.server import Relay  # the relay's modules load only when it runs
 
-    relay = Relay(settings, store)  # as issue 4 built it: checks, ARC sealing and SRS
+    # As issue 4 built it: checks, ARC sealing and SRS; counting into the process's metrics.
+    relay = Relay(settings, store, metrics=metrics)
     try:
         await relay.start()
     except OSError as exc:
@@ -165,6 +186,41 @@ async def _start_relay(
         raise ConfigError(f"smtp_port: cannot listen on {where}: {exc.strerror or exc}") from None
     stack.push_async_callback(relay.stop)  # its own grace period, then 421 4.3.2
     listening.append(f"SMTP on {settings.smtp_host}:{relay.port}")
+
+
+def _process_metrics() -> Metrics:
+    """The one Metrics of this process (forwarder/metrics.py: one per process, so that in
+    multiprocess mode no two write the same file)."""
+    from forwarder.metrics import Metrics
+
+    return Metrics()
+
+
+async def _start_metrics(
+    settings: Settings,
+    metrics: Metrics | None,
+    stack: contextlib.AsyncExitStack,
+    listening: list[str],
+) -> None:
+    """``/metrics`` on its own socket. In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``
+    set before this process imported prometheus_client) it serves every process's sum."""
+    from forwarder.cli.metrics_listener import metrics_app
+    from forwarder.metrics import MULTIPROC_ENV, Metrics, scrape_registry
+
+    assert settings.metrics_port is not None
+    directory = os.environ.get(MULTIPROC_ENV) or None  # prometheus_client's own variable
+    registry = scrape_registry(metrics or Metrics(), directory)
+    sock = await _listen(settings.metrics_host, settings.metrics_port, "metrics")
+    server = _uvicorn(settings, metrics_app(registry))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def stop_metrics() -> None:
+        server.should_exit = True
+        await asyncio.wait({task})
+        sock.close()
+
+    stack.push_async_callback(stop_metrics)
+    listening.append(f"metrics on {settings.metrics_host}:{sock.getsockname()[1]}")
 
 
 async def _wait_for_stop(stop: asyncio.Event, web_task: asyncio.Task[None] | None) -> None:
@@ -202,6 +258,34 @@ def _log_start(settings: Settings, listening: list[str], stored_secrets: bool, m
             "QUIETMAIL_SECRET_KEY, QUIETMAIL_SRS_SECRET and QUIETMAIL_ENCRYPTION_KEY in production",
             settings.data_dir,
         )
+
+
+def _web_url(settings: Settings, listening: list[str]) -> str:
+    """The configured public URL, else the address the web socket really has (port 0)."""
+    if settings.web_base_url:
+        return settings.base_url
+    port = next(e.rpartition(":")[2] for e in listening if e.startswith("web on "))
+    return settings.replace(web_port=int(port)).base_url
+
+
+async def _log_first_run(settings: Settings, store: Store, listening: list[str]) -> None:
+    """Where the web app is and, on a fresh SQLite data dir, how to make the first account.
+    Only for SQLite: listing a fleet's MongoDB users at every start would cost, and a fleet
+    is not a first run."""
+    url = _web_url(settings, listening)
+    log.info("web app: open %s in a browser", url)
+    if not _db_kind(settings).startswith("SQLite") or await store.users.list_all():
+        return
+    where = (
+        "the confirmation link is printed here, in this terminal"
+        if settings.local_mode
+        else "the confirmation link is mailed to the address you give"
+    )
+    log.info(
+        "no account yet: sign up at %s/signup (%s), or run `quietmail user create EMAIL`",
+        url,
+        where,
+    )
 
 
 def _db_kind(settings: Settings) -> str:

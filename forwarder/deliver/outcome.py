@@ -31,6 +31,15 @@ class Outcome:
     def deferred(self) -> bool:
         return self.reply.startswith("4")
 
+    @property
+    def kind(self) -> str:
+        """For the counters (forwarder/metrics.py): delivered, partial, deferred or failed."""
+        if self.deferred:
+            return "deferred"
+        if not self.reply.startswith("2"):
+            return "failed"
+        return "partial" if self.failed else "delivered"
+
 
 def decide(
     targets: Sequence[str],

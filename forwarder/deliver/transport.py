@@ -28,6 +28,7 @@ from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
+from forwarder.metrics import Metrics
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
 
@@ -46,13 +47,16 @@ class SmtpTransport:
         settings: Settings,
         resolver: dns.asyncresolver.Resolver | None = None,
         pool: ConnectionPool | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``pool``: keep connections for the next message to the same host (pool.py);
-        whoever passes one closes it (``await pool.close()``) when done."""
+        whoever passes one closes it (``await pool.close()``) when done. ``metrics``: the
+        relay's counters (None: nothing counted, as for the web app's own mail)."""
         self._settings = settings
         self._pool = pool
+        self._metrics = metrics
         if resolver is None:  # answers kept for their TTL, in memory (see resolver.py)
-            resolver = make_async_resolver(settings, dns_cache())
+            resolver = make_async_resolver(settings, dns_cache(metrics=metrics))
         self._resolver = resolver
         self._tls_context: ssl.SSLContext | None = None
 
@@ -149,6 +153,8 @@ class SmtpTransport:
         clean = False
         try:
             results, clean = await _transaction(client, sender, recipients, message, kept)
+            if clean and self._metrics is not None:
+                self._metrics.outbound_done(kept, tls_mode(client))
             return results
         finally:  # also when the forward was cancelled: then the connection is not clean
             if clean and self._pool is not None:
@@ -164,6 +170,16 @@ def client_tls_context(verify: bool) -> ssl.SSLContext:
     context.check_hostname = verify
     context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
     return context
+
+
+def tls_mode(client: aiosmtplib.SMTP) -> str:
+    """How a connection is protected, for the counters: verified (certificate and name
+    checked), opportunistic (STARTTLS without checks) or none."""
+    context = client.get_transport_info("sslcontext")  # None without TLS
+    if not isinstance(context, ssl.SSLContext):
+        return "none"
+    checked = context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    return "verified" if checked else "opportunistic"
 
 
 class _Stale(Exception):

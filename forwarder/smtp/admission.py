@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from forwarder import replies
 from forwarder.checks.dnsbl import BlockLists
+from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.settings import Settings
 from forwarder.smtp.data import DataLimits
@@ -41,14 +43,23 @@ class Connection(Protocol):
 
 class Admission:
     def __init__(
-        self, settings: Settings, denylist: DenyChecks, blocklists: BlockLists | None = None
+        self,
+        settings: Settings,
+        denylist: DenyChecks,
+        blocklists: BlockLists | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics  # None: nothing counted (forwarder/metrics.py)
         self.denylist = denylist
         self.blocklists = blocklists  # None: the operator listed no DNS block list
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip, settings.max_connections)
         self.refusals = RefusalWindow(settings.max_refused_per_ip, settings.refused_window)
-        self.budget = ByteBudget(settings.inflight_bytes_budget, settings.inflight_bytes_per_ip)
+        self.budget = ByteBudget(
+            settings.inflight_bytes_budget,
+            settings.inflight_bytes_per_ip,
+            metrics.inflight_bytes.set if metrics is not None else None,
+        )
         self.data_limits = DataLimits(
             max_size=settings.max_message_size,
             max_line=settings.max_line_length,
@@ -58,6 +69,20 @@ class Admission:
         self.connections: set[Connection] = set()
         self.stopping = False
         self.drained = asyncio.Event()
+
+    def accepted(self) -> None:
+        if self.metrics is not None:
+            self.metrics.connections_accepted.inc()
+
+    def refused(self, reason: str) -> None:
+        """A connection refused at connect; ``reason`` is one of forwarder.metrics.REFUSED_*."""
+        if self.metrics is not None:
+            self.metrics.connections_refused.labels(reason).inc()
+
+    def replied(self, stage: str, reply: str) -> None:
+        if self.metrics is not None:
+            parsed = replies.parse(reply)
+            self.metrics.reply(stage, parsed.code, parsed.enhanced)
 
     def forget(self, connection: Connection) -> None:
         """A connection closed (called by the session)."""

@@ -11,6 +11,7 @@ at all: a line per delivery would be a timestamped record of each message (DESIG
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -21,6 +22,7 @@ from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import Transport, forward
 from forwarder.deliver.delivered import DeliveredMemory, fingerprint
 from forwarder.deliver.outcome import Outcome, decide
+from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver, Resolution
 from forwarder.rcpt.routecache import RoutingCache
@@ -47,8 +49,10 @@ class RelayHandler:
         denylist: DenyChecks,
         blocklists: BlockLists | None = None,
         spam: Rspamd | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics  # None: nothing counted
         self._cache = cache
         self._resolver = resolver
         self._policy = policy
@@ -193,6 +197,7 @@ class RelayHandler:
         trace = received_line(
             self._settings.hostname, tls=session.ssl is not None, utf8=envelope.smtp_utf8
         )
+        started = time.monotonic()
         results = await forward(
             self._transport,
             verdict.envelope_sender,
@@ -202,6 +207,8 @@ class RelayHandler:
             prefix=trace + added,  # sent ahead of the message, not joined to it (a copy)
         )
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))
+        if self._metrics is not None:  # counters only: a success logs nothing (promise 2)
+            self._metrics.forwarded(outcome.kind, time.monotonic() - started)
         if outcome.deferred:
             for target in outcome.delivered:
                 self._memory.remember(fp, target)

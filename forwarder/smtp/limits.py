@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import ipaddress
+from collections.abc import Callable
 
 from forwarder import replies
 
@@ -61,8 +62,15 @@ def client_key(ip: str) -> str:
 
 
 class ByteBudget:
-    def __init__(self, limit: int, per_client: int | None = None) -> None:
+    def __init__(
+        self,
+        limit: int,
+        per_client: int | None = None,
+        watch: Callable[[float], None] | None = None,
+    ) -> None:
+        """``watch`` is told the bytes held in all after each change (the metrics gauge)."""
         self.limit = limit
+        self._watch = watch
         self.per_client = limit if per_client is None else min(per_client, limit)
         self.used = 0
         self._held: dict[str, int] = {}  # client key -> bytes; entries removed at zero
@@ -84,6 +92,8 @@ class ByteBudget:
             return False
         self.used += size
         self._held[client] = held + size
+        if self._watch is not None:
+            self._watch(self.used)
         return True
 
     def release(self, size: int, client: str = "") -> None:
@@ -93,6 +103,8 @@ class ByteBudget:
             self._held[client] = held
         else:
             self._held.pop(client, None)
+        if self._watch is not None:
+            self._watch(self.used)
 
 
 class Holding:

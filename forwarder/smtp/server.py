@@ -25,6 +25,7 @@ from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import ConnectionPool, SmtpTransport
 from forwarder.deliver.delivered import DeliveredMemory
+from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver
 from forwarder.rcpt.routecache import RoutingCache
@@ -53,13 +54,17 @@ class Relay:
         *,
         policy: MessagePolicy | None = None,
         bounces: BounceAddresses | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        # The counters (forwarder/metrics.py): the process's one from the runtime, or a
+        # relay's own, which a test reads from its registry.
+        self.metrics = Metrics() if metrics is None else metrics
         self.cache = RoutingCache(store, settings.alias_cache_ttl)
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
-        self.spam = Rspamd(settings) if settings.rspamd_url else None
+        self.spam = Rspamd(settings, self.metrics) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
         self._policy = policy  # None: the real AuthPolicy, built in start() (it reads a key)
@@ -69,7 +74,8 @@ class Relay:
         )
         self._handler: RelayHandler | None = None
         lists = BlockLists(settings)
-        self.admission = Admission(settings, self.denylist, lists if lists.enabled else None)
+        blocklists = lists if lists.enabled else None
+        self.admission = Admission(settings, self.denylist, blocklists, self.metrics)
         self._tls = server_tls_context(settings)
         self._server: asyncio.Server | None = None
 
@@ -82,7 +88,8 @@ class Relay:
     async def start(self) -> None:
         policy = self._policy
         if policy is None:
-            policy = AuthPolicy(self.settings, await open_arc_key(self.settings))
+            arc_key = await open_arc_key(self.settings)
+            policy = AuthPolicy(self.settings, arc_key, metrics=self.metrics)
         # The trip, in order (forwarder/__init__.py): smtp (this session and handler),
         # rcpt (resolver, cache, denylist), checks and rewrite (the policy), deliver.
         self._handler = RelayHandler(
@@ -90,12 +97,13 @@ class Relay:
             self.cache,
             self._resolver,
             policy,
-            SmtpTransport(self.settings, pool=self.pool),
+            SmtpTransport(self.settings, pool=self.pool, metrics=self.metrics),
             self.memory,
             self.errors,
             self.denylist,
             self.admission.blocklists,
             self.spam,
+            self.metrics,
         )
         self.policy = policy
         logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)

@@ -38,7 +38,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 from aiosmtpd.testing.statuscodes import SMTP_STATUS_CODES as _AIOSMTPD
 
-from forwarder import replies
+from forwarder import metrics, replies
 from forwarder.rcpt.resolve import has_source_route
 from forwarder.smtp.admission import Admission
 from forwarder.smtp.data import DataInterrupted, has_buffered_line, read_message
@@ -127,23 +127,28 @@ class RelaySMTP(SMTP):
 
     async def _handle_client(self) -> None:
         if not self._admitted:
+            self._admission.refused(metrics.REFUSED_LIMIT)
             await self.push(self._refusal)
             self.close_with(None)
             return
         if self._admission.refusals.blocked(self._ip):
+            self._admission.refused(metrics.REFUSED_REFUSALS)
             await self.push(replies.TOO_MANY_REFUSALS)
             self.close_with(None)
             return
         if await self._admission.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
+            self._admission.refused(metrics.REFUSED_DENYLIST)
             await self._refuse_client(replies.DENIED_CLIENT)
             return
         blocklists = self._admission.blocklists
         zone = await blocklists.client_listed(self._ip) if blocklists else None
         if zone is not None:
             log.info("connection answered 554: client on a DNS block list")
+            self._admission.refused(metrics.REFUSED_DNSBL)
             await self._refuse_client(replies.blocklisted_client(zone))
             return
+        self._admission.accepted()
         await super()._handle_client()
 
     async def _refuse_client(self, reply: str) -> None:
@@ -202,6 +207,7 @@ class RelaySMTP(SMTP):
             await self.push(replies.REJECT_SOURCE_ROUTE)
         else:
             await super().smtp_RCPT(arg)
+        self._admission.replied(metrics.STAGE_RCPT, self.last_reply)
         if self.last_reply.startswith("5"):
             await self._count_refusal()
 
@@ -230,10 +236,12 @@ class RelaySMTP(SMTP):
         )
         if not ready or not isinstance(envelope, Transaction):
             await super().smtp_DATA(arg)  # its refusals: 503 (no HELO/RCPT), 501
+            self._admission.replied(metrics.STAGE_DATA, self.last_reply)
             return
         client = client_key(self._ip)
         if self._admission.budget.exhausted_for(client):
             await self.push(replies.INSUFFICIENT_STORAGE)
+            self._admission.replied(metrics.STAGE_DATA, replies.INSUFFICIENT_STORAGE)
             return
         holding = Holding(self._admission.budget, client)
         self._in_data = True
@@ -259,12 +267,14 @@ class RelaySMTP(SMTP):
         except DataInterrupted as exc:
             if exc.reply is not None:
                 log.info("DATA answered %s: the client stopped sending", exc.reply[:3])
+                self._admission.replied(metrics.STAGE_DATA, exc.reply)
             holding.release()
             self.close_with(exc.reply)
             return
         if refusal is not None:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             await self.push(refusal)
+            self._admission.replied(metrics.STAGE_DATA, refusal)
             await self._on_refused(envelope, refusal)
             return
         envelope.content = envelope.original_content = message
@@ -274,3 +284,4 @@ class RelaySMTP(SMTP):
         finally:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
+        self._admission.replied(metrics.STAGE_DATA, status)
