@@ -82,6 +82,9 @@ class OutboundMailer:
                 raise RuntimeError("no outbound path was given to the web app")
             await self._send(to, message)
         except Exception as exc:  # any delivery failure becomes one error the page can show
+            # Logged here, the one place every sent-now and queued message passes (issue 13):
+            # WARNING with the code only, never the address (DESIGN promise 4).
+            log.warning("system mail not sent: %s", _code(exc))
             raise MailError("the message could not be sent; try again later", _code(exc)) from exc
 
 
@@ -132,7 +135,7 @@ class MailQueue:
     """Sends messages in tasks it keeps, so a page can answer before the mail has gone.
 
     A failure is logged at WARNING with its code only (no address: DESIGN promise 4 keeps
-    addresses out of logs); the person asks again. :meth:`drain` is awaited when the app
+    addresses out of logs), by OutboundMailer or here; the person asks again. :meth:`drain` is awaited when the app
     shuts down, so a message whose page said "on its way" is not lost to a restart.
     """
 
@@ -143,7 +146,7 @@ class MailQueue:
 
     def send_later(self, to: str, subject: str, body: str) -> None:
         if len(self._pending) >= self._max_pending:
-            log.warning("web mail dropped: %d messages are waiting already", len(self._pending))
+            log.warning("system mail not sent: %d messages are waiting already", len(self._pending))
             return
         task = asyncio.create_task(self._send(to, subject, body))
         self._pending.add(task)
@@ -152,10 +155,10 @@ class MailQueue:
     async def _send(self, to: str, subject: str, body: str) -> None:
         try:
             await self.mailer.send(to, subject, body)
-        except MailError as exc:
-            log.warning("web mail not sent: %s", exc.code or "unknown")
+        except MailError:
+            pass  # OutboundMailer.send logged it
         except Exception as exc:  # a task's error would otherwise only reach asyncio's log
-            log.warning("web mail not sent: %s", type(exc).__name__)
+            log.warning("system mail not sent: %s", type(exc).__name__)
 
     @property
     def pending(self) -> int:
@@ -169,7 +172,7 @@ class MailQueue:
                 for task in waiting:
                     task.cancel()
                 await asyncio.wait(waiting)
-                log.warning("web mail not sent: %d cancelled at shutdown", len(waiting))
+                log.warning("system mail not sent: %d cancelled at shutdown", len(waiting))
                 return
 
 

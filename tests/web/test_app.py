@@ -17,15 +17,33 @@ async def test_healthz_ok(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_healthz_503_when_the_store_is_closed(sqlite_store: Store) -> None:
+async def test_readyz_ok_while_the_store_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_503_while_the_store_is_down_and_healthz_stays_200(
+    sqlite_store: Store,
+) -> None:
+    """Issue 13: /readyz is readiness (the store answers its ping), /healthz liveness only, so
+    a database outage takes the web app out of rotation without getting it restarted."""
     app = create_app(make_settings(), sqlite_store, mailer=OutboxMailer())
-    await sqlite_store.close()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        response = await client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable"}
-    await sqlite_store.open()  # the fixture closes it again
+        await sqlite_store.close()  # the store is down
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+        await sqlite_store.open()  # up again (the fixture closes it at the end)
+        ready_again = await client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    assert (alive.status_code, alive.json()) == (200, {"status": "ok"})
+    assert ready_again.status_code == 200
+
+
+async def test_no_metrics_on_the_public_web_port(client: httpx.AsyncClient) -> None:
+    """The counters have a listener of their own (metrics_port), never the web app."""
+    assert (await client.get("/metrics")).status_code == 404
 
 
 async def test_home_page_and_css(client: httpx.AsyncClient) -> None:

@@ -8,6 +8,7 @@ import email
 import email.policy
 import functools
 import io
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -86,12 +87,21 @@ async def test_outbound_mailer_delivers_the_link_through_the_smarthost(
     assert user is not None and user.verified_at is not None
 
 
-async def test_a_refusal_from_the_smarthost_is_a_mail_error(sink: SmtpSink) -> None:
+async def test_a_refusal_from_the_smarthost_is_a_mail_error(
+    sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
     sink.answer("gone@example.org", "550 5.1.1 no such user")
     settings = _via(sink)
     mailer = OutboundMailer(settings, functools.partial(send_system_mail, settings))
-    with pytest.raises(MailError):
+    with pytest.raises(MailError), caplog.at_level(logging.WARNING, logger="web.mailer"):
         await mailer.send("gone@example.org", "Confirm", "open http://x/verify?token=t")
     assert sink.messages == []
+    # Issue 13: sent now (a target's confirmation) or queued, a failure is one WARNING with
+    # the code and without the address.
+    warnings = [r for r in caplog.records if r.name == "web.mailer"]
+    assert [(r.levelno, r.getMessage()) for r in warnings] == [
+        (logging.WARNING, "system mail not sent: 550 5.1.1")
+    ]
+    assert "gone@" not in caplog.text
     await mailer.send("ann@example.org", "Confirm", "open http://x/verify?token=t")
     assert [m.rcpt_tos for m in sink.messages] == [["ann@example.org"]]

@@ -56,7 +56,7 @@ class Server:
                 chunk = os.read(self.proc.stderr.fileno(), 65536).decode()
                 assert chunk, f"exited {self.proc.wait()}: {self.log}"
                 self.log += chunk
-        for kind, port in re.findall(r"(web|SMTP) on [^,;]*:(\d+)", self.log):
+        for kind, port in re.findall(r"(web|SMTP|metrics) on [^,;]*:(\d+)", self.log):
             self.ports[kind] = int(port)
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, float]:
@@ -69,9 +69,13 @@ class Server:
         return status, elapsed
 
 
+def _environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("QUIETMAIL_")}
+
+
 @contextmanager
 def quietmail(tmp_path: Path, command: str, **env: str) -> Iterator[Server]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("QUIETMAIL_")}
+    environ = _environ()
     environ.update({"QUIETMAIL_WEB_PORT": "0", "QUIETMAIL_SMTP_PORT": "0", **env})
     proc = subprocess.Popen(
         [sys.executable, "-m", "forwarder.cli", command],
@@ -119,6 +123,59 @@ def test_serve_answers_on_configured_ports_and_stops_on_sigterm(tmp_path: Path) 
     for name in ("secret_key", "srs_secret", "encryption_key"):  # no secret in the log
         value = re.search(rf'{name} = "([^"]+)"', (data / "secrets.toml").read_text())
         assert value is not None and value.group(1) not in server.log
+
+
+@pytest.mark.e2e
+def test_first_run_says_where_to_sign_up_and_where_the_mail_goes(tmp_path: Path) -> None:
+    """Issue 13, "First run": serve prints the web URL and, on a fresh data dir, how to make
+    the first account and where the confirmation link goes (this terminal in local mode);
+    once an account exists it says only the URL."""
+    env = {"QUIETMAIL_LOCAL_MODE": "true"}
+    with quietmail(tmp_path, "serve", **env) as server:
+        server.wait_listening()
+        url = f"http://127.0.0.1:{server.ports['web']}"
+        assert server.stop()[0] == 0
+    assert f"web app: open {url} in a browser" in server.log
+    assert (
+        f"no account yet: sign up at {url}/signup (the confirmation link is printed here, in "
+        "this terminal), or run `quietmail user create EMAIL`"
+    ) in server.log
+    created = subprocess.run(
+        [sys.executable, "-m", "forwarder.cli", "user", "create", "ann@example.org",
+         "--password-stdin"],
+        cwd=tmp_path,
+        env={**_environ(), "QUIETMAIL_LOCAL_MODE": "true", "PYTHONPATH": str(ROOT)},
+        input=b"correct horse battery staple\n",
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    with quietmail(tmp_path, "serve", **env) as server:
+        server.wait_listening()
+        assert server.stop()[0] == 0
+    assert "web app: open http://127.0.0.1:" in server.log
+    assert "no account yet" not in server.log
+
+
+@pytest.mark.e2e
+def test_metrics_listen_on_their_own_port_only(tmp_path: Path) -> None:
+    """Issue 13: /metrics on metrics_host:metrics_port, never on the web port; off unless set."""
+    with quietmail(tmp_path, "serve", QUIETMAIL_METRICS_PORT="0") as server:
+        server.wait_listening()
+        metrics = httpx.get(f"http://127.0.0.1:{server.ports['metrics']}/metrics", timeout=10)
+        on_web = httpx.get(f"http://127.0.0.1:{server.ports['web']}/metrics", timeout=10)
+        with smtplib.SMTP("127.0.0.1", server.ports["SMTP"], timeout=10) as smtp:
+            smtp.ehlo()
+        again = httpx.get(f"http://127.0.0.1:{server.ports['metrics']}/metrics", timeout=10)
+        assert server.stop()[0] == 0
+    assert metrics.status_code == 200
+    assert "quietmail_smtp_connections_accepted_total 0.0" in metrics.text
+    assert "quietmail_smtp_connections_accepted_total 1.0" in again.text
+    assert on_web.status_code == 404
+    with quietmail(tmp_path, "serve") as server:
+        server.wait_listening()
+        assert "metrics" not in server.ports  # off until a port is set
+        assert server.stop()[0] == 0
 
 
 @pytest.mark.e2e
