@@ -135,8 +135,9 @@ class MailQueue:
     """Sends messages in tasks it keeps, so a page can answer before the mail has gone.
 
     A failure is logged at WARNING with its code only (no address: DESIGN promise 4 keeps
-    addresses out of logs), by OutboundMailer or here; the person asks again. :meth:`drain` is awaited when the app
-    shuts down, so a message whose page said "on its way" is not lost to a restart.
+    addresses out of logs), by OutboundMailer or here; the person asks again. :meth:`drain`
+    is awaited when the app shuts down, so a message whose page said "on its way" is not
+    lost to a restart.
     """
 
     def __init__(self, mailer: Mailer, *, max_pending: int = MAX_PENDING) -> None:

@@ -127,7 +127,7 @@ async def test_an_outbound_delivery_over_starttls_counts_its_mode(world: World) 
     world.settings = world.settings.replace(outbound_port=world.sink.port)
     await world.alias("known", [TARGET])
     await world.start()
-    answers, data = await world.transaction(SENDER, [f"known@{DOMAIN}"], make_message())
+    _, data = await world.transaction(SENDER, [f"known@{DOMAIN}"], make_message())
     assert data == replies.DELIVERED
     _, samples = await _scrape(world)
     assert _value(samples, "quietmail_outbound_tls_total", mode="opportunistic") == 1
