@@ -11,8 +11,8 @@ Privacy (DESIGN promise 2): every label is one of a small fixed set - a stage, a
 a reason, an outcome, a TLS mode, a spam verdict. No label carries a domain, alias, address
 or IP, and a forward that succeeded moves counters only (nothing is logged for it).
 
-Several worker processes: prometheus_client's multiprocess mode. When the environment
-variable ``PROMETHEUS_MULTIPROC_DIR`` names a directory before prometheus_client is first
+Several worker processes: prometheus_client's multiprocess mode (forwarder/cli/multiproc.py).
+When ``PROMETHEUS_MULTIPROC_DIR`` names a directory before prometheus_client is first
 imported, every metric value is kept in a file there per process, and the listener sums the
 files (:func:`scrape_registry`). Only one :class:`Metrics` may exist per process then (two
 would overwrite each other's values in the process's file); the runtime makes exactly one.
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # the name prometheus_client reads
 
 # Seconds; forwarding runs while the sender waits, up to forward_timeout (240 s by default).
 FORWARD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 240.0)

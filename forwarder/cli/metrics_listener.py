@@ -4,9 +4,8 @@ Off until ``metrics_port`` is set; ``metrics_host`` defaults to 127.0.0.1, so th
 are for the operator's Prometheus, not for the internet. The app answers ``/metrics`` and
 404 to anything else; it reads nothing from the request.
 
-With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set by whoever starts them,
-before prometheus_client is imported), one process runs this listener and serves the sum of
-every process's values (:func:`forwarder.metrics.scrape_registry`).
+With several worker processes (forwarder/cli/multiproc.py), one process runs this listener
+and serves the sum of every process's values (:func:`forwarder.metrics.scrape_registry`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import signal
 import socket
 from collections.abc import Generator
@@ -205,11 +204,11 @@ async def _start_metrics(
     """``/metrics`` on its own socket. In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``
     set before this process imported prometheus_client) it serves every process's sum."""
     from forwarder.cli.metrics_listener import metrics_app
-    from forwarder.metrics import MULTIPROC_ENV, Metrics, scrape_registry
+    from forwarder.cli.multiproc import multiprocess_dir
+    from forwarder.metrics import Metrics, scrape_registry
 
     assert settings.metrics_port is not None
-    directory = os.environ.get(MULTIPROC_ENV) or None  # prometheus_client's own variable
-    registry = scrape_registry(metrics or Metrics(), directory)
+    registry = scrape_registry(metrics or Metrics(), multiprocess_dir())
     sock = await _listen(settings.metrics_host, settings.metrics_port, "metrics")
     server = _uvicorn(settings, metrics_app(registry))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -6,18 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from forwarder import replies
+from forwarder.cli.multiproc import MULTIPROC_ENV, multiprocess_metrics
 from forwarder.cli.runtime import _start_metrics
-from forwarder.metrics import MULTIPROC_ENV, Metrics, scrape_registry
+from forwarder.metrics import Metrics
 from tests.forwarder.conftest import DOMAIN, HOSTNAME, TARGET_DOMAIN, World, make_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,17 +156,77 @@ from forwarder.metrics import Metrics
 m = Metrics()
 m.forwarded("delivered", 0.2)
 m.connections_refused.labels("dnsbl").inc(3)
+m.inflight_bytes.set(100)
+"""
+
+# The runtime's side, in a process of its own (prometheus_client chooses its mode at import,
+# and this test process imported it long ago): a private directory, two workers, the sum.
+_RUNTIME = """
+import os, stat, subprocess, sys
+from forwarder.cli.multiproc import MULTIPROC_ENV, multiprocess_metrics, worker_exited
+with multiprocess_metrics(1) as none:
+    assert none is None and MULTIPROC_ENV not in os.environ
+with multiprocess_metrics(2) as directory:
+    assert os.environ[MULTIPROC_ENV] == directory
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    pids = []
+    for _ in range(2):
+        worker = subprocess.Popen([sys.executable, "-c", sys.argv[1]])
+        assert worker.wait(timeout=60) == 0
+        pids.append(worker.pid)
+    from forwarder.metrics import Metrics, scrape_registry
+    from prometheus_client import generate_latest
+    print(generate_latest(scrape_registry(Metrics(), directory)).decode())
+    print("# ---- worker exited")
+    worker_exited(pids[0])
+    print(generate_latest(scrape_registry(Metrics(), directory)).decode())
+assert not os.path.exists(directory) and MULTIPROC_ENV not in os.environ
 """
 
 
-def test_several_worker_processes_add_up(tmp_path: Path) -> None:
-    """Multiprocess mode: each worker process writes its values to the directory the runtime
-    names in PROMETHEUS_MULTIPROC_DIR; the listener serves their sum."""
-    env = {MULTIPROC_ENV: str(tmp_path), "PYTHONPATH": str(ROOT)}
-    for _ in range(2):
-        subprocess.run([sys.executable, "-c", _WORKER], env=env, check=True, timeout=60)
-    registry = scrape_registry(Metrics(), str(tmp_path))
-    samples = [s for family in registry.collect() for s in family.samples]
-    assert _value(samples, "quietmail_forwards_total", outcome="delivered") == 2
-    assert _value(samples, "quietmail_forward_seconds_count") == 2
-    assert _value(samples, "quietmail_smtp_connections_refused_total", reason="dnsbl") == 6
+def _parse(text: str) -> list[Sample]:
+    return [s for f in text_string_to_metric_families(text) for s in f.samples]
+
+
+def test_several_worker_processes_add_up() -> None:
+    """Multiprocess mode (forwarder/cli/multiproc.py): each worker writes its values to the
+    directory the runtime made; /metrics serves their sum; a worker that ended no longer
+    counts in the in-flight gauge, its counters stay."""
+    env = {k: v for k, v in os.environ.items() if k != MULTIPROC_ENV}
+    driver = subprocess.run(
+        [sys.executable, "-c", _RUNTIME, _WORKER],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert driver.returncode == 0, driver.stderr
+    first, second = (_parse(part) for part in driver.stdout.split("# ---- worker exited"))
+    assert _value(first, "quietmail_forwards_total", outcome="delivered") == 2
+    assert _value(first, "quietmail_forward_seconds_count") == 2
+    assert _value(first, "quietmail_smtp_connections_refused_total", reason="dnsbl") == 6
+    assert _value(first, "quietmail_inflight_bytes") == 200
+    assert _value(second, "quietmail_inflight_bytes") == 100
+    assert _value(second, "quietmail_forwards_total", outcome="delivered") == 2
+
+
+def test_multiprocess_mode_cannot_start_after_the_library_chose_its_mode() -> None:
+    with pytest.raises(RuntimeError, match="before prometheus_client is imported"):  # noqa: SIM117
+        with multiprocess_metrics(2):
+            pass
+
+
+def test_the_example_dashboard_asks_only_for_series_that_exist() -> None:
+    """config/grafana-dashboard.json stays true to forwarder/metrics.py."""
+    dashboard = json.loads((ROOT / "config" / "grafana-dashboard.json").read_text())
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"quietmail_\w+", target["expr"])
+    }
+    metrics = Metrics()
+    metrics.forwarded("delivered", 0.1)  # a histogram shows its series once observed
+    exposed = {s.name for family in metrics.registry.collect() for s in family.samples}
+    exposed |= {f"{family.name}_total" for family in metrics.registry.collect()}
+    assert asked and asked <= exposed, asked - exposed
