@@ -89,13 +89,13 @@ class Metrics:
         )
         self.outbound_connections = Counter(
             "quietmail_outbound_connections",
-            "Outbound transactions, by whether their connection was a kept one (reused, new)",
+            "Outbound transactions that reached the DATA reply, by connection (reused, new)",
             ["reuse"],
             registry=r,
         )
         self.outbound_tls = Counter(
             "quietmail_outbound_tls",
-            "Outbound transactions by TLS mode (verified, opportunistic, none)",
+            "Outbound transactions that reached the DATA reply, by TLS mode",
             ["mode"],
             registry=r,
         )

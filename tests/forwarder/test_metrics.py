@@ -27,6 +27,7 @@ from tests.forwarder.conftest import DOMAIN, HOSTNAME, TARGET_DOMAIN, World, mak
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "someone@origin.test"
 TARGET = f"friend@{TARGET_DOMAIN}"
+LATER = f"busy@{TARGET_DOMAIN}"
 # What a label value may look like: a word (stage, reason, outcome, mode, verdict), a reply
 # code, an enhanced code, empty, or a histogram bucket bound.
 ALLOWED_VALUE = re.compile(r"[A-Za-z_]*|[2-5]\d\d|[245]\.\d{1,3}\.\d{1,3}|\+Inf|\d+(\.\d+)?")
@@ -67,6 +68,7 @@ def _is_ip(value: str) -> bool:
 
 async def test_forwards_and_refusals_are_counted_without_names(world: World) -> None:
     await world.alias("known", [TARGET])
+    await world.alias("later", [LATER])
     world.settings = world.settings.replace(max_connections_per_ip=2)
     relay = await world.start()
     for index in range(2):  # two forwards; the second reuses the kept outbound connection
@@ -78,6 +80,9 @@ async def test_forwards_and_refusals_are_counted_without_names(world: World) -> 
         SENDER, [f"nobody@{DOMAIN}", "someone@not-served.test"], make_message()
     )
     assert answers == [replies.REJECT_UNKNOWN_ALIAS, replies.REJECT_RELAY_DENIED]
+    world.sink.answer(LATER, "451 4.2.1 try later")  # a target that defers: the sender retries
+    _, data = await world.transaction(SENDER, [f"later@{DOMAIN}"], make_message("deferred"))
+    assert data == replies.FORWARD_DEFERRED
     held = [await world.client(), await world.client()]  # the per-IP limit, then one more
     with contextlib.suppress(Exception):
         await world.client()  # greeted with 421 4.7.0 and closed
@@ -87,16 +92,18 @@ async def test_forwards_and_refusals_are_counted_without_names(world: World) -> 
 
     text, samples = await _scrape(world)
 
-    assert _value(samples, "quietmail_smtp_connections_accepted_total") == 5
+    assert _value(samples, "quietmail_smtp_connections_accepted_total") == 6
     refused = "quietmail_smtp_connections_refused_total"
     assert _value(samples, refused, reason="connection_limit") == 1
     rcpt = "quietmail_smtp_replies_total"
-    assert _value(samples, rcpt, stage="RCPT", code="250", enhanced="2.1.5") == 2
+    assert _value(samples, rcpt, stage="RCPT", code="250", enhanced="2.1.5") == 3
     assert _value(samples, rcpt, stage="RCPT", code="550", enhanced="5.1.1") == 1
     assert _value(samples, rcpt, stage="RCPT", code="550", enhanced="5.7.1") == 1
     assert _value(samples, rcpt, stage="DATA", code="250", enhanced="2.0.0") == 2
+    assert _value(samples, rcpt, stage="DATA", code="451", enhanced="4.4.1") == 1
     assert _value(samples, "quietmail_forwards_total", outcome="delivered") == 2
-    assert _value(samples, "quietmail_forward_seconds_count") == 2
+    assert _value(samples, "quietmail_forwards_total", outcome="deferred") == 1
+    assert _value(samples, "quietmail_forward_seconds_count") == 3
     assert 0 < _value(samples, "quietmail_forward_seconds_sum") < 20
     assert _value(samples, "quietmail_outbound_connections_total", reuse="new") == 1
     assert _value(samples, "quietmail_outbound_connections_total", reuse="reused") == 1
@@ -112,8 +119,9 @@ async def test_forwards_and_refusals_are_counted_without_names(world: World) -> 
     for sample in samples:
         for value in sample.labels.values():
             assert ALLOWED_VALUE.fullmatch(value), (sample.name, sample.labels)
-            assert not _is_ip(value) or "." not in value, (sample.name, value)
-    for name in (SENDER, TARGET, DOMAIN, TARGET_DOMAIN, "not-served.test", HOSTNAME, "127.0.0.1"):
+            assert not _is_ip(value), (sample.name, value)
+    names = (SENDER, TARGET, LATER, DOMAIN, TARGET_DOMAIN, "not-served.test", HOSTNAME)
+    for name in (*names, "127.0.0.1"):
         assert name not in text
     assert "@" not in text
 

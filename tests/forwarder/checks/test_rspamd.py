@@ -42,6 +42,13 @@ async def forward(world: World, message: bytes) -> str:
     return reply
 
 
+def _verdicts(world: World) -> dict[str, float]:
+    """The relay's spam verdict counters (forwarder/metrics.py), by verdict."""
+    assert world.relay is not None
+    (family,) = [f for f in world.relay.metrics.registry.collect() if f.name.endswith("verdicts")]
+    return {s.labels["verdict"]: s.value for s in family.samples if s.name.endswith("_total")}
+
+
 def spam_status(world: World) -> str:
     (received,) = world.sink.messages
     found = re.search(rb"^X-Spam-Status: ([^\r\n]*)\r\n", received.data, re.M)
@@ -56,6 +63,7 @@ async def test_gtube_is_refused_at_data_with_an_error_log_entry(
     await world.start(rspamd_url=rspamd.url)
     assert await forward(world, make_message(body=GTUBE + "\r\n")) == replies.SPAM_REJECTED
     assert world.sink.messages == []
+    assert _verdicts(world) == {"reject": 1.0}  # counted as it arrived (issue 13)
     (entry,) = await world.store.errors.list_for_domain(world.domain_id, now())
     assert (entry.alias, entry.code, entry.enhanced_code) == ("shop", 550, "5.7.1")
     assert entry.sender_domain == "origin.test"
@@ -90,6 +98,7 @@ async def test_rspamd_stopped_answers_451(world: World, tmp_path: Path) -> None:
     await world.start(rspamd_url="http://127.0.0.1:9", rspamd_timeout=2.0)
     assert await forward(world, CLEAN) == replies.SPAM_DEFERRED
     assert world.sink.messages == []
+    assert _verdicts(world) == {"error": 1.0}
     (entry,) = await world.store.errors.list_for_domain(world.domain_id, now())
     assert (entry.code, entry.enhanced_code) == (451, "4.7.1")
 
