@@ -84,7 +84,10 @@ class Settings:
     outbound_smarthost: HostPort | None = None
     outbound_port: int = 25
     outbound_timeout: float = 60.0
-    outbound_tls_verify: bool = False
+    outbound_tls: str = "policy"  # opportunistic | policy | required (issue 12)
+    outbound_ca_file: Path | None = None  # extra CAs for MX hosts and MTA-STS policy servers
+    mta_sts_port: int = 443  # where MTA-STS policies are fetched (RFC 8461 3.3 says 443)
+    dnssec_trusted: bool = False  # trust the AD bit of dns_nameservers' answers (DANE)
     dns_nameservers: tuple[HostPort, ...] = ()
     dns_timeout: float = 5.0
 
@@ -288,6 +291,23 @@ def _base_url(key: str, raw: object) -> str:
     return text
 
 
+OUTBOUND_TLS_MODES = ("opportunistic", "policy", "required")
+
+
+def _outbound_tls(key: str, raw: object) -> str:
+    text = _str(key, raw).lower()
+    if text not in OUTBOUND_TLS_MODES:
+        raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(OUTBOUND_TLS_MODES)}")
+    return text
+
+
+# Keys that were replaced: using one is an error that says what to write instead.
+_REPLACED = {
+    "outbound_tls_verify": "outbound_tls_verify: replaced by outbound_tls "
+    '("required" verifies every outbound certificate; "policy" follows MTA-STS and DANE)',
+}
+
+
 _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "data_dir": _path,
     "database_url": _database_url,
@@ -303,7 +323,10 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "outbound_smarthost": _smarthost,
     "outbound_port": _port,
     "outbound_timeout": _positive_float,
-    "outbound_tls_verify": _bool,
+    "outbound_tls": _outbound_tls,
+    "outbound_ca_file": _optional_path,
+    "mta_sts_port": _port,
+    "dnssec_trusted": _bool,
     "dns_nameservers": _nameservers,
     "dns_timeout": _positive_float,
     "max_message_size": _positive_int,
@@ -364,6 +387,8 @@ def load_settings(
     values: dict[str, Any] = {}
     if config_file is not None:
         for key, raw in read_toml(config_file).items():
+            if key in _REPLACED:
+                raise ConfigError(_REPLACED[key])
             if key not in _PARSERS:
                 raise ConfigError(f"{key}: unknown key in {config_file}")
             values[key] = _PARSERS[key](key, raw)
@@ -371,6 +396,8 @@ def load_settings(
         if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if key in _REPLACED:
+            raise ConfigError(name + _REPLACED[key].removeprefix(key))
         if key not in _PARSERS:
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
