@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.forwarder.conftest import make_message
+from tests.forwarder.conftest import World, make_message
 from tests.forwarder.deliver.conftest import DOMAIN, TlsWorld
 
 TARGET = f"a@{DOMAIN}"
@@ -144,3 +144,28 @@ async def test_pooled_unverified_connection_never_serves_an_enforced_domain(
         assert len(pool) == 1  # still kept, for domains that do not ask for more
     finally:
         await pool.close()
+
+
+async def test_the_sender_gets_451_through_the_real_relay(
+    world: World, tls_world: TlsWorld
+) -> None:
+    """End to end: an SMTP client sends to an alias whose target's domain enforces MTA-STS
+    while the attacker strips STARTTLS; the client is told to retry, nothing leaks; once the
+    real host is back, the retry is delivered over verified TLS."""
+    settings = tls_world.settings()
+    await world.start(
+        outbound_port=settings.outbound_port,
+        outbound_ca_file=settings.outbound_ca_file,
+        mta_sts_port=settings.mta_sts_port,
+    )
+    await world.alias("friend", [TARGET])
+    tls_world.publish("enforce")
+    tls_world.mx("plain")
+    message = make_message("secret plans")
+    answers, data = await world.transaction("s@origin.test", ["friend@aliases.test"], message)
+    assert answers[0].startswith("250") and data.startswith("451")
+    assert tls_world.delivered() == {}
+    tls_world.mx("mx")
+    answers, data = await world.transaction("s@origin.test", ["friend@aliases.test"], message)
+    assert data.startswith("250")
+    assert tls_world.delivered() == {"mx": 1} and tls_world.sinks["mx"].messages[0].tls
