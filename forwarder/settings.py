@@ -404,4 +404,8 @@ def load_settings(
     settings = Settings(**values)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("tls_cert: tls_cert and tls_key must be set together")
+    # Checked here, not at the first delivery: a missing CA file would otherwise turn every
+    # delivery that needs verified TLS into a 451.
+    if settings.outbound_ca_file is not None and not settings.outbound_ca_file.is_file():
+        raise ConfigError(f"outbound_ca_file: {settings.outbound_ca_file} is not a file")
     return settings
