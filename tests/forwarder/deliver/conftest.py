@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,22 +95,38 @@ class TlsWorld:
         return {name: len(sink.messages) for name, sink in self.sinks.items() if sink.messages}
 
 
+async def _sinks_on_one_port(
+    contexts: dict[str, ssl.SSLContext | None], attempts: int = 20
+) -> dict[str, SmtpSink]:
+    """One sink per address, all on one port: the kernel picks a free port on 127.0.0.1;
+    the same number may be taken on another loopback address, so try again with a new one."""
+    for _ in range(attempts):
+        sinks: dict[str, SmtpSink] = {}
+        try:
+            for name, context in contexts.items():
+                port = next(iter(sinks.values())).port if sinks else 0
+                sinks[name] = await SmtpSink(HOSTS[name], port, context).start()
+            return sinks
+        except OSError:
+            for sink in sinks.values():
+                await sink.stop()
+    raise OSError(f"no port free on every sink address after {attempts} attempts")
+
+
 @pytest.fixture
 async def tls_world(dns_server: DNSServer, tmp_path: Path) -> AsyncIterator[TlsWorld]:
     ca = TestCA(tmp_path)
     good, good_chain, good_key = ca.issue(f"mx.{DOMAIN}")
     other, other_chain, other_key = ca.issue(f"other.{DOMAIN}")
     self_cert, self_chain, self_key = self_signed(tmp_path, f"self.{DOMAIN}")
-    first = await SmtpSink("127.0.0.1", 0, server_context(good_chain, good_key)).start()
-    sinks = {"mx": first}
+    contexts: dict[str, ssl.SSLContext | None] = {
+        "mx": server_context(good_chain, good_key),
+        "other": server_context(other_chain, other_key),
+        "self": server_context(self_chain, self_key),
+        "plain": None,
+    }
+    sinks = await _sinks_on_one_port(contexts)
     try:
-        sinks["other"] = await SmtpSink(
-            "127.0.0.2", first.port, server_context(other_chain, other_key)
-        ).start()
-        sinks["self"] = await SmtpSink(
-            "127.0.0.3", first.port, server_context(self_chain, self_key)
-        ).start()
-        sinks["plain"] = await SmtpSink("127.0.0.4", first.port).start()
         policy = await PolicyServer(ca.server_context(f"mta-sts.{DOMAIN}")).start()
         for name, address in HOSTS.items():
             dns_server.add(f"{name}.{DOMAIN}.", "A", address)
