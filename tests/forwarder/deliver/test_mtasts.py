@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from forwarder.deliver.httpsget import FetchError, https_get
-from forwarder.deliver.mtasts import PolicyError, mx_matches, parse_policy, txt_id
+from forwarder.deliver.mtasts import MtaSts, PolicyError, mx_matches, parse_policy, txt_id
+from forwarder.resolver import make_async_resolver
 from forwarder.tlsconfig import client_tls_context
+from tests.forwarder.deliver.conftest import DOMAIN, TlsWorld
 from tests.support.pki import TestCA
 from tests.support.policy_server import PolicyServer
 
@@ -120,3 +122,36 @@ async def test_fetch_verifies_the_policy_host_name(server: PolicyServer, tmp_pat
     with pytest.raises(FetchError):  # the certificate is for mta-sts.example.net
         await https_get(["127.0.0.1"], "mta-sts.example.org", server.port, "/", context)
     await server.stop()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_cache_expires_after_max_age_and_failures_are_not_retried_per_message(
+    tls_world: TlsWorld,
+) -> None:
+    clock = Clock()
+    transport = tls_world.transport()
+    sts = MtaSts(
+        make_async_resolver(tls_world.settings()),  # no DNS cache: every look-up asks
+        tls_world.policy.port,
+        transport.verified_context,
+        clock=clock,
+    )
+    tls_world.publish("enforce", policy_id="1")
+    policy = await sts.policy(DOMAIN)
+    assert policy is not None and policy.mode == "enforce" and sts.fetches == 1
+    await tls_world.policy.stop()  # from now on every fetch fails
+    tls_world.publish("enforce", policy_id="2")
+    for _ in range(3):  # the new id cannot be fetched: the cached policy holds, one try only
+        assert await sts.policy(DOMAIN) == policy
+    assert sts.fetches == 2
+    clock.now += 86400 + 1  # max_age over: the policy expires, and nothing replaces it
+    assert await sts.policy(DOMAIN) is None and sts.fetches == 3

@@ -169,3 +169,14 @@ async def test_the_sender_gets_451_through_the_real_relay(
     answers, data = await world.transaction("s@origin.test", ["friend@aliases.test"], message)
     assert data.startswith("250")
     assert tls_world.delivered() == {"mx": 1} and tls_world.sinks["mx"].messages[0].tls
+
+
+async def test_required_verifies_a_smarthost_by_its_name(tls_world: TlsWorld) -> None:
+    from forwarder.settings import HostPort
+
+    for host, code in (("self", 451), ("plain", 451), ("mx", 250)):
+        relay = HostPort(f"{host}.{DOMAIN}", tls_world.port)
+        transport = tls_world.transport(outbound_tls="required", outbound_smarthost=relay)
+        result = await transport.send("s@o.test", ["a@anywhere.test"], make_message())
+        assert result["a@anywhere.test"].code == code, host
+    assert tls_world.delivered() == {"mx": 1}
