@@ -12,15 +12,21 @@ string or comment such as ``(x)``), and a domain is letters, digits and hyphens 
 Every function returns the normalised value (lower case, A-labels) or raises
 :class:`AddressError`, whose ``message`` completes a sentence about the value ("is not a
 valid address"), or is the store normaliser's own sentence.
+
+One rule needs the store: a target may not be an address of this server
+(:func:`own_address`), or an alias would forward to itself or to another alias, round and
+round until the Received count stops it. The CLI, the web form and the API all ask it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from forwarder.store.base import (
     CATCH_ALL,
     InvalidValue,
+    Store,
     normalize_domain,
     normalize_email,
     normalize_local_part,
@@ -93,3 +99,29 @@ def alias_address(value: object) -> tuple[str, str]:
     if not sep:
         raise AddressError("is not an address (LOCAL@DOMAIN, LOCAL may be *)")
     return local_part(local), domain_name(domain)
+
+
+LOOP = "is an address this server receives mail for: forwarding to it would loop"
+
+
+async def own_address(
+    store: Store, hostname: str, owner_id: str, targets: Iterable[str]
+) -> str | None:
+    """The first of ``targets`` (normalised addresses) that is ours, or None.
+
+    Ours: at the server's ``hostname``, at a domain it serves (verified, by any account), or
+    at a domain ``owner_id`` has claimed (it is served once verified, and the loop with it).
+    Another account's unverified claim does not count: anyone can claim any name, and that
+    must not stop the name's real owner from forwarding to their mailbox there.
+    """
+    checked: dict[str, bool] = {}
+    for target in targets:
+        domain = target.rpartition("@")[2]
+        if domain not in checked:
+            claims = [] if domain == hostname else await store.domains.list_by_name(domain)
+            checked[domain] = domain == hostname or any(
+                claim.verified or claim.owner_id == owner_id for claim in claims
+            )
+        if checked[domain]:
+            return target
+    return None

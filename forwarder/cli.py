@@ -13,16 +13,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 from forwarder.cli_commands import COMMANDS, CliError
 from forwarder.cli_deny import DEFAULT_DAYS
-from forwarder.localmode import ensure_data_dir, with_local_secrets
+from forwarder.localmode import describe, ensure_data_dir, with_local_secrets
 from forwarder.passwords import WeakPassword
-from forwarder.settings import SECRET_FIELDS, ConfigError, Settings, load_settings
+from forwarder.settings import (
+    SECRET_FIELDS,
+    ConfigError,
+    Settings,
+    load_settings,
+    local_mode_default,
+)
 from forwarder.store.base import AliasMode, DenyKind, StoreError
 
 PROG = "quietmail"
@@ -110,16 +118,21 @@ def _with_owner(parser: argparse.ArgumentParser, name: str = "domain") -> argpar
     return parser
 
 
-def load(config: Path | None) -> tuple[Settings, bool]:
-    """Settings for this process: file and environment, then local-mode secrets.
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    stored_secrets: bool  # some secret was not configured and comes from the data dir
+    mode: str  # local mode or not, and why (localmode.describe), said at start
 
-    The flag says local mode: some secret was not configured and comes from the data dir.
-    """
+
+def load(config: Path | None) -> Loaded:
+    """Settings for this process: file and environment, then the data dir's secrets."""
     settings = load_settings(config)
     if not settings.database_url:
         ensure_data_dir(settings)  # the default SQLite file lives there
-    local_mode = not all(getattr(settings, name) for name in SECRET_FIELDS)
-    return with_local_secrets(settings), local_mode
+    stored = not all(getattr(settings, name) for name in SECRET_FIELDS)
+    mode = describe(settings, local_mode_default(config, os.environ))
+    return Loaded(with_local_secrets(settings), stored, mode)
 
 
 def _configure_logging(settings: Settings, server: bool) -> None:
@@ -135,15 +148,21 @@ def _configure_logging(settings: Settings, server: bool) -> None:
         logging.getLogger(driver).setLevel(logging.WARNING)
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings, local_mode: bool) -> int:
+async def _dispatch(args: argparse.Namespace, loaded: Loaded) -> int:
     if args.command in {"serve", "smtp", "web"}:
         from forwarder.runtime import run
 
         web, smtp = args.command != "smtp", args.command != "web"
-        await run(settings, web=web, smtp=smtp, local_mode=local_mode)
+        await run(
+            loaded.settings,
+            web=web,
+            smtp=smtp,
+            stored_secrets=loaded.stored_secrets,
+            mode=loaded.mode,
+        )
         return 0
     name = f"{args.command} {args.action}" if getattr(args, "action", None) else args.command
-    return await COMMANDS[name](args, settings)
+    return await COMMANDS[name](args, loaded.settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,9 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Warnings before settings exist (local-mode secrets) go to stderr in the short format.
     logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(levelname)s: %(message)s")
     try:
-        settings, local_mode = load(args.config)
-        _configure_logging(settings, server)
-        return asyncio.run(_dispatch(args, settings, local_mode))
+        loaded = load(args.config)
+        _configure_logging(loaded.settings, server)
+        return asyncio.run(_dispatch(args, loaded))
     except ConfigError as exc:
         return _fail(str(exc), 2)
     except (CliError, StoreError, WeakPassword) as exc:

@@ -13,6 +13,7 @@ from forwarder.store.base import (
     AliasMode,
     AlreadyExists,
     NotFound,
+    clean_note,
     normalize_domain,
     normalize_local_part,
 )
@@ -27,12 +28,10 @@ def _split_address(address: str) -> tuple[str, str]:
     return normalize_local_part(local), normalize_domain(domain)
 
 
-def _targets(raw: list[str], alias_address: str, settings: Settings) -> list[str]:
+def _targets(raw: list[str], settings: Settings) -> list[str]:
     targets: list[str] = []
     for item in raw:
         target = checked(addresses.address, item, "target")
-        if target == alias_address:
-            raise CliError(f"{target} cannot forward to itself")
         if target not in targets:
             targets.append(target)
     if len(targets) > settings.max_targets:
@@ -43,12 +42,15 @@ def _targets(raw: list[str], alias_address: str, settings: Settings) -> list[str
 async def alias_add(args: argparse.Namespace, settings: Settings) -> int:
     local, domain_name = checked(addresses.alias_address, args.address, "alias")
     address = f"{local}@{domain_name}"
-    targets = _targets(args.to, address, settings)
+    targets = _targets(args.to, settings)
     mode = AliasMode(args.mode)
     if mode is AliasMode.ACTIVE and not targets:
         raise CliError("an active alias needs at least one --to TARGET")
     async with opened(settings) as store:
         domain = await find_domain(store, domain_name, args.owner)
+        ours = await addresses.own_address(store, settings.hostname, domain.owner_id, targets)
+        if ours is not None:
+            raise CliError(f"target {ours!r}: {addresses.LOOP}")
         try:
             await store.aliases.create(domain.id, local, targets, mode, args.note, now())
         except AlreadyExists:
@@ -72,7 +74,9 @@ async def alias_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for alias in sorted(aliases, key=lambda a: a.local_part):
         kind = " (catch-all)" if alias.is_catch_all else ""
-        note = f"  # {alias.description}" if alias.description else ""
+        # Cleaned again on the way out: a note stored before notes were cleaned on the way in
+        # must not reach the terminal with its control characters either.
+        note = f"  # {clean_note(alias.description)}" if alias.description else ""
         targets = ", ".join(alias.targets) or "-"
         print(f"{alias.local_part}@{domain.name}{kind}  [{alias.mode.value}]  -> {targets}{note}")
     return 0

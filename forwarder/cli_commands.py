@@ -149,12 +149,23 @@ async def errors(args: argparse.Namespace, settings: Settings) -> int:
     if not entries:
         print(f"no errors for {domain.name} in the last {settings.error_log_days} days")
         return 0
-    for e in entries:  # the store returns newest first
+    for e in entries:  # the store returns the latest activity first
+        last = f" last={e.last_at.isoformat(timespec='seconds')}" if e.count > 1 else ""
         print(
-            f"{e.at.isoformat(timespec='seconds')}  {e.alias}  {e.code} {e.enhanced_code}  "
-            f"{e.reason}  target={e.target_domain or '-'}  sender={e.sender_domain or '-'}"
+            terminal_safe(
+                f"{e.at.isoformat(timespec='seconds')}  {e.alias}  {e.code} {e.enhanced_code}  "
+                f"count={e.count}{last}  {e.reason}  target={e.target_domain or '-'}  "
+                f"sender={e.sender_domain or '-'}"
+            )
         )
     return 0
+
+
+def terminal_safe(text: str) -> str:
+    """Escape what a terminal would act on (C0 and C1 controls such as ESC and U+009B CSI,
+    DEL, bidi overrides, line separators) as ``\\x9b``-style text: the error log holds what
+    mail senders chose (issue 8), and the operator's terminal must only show it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 # ---------------------------------------------------------------------------- ARC key

@@ -1,4 +1,5 @@
-"""The only writer of traffic records: one error log entry per 4xx/5xx reply (DESIGN promise 4).
+"""The only writer of traffic records: an error log entry per 4xx/5xx reply (DESIGN promise 4),
+counted by the store into one row per alias, code, target domain and hour (issue 8).
 
 An entry holds the time, the alias (local part), the SMTP code, the enhanced code, a short
 reason with no address in it, the target's domain and the sender's domain. Nothing else: no
@@ -6,6 +7,11 @@ subject, no message-id, no client IP, no body. It expires ``settings.error_log_d
 was written: the store filters expired entries on read, and the expiry sweeper
 (:mod:`forwarder.sweeper`, run by every server process) removes them. Refusals for domains
 we do not serve write nothing: there is no owner to tell.
+
+Every text field is stripped of characters that are not printable (C0 and C1 controls such
+as ESC and U+009B CSI, DEL, bidi overrides) on the way in: the sender's domain and a refused
+local part are the client's choice, and they reach the owner's page and the operator's
+terminal (issue 8). ``quietmail errors`` escapes them on the way out as well.
 
 A failing store never turns a reply into something else: the write is dropped, with a
 WARNING that names only the reply code.
@@ -24,10 +30,16 @@ from forwarder.store.base import NewErrorLogEntry, Store, StoreError
 log = logging.getLogger(__name__)
 
 
+def printable(text: str) -> str:
+    """``text`` without the characters a terminal or a page would act on or hide."""
+    return "".join(c for c in text if c.isprintable())
+
+
 def domain_of(address: str) -> str:
-    """The domain part of an address, lower case; '' for the null sender or no domain."""
+    """The domain part of an address, lower case, printable characters only; '' for the null
+    sender or no domain."""
     _, sep, domain = address.rpartition("@")
-    return domain.strip().rstrip(".").lower()[:253] if sep else ""
+    return printable(domain).strip().rstrip(".").lower()[:253] if sep else ""
 
 
 def _utcnow() -> datetime:
@@ -59,11 +71,11 @@ class ErrorLogWriter:
         entry = NewErrorLogEntry(
             domain_id=domain_id,
             at=now,
-            alias=alias[:64],
+            alias=printable(alias)[:64],
             code=parsed.code,
             enhanced_code=parsed.enhanced,
-            reason=replies.short_reason(parsed.text),
-            target_domain=target_domain[:253],
+            reason=printable(replies.short_reason(parsed.text)),
+            target_domain=printable(target_domain)[:253],
             sender_domain=domain_of(sender),
             expires_at=now + self._keep,
         )

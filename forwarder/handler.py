@@ -4,7 +4,8 @@ Each hook is short and delegates: ``resolve`` decides a recipient, ``MessagePoli
 the message, ``deliver`` forwards it, ``outcome`` turns the targets' answers into the reply.
 Exceptions become replies here and only here: a store error is ``451 4.3.0``, anything
 unexpected is ``451 4.3.0`` too (never a 5xx the sender would act on). Logs carry counts and
-reply codes only, never an address, subject or IP (DESIGN promise 2).
+reply codes only, never an address, subject or IP, and a forward that succeeded logs nothing
+at all: a line per delivery would be a timestamped record of each message (DESIGN promise 2).
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from forwarder import replies
 from forwarder.abuse import DenyChecks
+from forwarder.checks.dnsbl import BlockLists
+from forwarder.checks.rspamd import Rspamd
 from forwarder.dedup import DeliveredMemory, fingerprint
 from forwarder.deliver import Transport, forward
 from forwarder.errorlog import ErrorLogWriter, domain_of
 from forwarder.outcome import Outcome, decide
 from forwarder.pipeline import Inbound, MessagePolicy
 from forwarder.received import count_received, received_line
-from forwarder.resolve import AliasResolver
+from forwarder.resolve import AliasResolver, Resolution
 from forwarder.routecache import RoutingCache
 from forwarder.settings import Settings
-from forwarder.store.base import StoreError
+from forwarder.store.base import SpamPolicy, StoreError
 from forwarder.transaction import Transaction
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ class RelayHandler:
         memory: DeliveredMemory,
         errors: ErrorLogWriter,
         denylist: DenyChecks,
+        blocklists: BlockLists | None = None,
+        spam: Rspamd | None = None,
     ) -> None:
         self._settings = settings
         self._cache = cache
@@ -51,6 +56,8 @@ class RelayHandler:
         self._memory = memory
         self._errors = errors
         self._denylist = denylist
+        self._blocklists = blocklists
+        self._spam = spam
 
     # The abuse denylist (forwarder/abuse.py) decides at HELO/EHLO and MAIL; logs name the
     # stage and the code, never the name or address.
@@ -76,8 +83,11 @@ class RelayHandler:
             log.info("EHLO answered %s: name on the denylist", replies.DENIED_CLIENT[:3])
             return [replies.DENIED_CLIENT]
         session.host_name = hostname
+        # An MX offers no submission: aiosmtpd lists AUTH (after STARTTLS), which only invites
+        # password guessing; it is left out, and the command is refused (session.py).
+        offered = [r for r in responses[:-1] if not r[4:].upper().startswith("AUTH")]
         # aiosmtpd reads commands one by one, so pipelined commands are safe (RFC 2920).
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return [*offered, "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -85,6 +95,13 @@ class RelayHandler:
         if await self._denylist.sender_denied(address):
             log.info("MAIL answered %s: sender on the denylist", replies.DENIED_SENDER[:3])
             return replies.DENIED_SENDER
+        if self._blocklists is not None:
+            zone = await self._blocklists.domain_listed(
+                session.host_name or "", address.rpartition("@")[2]
+            )
+            if zone is not None:
+                log.info("MAIL answered 550: HELO name or sender domain on a DNS block list")
+                return replies.blocklisted_sender(zone)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.ACCEPTED_SENDER
@@ -100,12 +117,16 @@ class RelayHandler:
             if not envelope.generation_checked:
                 await self._cache.check_generation()
                 envelope.generation_checked = True
-            resolution = await self._resolver.resolve(address)
+            resolution = await self._resolver.resolve(address, envelope.sender)
         except StoreError:
             envelope.refused += 1
             log.warning("RCPT answered %s: store unavailable", replies.STORE_UNAVAILABLE[:3])
             return replies.STORE_UNAVAILABLE
+        if resolution.bounce and envelope.declared_size > self._settings.bounce_max_size:
+            resolution = Resolution(replies.BOUNCE_TOO_BIG)  # by the SIZE declared (RFC 1870)
         if resolution.accepted:
+            if not envelope.fits(resolution):
+                return replies.OTHER_SPAM_POLICY  # not a refusal: the client retries it
             envelope.add(address, resolution)
             return resolution.reply
         envelope.refused += 1
@@ -120,7 +141,8 @@ class RelayHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Transaction) -> str:
         reply = await self._data(session, envelope)
-        log.info("DATA answered %s (%d targets)", reply[:3], len(envelope.targets))
+        if not reply.startswith("2"):  # successes log nothing (DESIGN promise 2)
+            log.info("DATA answered %s (%d targets)", reply[:3], len(envelope.targets))
         return reply
 
     async def handle_exception(self, error: Exception) -> str:
@@ -136,24 +158,38 @@ class RelayHandler:
 
     async def _data(self, session: Session, envelope: Transaction) -> str:
         message = envelope.original_content or b""
+        if envelope.bounce and len(message) > self._settings.bounce_max_size:
+            await self.refused(envelope, replies.BOUNCE_TOO_BIG)  # the bytes, whatever SIZE said
+            return replies.BOUNCE_TOO_BIG
         if count_received(message) > self._settings.max_received_headers:
             await self.refused(envelope, replies.MAIL_LOOP)  # RFC 5321 6.3
             return replies.MAIL_LOOP
         if not envelope.targets:  # only drop-mode aliases: accepted and discarded
             return replies.DELIVERED
         peer = session.peer
-        verdict = await self._policy.inspect(
-            Inbound(
-                client_ip=str(peer[0]) if isinstance(peer, tuple) else "",
-                helo=session.host_name or "",
-                mail_from=envelope.sender,
-                recipients=tuple(envelope.rcpt_tos),
-                message=message,
-            )
+        inbound = Inbound(
+            client_ip=str(peer[0]) if isinstance(peer, tuple) else "",
+            helo=session.host_name or "",
+            mail_from=envelope.sender,
+            recipients=tuple(envelope.rcpt_tos),
+            message=message,
+            smtputf8=envelope.smtp_utf8,
         )
+        verdict = await self._policy.inspect(inbound)
         if verdict.reply is not None:
             await self.refused(envelope, verdict.reply)
             return verdict.reply
+        forwarded = verdict.message
+        policy = envelope.spam or SpamPolicy()
+        if self._spam is not None and policy.enabled:
+            spam = await self._spam.check(
+                inbound.client_ip, inbound.helo, inbound.mail_from, inbound.recipients, message
+            )
+            spam = spam.with_threshold(policy.reject_score)
+            if spam.reply is not None:
+                await self.refused(envelope, spam.reply)
+                return spam.reply
+            forwarded = spam.header() + forwarded
         fp = fingerprint(envelope.sender, message)
         pending = [t for t in envelope.targets if not self._memory.seen(fp, t)]
         if not pending:
@@ -165,7 +201,7 @@ class RelayHandler:
             self._transport,
             verdict.envelope_sender,
             pending,
-            trace + verdict.message,
+            trace + forwarded,
             self._settings.forward_timeout,
         )
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))

@@ -1,4 +1,11 @@
-"""Local mode: the data directory and the secrets generated once into it.
+"""Local mode, and the data directory and the secrets generated once into it.
+
+Local mode is one setting, ``local_mode`` (issue 8: it used to be two guesses, one of them
+"the hostname is localhost", so a production server that forgot ``QUIETMAIL_HOSTNAME`` would
+print every confirmation link, with its address, into its logs). It is on when nothing at all
+is configured, or when set; it means the mail quietmail sends itself is printed to the
+terminal (web.mailer) and a self-signed TLS pair is generated (forwarder.runtime).
+:func:`describe` is the line the server says at start, with the reason.
 
 With no secret configured, quietmail generates each missing one into
 ``<data_dir>/secrets.toml`` (mode 0600) the first time it starts and reuses it afterwards,
@@ -19,6 +26,24 @@ from forwarder.settings import SECRET_FIELDS, ConfigError, Secret, Settings
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.toml"
+
+
+def describe(settings: Settings, nothing_configured: bool) -> str:
+    """Which mode the server runs in, and why (said at start)."""
+    if settings.local_mode:
+        why = (
+            "nothing is configured (no --config file, no QUIETMAIL_* variable)"
+            if nothing_configured
+            else "local_mode is set to true"
+        )
+        return (
+            f"running in local mode because {why}: the mail quietmail sends itself (with its "
+            "links and addresses) is printed here, not sent; never use this in production"
+        )
+    return (
+        "not in local mode (configuration was given): the mail quietmail sends itself goes "
+        "out by SMTP; set QUIETMAIL_LOCAL_MODE=true for a trial on one machine"
+    )
 
 
 def ensure_data_dir(settings: Settings) -> Path:

@@ -25,7 +25,9 @@ def check_password_rules(password: str) -> None:
 
 
 async def hash_password(password: str) -> str:
-    """argon2id takes tens of milliseconds of CPU: run it off the event loop."""
+    """argon2id takes tens of milliseconds of CPU: run it off the event loop, on asyncio's
+    default pool. The relay's mail checks run on a pool of their own (auth/policy.py), so
+    slow checks cannot queue log-ins behind them, nor a flood of log-ins the mail (issue 8)."""
     return await asyncio.to_thread(_hasher.hash, password)
 
 

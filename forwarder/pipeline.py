@@ -9,7 +9,7 @@ real one. Both are real implementations of the same protocol.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class Inbound:
     mail_from: str  # "" for the null sender <>
     recipients: tuple[str, ...]  # the accepted RCPT TO addresses (aliases), normalised
     message: bytes  # the message as received, CRLF line endings, without our Received line
+    smtputf8: bool = False  # MAIL FROM had SMTPUTF8 (RFC 6531): headers may carry UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,13 @@ class Verdict:
 
 class MessagePolicy(Protocol):
     async def inspect(self, inbound: Inbound) -> Verdict: ...
+
+
+@runtime_checkable
+class ClosablePolicy(Protocol):
+    """A policy that holds resources (threads) the relay releases when it stops."""
+
+    async def aclose(self) -> None: ...
 
 
 class BounceAddresses(Protocol):

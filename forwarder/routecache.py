@@ -67,6 +67,17 @@ class RoutingCache:
             lambda: self._store.recipients.get(owner_id, address),
         )
 
+    async def recipients(self, owner_id: str) -> tuple[Recipient, ...]:
+        """Every target of the owner (postmaster@ their domains goes to the first confirmed)."""
+        found = await self._cached(
+            ("recipients", owner_id),
+            lambda: self._load_recipients(owner_id),
+        )
+        return found or ()
+
+    async def _load_recipients(self, owner_id: str) -> tuple[Recipient, ...]:
+        return tuple(await self._store.recipients.list_for_owner(owner_id))
+
     async def _cached(
         self, key: tuple[str, ...], load: Callable[[], Awaitable[T | None]]
     ) -> T | None:

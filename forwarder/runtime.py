@@ -81,13 +81,16 @@ def _web_server(settings: Settings, store: Store) -> _Server:
         log_config=None,  # keep quietmail's logging set-up
         access_log=False,  # access logs would keep client IPs and paths (DESIGN promise 2)
         server_header=False,
+        # Off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS).
+        # The app reads it only from the proxies in web_trusted_proxies (web/app.py).
+        proxy_headers=False,
         timeout_graceful_shutdown=WEB_SHUTDOWN_TIMEOUT,
     )
     return _Server(config)
 
 
-def _local_tls(settings: Settings, local_mode: bool) -> Settings:
-    if not local_mode or settings.tls_cert is not None:
+def _local_tls(settings: Settings) -> Settings:
+    if not settings.local_mode or settings.tls_cert is not None:
         return settings
     from forwarder.tlsconfig import ensure_local_tls
 
@@ -99,12 +102,17 @@ async def run(
     *,
     web: bool,
     smtp: bool,
-    local_mode: bool = False,
+    stored_secrets: bool = False,
+    mode: str = "",
     sweep_interval: float = DEFAULT_INTERVAL,
 ) -> None:
-    """Serve until SIGTERM or SIGINT; raises ConfigError when a listener cannot start."""
+    """Serve until SIGTERM or SIGINT; raises ConfigError when a listener cannot start.
+
+    ``stored_secrets``: some secret comes from the data dir (warned about at start); ``mode``:
+    the line that says whether this is local mode, and why (forwarder.localmode.describe).
+    """
     if smtp:
-        settings = await asyncio.to_thread(_local_tls, settings, local_mode)
+        settings = await asyncio.to_thread(_local_tls, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -121,7 +129,7 @@ async def run(
             web_task = await _start_web(settings, store, stack, listening) if web else None
             if smtp:
                 await _start_relay(settings, store, stack, listening)
-            _log_start(settings, listening, local_mode)
+            _log_start(settings, listening, stored_secrets, mode)
             await _wait_for_stop(stop, web_task)
             log.info("stopping")
     finally:
@@ -179,11 +187,19 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
         await task
 
 
-def _log_start(settings: Settings, listening: list[str], local_mode: bool) -> None:
-    log.info("quietmail listening: %s; database %s", ", ".join(listening), _db_kind(settings))
-    if local_mode:
+def _log_start(settings: Settings, listening: list[str], stored_secrets: bool, mode: str) -> None:
+    if mode:
+        (log.warning if settings.local_mode else log.info)("%s", mode)
+    if not settings.local_mode and not settings.postmaster_address:
         log.warning(
-            "local mode: secrets come from %s/secrets.toml (generated once); set "
+            "postmaster_address is not set: mail to postmaster@%s is refused, though RFC 5321 "
+            "4.5.1 asks for it to be accepted",
+            settings.hostname,
+        )
+    log.info("quietmail listening: %s; database %s", ", ".join(listening), _db_kind(settings))
+    if stored_secrets:
+        log.warning(
+            "secrets come from %s/secrets.toml (generated once); set "
             "QUIETMAIL_SECRET_KEY, QUIETMAIL_SRS_SECRET and QUIETMAIL_ENCRYPTION_KEY in production",
             settings.data_dir,
         )
@@ -191,7 +207,7 @@ def _log_start(settings: Settings, listening: list[str], local_mode: bool) -> No
 
 def _db_kind(settings: Settings) -> str:
     """The backend and, for SQLite, the file; never a MongoDB URL (it may hold a password)."""
-    url = settings.resolved_database_url
+    url = settings.resolved_database_url.reveal()
     if url.startswith("sqlite:"):
         return f"SQLite at {sqlite_path(url)}"
     return "MongoDB"

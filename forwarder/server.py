@@ -16,12 +16,21 @@ import logging
 
 from forwarder import replies
 from forwarder.abuse import DenyChecks
+from forwarder.checks.dnsbl import BlockLists
+from forwarder.checks.rspamd import Rspamd
 from forwarder.dedup import DeliveredMemory
 from forwarder.deliver import ConnectionPool, SmtpTransport, Transport
 from forwarder.errorlog import ErrorLogWriter
 from forwarder.handler import RelayHandler
 from forwarder.limits import ByteBudget, ConnectionLimiter
-from forwarder.pipeline import BounceAddresses, MessagePolicy, NoBounceAddresses, PassThrough
+from forwarder.pipeline import (
+    BounceAddresses,
+    ClosablePolicy,
+    MessagePolicy,
+    NoBounceAddresses,
+    PassThrough,
+)
+from forwarder.refusals import RefusalWindow
 from forwarder.resolve import AliasResolver
 from forwarder.routecache import RoutingCache
 from forwarder.session import RelaySMTP
@@ -49,19 +58,26 @@ class Relay:
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
+        lists = BlockLists(settings)
+        self.blocklists = lists if lists.enabled else None
+        self.spam = Rspamd(settings) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
         self.pool = ConnectionPool()
+        self.policy = policy or PassThrough()
         self.handler = RelayHandler(
             settings,
             self.cache,
             AliasResolver(settings, self.cache, bounces or NoBounceAddresses()),
-            policy or PassThrough(),
+            self.policy,
             transport or SmtpTransport(settings, pool=self.pool),
             self.memory,
             self.errors,
             self.denylist,
+            self.blocklists,
+            self.spam,
         )
-        self.limiter = ConnectionLimiter(settings.max_connections_per_ip)
+        self.limiter = ConnectionLimiter(settings.max_connections_per_ip, settings.max_connections)
+        self.refusals = RefusalWindow(settings.max_refused_per_ip, settings.refused_window)
         self.budget = ByteBudget(settings.inflight_bytes_budget)
         self.connections: set[RelaySMTP] = set()
         self._drained = asyncio.Event()
@@ -131,4 +147,8 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), 2.0)
         await self.pool.close()
+        if self.spam is not None:
+            await self.spam.close()
+        if isinstance(self.policy, ClosablePolicy):  # the checks' threads (auth/policy.py)
+            await self.policy.aclose()
         log.info("SMTP relay stopped")

@@ -2,10 +2,19 @@
 
 - aiosmtpd's own reply texts for size, long lines and idle time are replaced by the named
   replies of :mod:`forwarder.replies` (one place, :data:`_TRANSLATE`);
-- connections beyond ``max_connections_per_ip`` get ``421 4.7.0`` and are closed;
-- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) is greeted with
-  ``554 5.7.1`` instead of 220, then only QUIT is served, everything else gets ``503``
+- connections beyond ``max_connections_per_ip``, or beyond ``max_connections`` in all, get
+  ``421 4.7.0`` and are closed;
+- every RCPT refused with a 5xx counts against ``max_refused_per_connection`` for the whole
+  connection (RSET and a new MAIL do not start it again) and against the client's
+  ``max_refused_per_ip`` window (:mod:`forwarder.refusals`); at either limit the client gets
+  ``421 4.7.0`` and the connection is closed, and while its window is spent a client's new
+  connections get the same ``421`` at once (issue 8: probing aliases and SRS addresses);
+- a client whose IP is on the abuse denylist (:mod:`forwarder.abuse`) or on one of the
+  operator's DNS block lists (:mod:`forwarder.checks.dnsbl`) is greeted with ``554 5.7.1``
+  instead of 220, then only QUIT is served, everything else gets ``503``
   (RFC 5321 3.1), until it quits, idles out or has sent ``_DENIED_COMMANDS`` commands;
+- AUTH is neither advertised (see the handler's EHLO) nor served: an MX has no submission,
+  so the command gets ``502 5.5.1`` (RFC 5321 4.2.4), before TLS and after;
 - source routes (``RCPT TO:<@a,@b:user@c>``) are refused, not silently stripped as aiosmtpd
   would (RFC 5321 4.1.1.3 lets a server refuse them);
 - DATA reserves bytes in the global in-flight budget first (``452 4.3.1`` when spent, RFC
@@ -51,8 +60,10 @@ class RelaySMTP(SMTP):
         self._relay = relay
         self._ip = ""
         self._admitted = False
+        self._refusal = ""  # the 421 for a connection over a limit
         self._counted = False
         self._in_data = False
+        self._refused = 0  # RCPTs refused on this connection, across transactions
         self.last_reply = ""
 
     # ------------------------------------------------------------ replies
@@ -74,7 +85,8 @@ class RelaySMTP(SMTP):
             self._counted = True
             peer = transport.get_extra_info("peername")
             self._ip = str(peer[0]) if isinstance(peer, tuple) else ""
-            self._admitted = self._relay.limiter.acquire(self._ip)
+            refusal = self._relay.limiter.acquire(self._ip)
+            self._admitted, self._refusal = refusal is None, refusal or ""
             self._relay.connections.add(self)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -86,17 +98,27 @@ class RelaySMTP(SMTP):
 
     async def _handle_client(self) -> None:
         if not self._admitted:
-            await self.push(replies.TOO_MANY_CONNECTIONS)
+            await self.push(self._refusal)
+            self.close_with(None)
+            return
+        if self._relay.refusals.blocked(self._ip):
+            await self.push(replies.TOO_MANY_REFUSALS)
             self.close_with(None)
             return
         if await self._relay.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
-            await self._refuse_client()
+            await self._refuse_client(replies.DENIED_CLIENT)
+            return
+        blocklists = self._relay.blocklists
+        zone = await blocklists.client_listed(self._ip) if blocklists else None
+        if zone is not None:
+            log.info("connection answered 554: client on a DNS block list")
+            await self._refuse_client(replies.blocklisted_client(zone))
             return
         await super()._handle_client()
 
-    async def _refuse_client(self) -> None:
-        await self.push(replies.DENIED_CLIENT)
+    async def _refuse_client(self, reply: str) -> None:
+        await self.push(reply)
         for _ in range(_DENIED_COMMANDS):
             try:
                 line = await self._reader.readuntil()
@@ -126,6 +148,9 @@ class RelaySMTP(SMTP):
 
     # ------------------------------------------------------------ commands
 
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push(replies.AUTH_NOT_OFFERED)
+
     async def smtp_MAIL(self, arg: str | None) -> None:
         if self._relay.stopping:
             await self.push(replies.SHUTTING_DOWN)
@@ -137,11 +162,32 @@ class RelaySMTP(SMTP):
         await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return  # cut off: RCPTs pipelined behind the 421 get no answer and no look-up
+        if self._relay.refusals.blocked(self._ip):  # spent on another connection meanwhile
+            await self._cut_off()
+            return
         route = arg[3:] if arg and arg[:3].upper() == "TO:" else ""
         if route and has_source_route(route) and self.envelope and self.envelope.mail_from:
             await self.push(replies.REJECT_SOURCE_ROUTE)
-            return
-        await super().smtp_RCPT(arg)
+        else:
+            await super().smtp_RCPT(arg)
+        if self.last_reply.startswith("5"):
+            await self._count_refusal()
+
+    async def _count_refusal(self) -> None:
+        """Only 5xx refusals count: a 4xx (store down, too many recipients in one
+        transaction) answers no question about a name and is not the client's doing."""
+        self._refused += 1
+        client_spent = self._relay.refusals.add(self._ip)
+        if client_spent or self._refused >= self._relay.settings.max_refused_per_connection:
+            log.info("RCPT answered %s: too many refused recipients", replies.TOO_MANY_REFUSALS[:3])
+            await self._cut_off()
+
+    async def _cut_off(self) -> None:
+        await self.push(replies.TOO_MANY_REFUSALS)
+        if self.transport is not None:
+            self.transport.close()
 
     async def smtp_DATA(self, arg: str | None) -> None:
         envelope = self.envelope

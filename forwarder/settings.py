@@ -63,20 +63,49 @@ class HostPort:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class ListZone:
+    """A DNS block list zone and the answers that mean "listed" (RFC 5782 section 5).
+
+    ``codes`` holds inclusive ranges of IPv4 answers as integers; empty means the default,
+    127.0.0.2 to 127.255.254.255 (127.0.0.1 is never a listing, and list operators answer
+    errors such as "public resolver refused" in 127.255.255.0/24)."""
+
+    zone: str
+    codes: tuple[tuple[int, int], ...] = ()
+
+    def lists(self, answer: str) -> bool:
+        try:
+            value = int(ipaddress.IPv4Address(answer))
+        except ValueError:
+            return False
+        ranges = self.codes or _DEFAULT_LISTED
+        return any(low <= value <= high for low, high in ranges)
+
+
+_DEFAULT_LISTED = ((0x7F000002, 0x7FFFFEFF),)  # 127.0.0.2 .. 127.255.254.255
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything quietmail can be told. Field docs live in config/quietmail.example.toml."""
 
     data_dir: Path = Path("./quietmail-data")
-    database_url: str = ""  # empty: sqlite in data_dir
+    # Empty: SQLite in data_dir. A Secret: a MongoDB URL may carry a password (issue 8).
+    database_url: Secret = field(default_factory=lambda: Secret(""))
     hostname: str = "localhost"
     log_level: str = "INFO"
+    # True when nothing at all is configured (load_settings decides, see local_mode_default);
+    # the value a file or QUIETMAIL_LOCAL_MODE gives always wins.
+    local_mode: bool = False
+    postmaster_address: str = ""  # empty: mail to postmaster@hostname is refused
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_base_url: str = ""  # empty: http://web_host:web_port
+    web_trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
 
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -98,27 +127,43 @@ class Settings:
     inflight_bytes_budget: int = 512 * 1024 * 1024
     idle_timeout: float = 300.0
     max_connections_per_ip: int = 10
+    max_connections: int = 500
+    max_refused_per_connection: int = 20
+    max_refused_per_ip: int = 100
+    refused_window: float = 600.0
     forward_timeout: float = 240.0
     shutdown_grace: float = 30.0
     delivered_memory_days: float = 5.0
     alias_cache_ttl: float = 60.0
 
-    dkim_max_signatures: int = 10
+    max_auth_signatures: int = 15
+    checks_timeout: float = 30.0
+    checks_threads: int = 8
     srs_max_age_days: int = 21
+    bounce_max_size: int = 256 * 1024
     arc_selector: str = "quietmail"
     arc_key_path: Path | None = None  # empty: generated, sealed, in data_dir
 
     error_log_days: int = 7
+
+    dnsbl_zones: tuple[ListZone, ...] = ()
+    dnsbl_domain_zones: tuple[ListZone, ...] = ()
+    dnsbl_timeout: float = 2.0
+    rspamd_url: str = ""  # empty: no rspamd
+    rspamd_timeout: float = 15.0
+    rspamd_fail_open: bool = False
+    spam_min_reject_score: float = 5.0  # bounds for the reject scores domain owners choose
+    spam_max_reject_score: float = 50.0
 
     secret_key: Secret = field(default_factory=lambda: Secret(""))
     srs_secret: Secret = field(default_factory=lambda: Secret(""))
     encryption_key: Secret = field(default_factory=lambda: Secret(""))
 
     @property
-    def resolved_database_url(self) -> str:
+    def resolved_database_url(self) -> Secret:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'quietmail.sqlite3').resolve()}"
+        return Secret(f"sqlite:///{(self.data_dir / 'quietmail.sqlite3').resolve()}")
 
     @property
     def base_url(self) -> str:
@@ -257,10 +302,27 @@ def _nameservers(key: str, raw: object) -> tuple[HostPort, ...]:
     return tuple(servers)
 
 
-def _database_url(key: str, raw: object) -> str:
+def _networks(key: str, raw: object) -> tuple[str, ...]:
+    """Comma-separated (or a TOML list of) IP addresses and CIDR networks, normalised."""
+    items = raw if isinstance(raw, list) else _str(key, raw).split(",")
+    networks: list[str] = []
+    for item in items:
+        text = _str(key, item)
+        if not text:
+            continue
+        try:
+            network = str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"{key}: {text!r} is not an IP address or network") from None
+        if network not in networks:
+            networks.append(network)
+    return tuple(networks)
+
+
+def _database_url(key: str, raw: object) -> Secret:
     text = _str(key, raw)
     if not text:
-        return ""
+        return Secret("")
     parts = urlsplit(text)
     if parts.scheme == "sqlite":
         if not parts.path or parts.path == "/":
@@ -270,7 +332,43 @@ def _database_url(key: str, raw: object) -> str:
             raise ConfigError(f"{key}: a MongoDB URL needs a host (mongodb://HOST/DB)")
     else:
         raise ConfigError(f"{key}: expected sqlite:///PATH or mongodb://..., not {parts.scheme!r}")
-    return text
+    return Secret(text)
+
+
+def _list_zones(key: str, raw: object) -> tuple[ListZone, ...]:
+    """``zone`` or ``zone=CODES``, comma-separated (or a TOML list); CODES is one or more
+    IPv4 answers or ranges ``A..B`` joined by ``;``: ``zen.spamhaus.org=127.0.0.2..127.0.0.11``."""
+    items = raw if isinstance(raw, list) else _str(key, raw).split(",")
+    zones = []
+    for item in items:
+        text = _str(key, item)
+        if not text:
+            continue
+        name, _, codes_text = text.partition("=")
+        zone = _hostname(key, name)
+        codes = []
+        for part in filter(None, (p.strip() for p in codes_text.split(";"))):
+            low, _, high = part.partition("..")
+            try:
+                pair = (int(ipaddress.IPv4Address(low)), int(ipaddress.IPv4Address(high or low)))
+            except ValueError:
+                raise ConfigError(f"{key}: {part!r} is not an IPv4 answer or range A..B") from None
+            if pair[0] > pair[1]:
+                raise ConfigError(f"{key}: {part!r} is an empty range")
+            codes.append(pair)
+        zones.append(ListZone(zone, tuple(codes)))
+    return tuple(zones)
+
+
+def _address(key: str, raw: object) -> str:
+    """An operator's mailbox: LOCAL@HOST, lower case (empty: not set)."""
+    text = _str(key, raw).lower()
+    if not text:
+        return ""
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or any(c.isspace() or c in '<>()[]@",;\\' for c in local):
+        raise ConfigError(f"{key}: {raw!r} is not an address (LOCAL@HOST)")
+    return f"{local}@{_hostname(key, domain)}"
 
 
 def _log_level(key: str, raw: object) -> str:
@@ -289,6 +387,13 @@ def _base_url(key: str, raw: object) -> str:
     if text and urlsplit(text).scheme not in {"http", "https"}:
         raise ConfigError(f"{key}: expected an http:// or https:// URL")
     return text
+
+
+def _max_auth_signatures(key: str, raw: object) -> int:
+    value = _positive_int(key, raw)
+    if value > 100:  # RFC 8617 section 4.2.1: at most 50 ARC sets; DKIM as many again
+        raise ConfigError(f"{key}: {raw!r} is more than 100")
+    return value
 
 
 OUTBOUND_TLS_MODES = ("opportunistic", "policy", "required")
@@ -313,11 +418,14 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "database_url": _database_url,
     "hostname": _hostname,
     "log_level": _log_level,
+    "local_mode": _bool,
+    "postmaster_address": _address,
     "smtp_host": _str,
     "smtp_port": _port,
     "web_host": _str,
     "web_port": _port,
     "web_base_url": _base_url,
+    "web_trusted_proxies": _networks,
     "tls_cert": _optional_path,
     "tls_key": _optional_path,
     "outbound_smarthost": _smarthost,
@@ -336,15 +444,30 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "inflight_bytes_budget": _positive_int,
     "idle_timeout": _positive_float,
     "max_connections_per_ip": _positive_int,
+    "max_connections": _positive_int,
+    "max_refused_per_connection": _positive_int,
+    "max_refused_per_ip": _positive_int,
+    "refused_window": _positive_float,
     "forward_timeout": _positive_float,
     "shutdown_grace": _positive_float,
     "delivered_memory_days": _positive_float,
     "alias_cache_ttl": _positive_float,
-    "dkim_max_signatures": _positive_int,
+    "max_auth_signatures": _max_auth_signatures,
+    "checks_timeout": _positive_float,
+    "checks_threads": _positive_int,
     "srs_max_age_days": _positive_int,
+    "bounce_max_size": _positive_int,
     "arc_selector": _str,
     "arc_key_path": _optional_path,
     "error_log_days": _positive_int,
+    "dnsbl_zones": _list_zones,
+    "dnsbl_domain_zones": _list_zones,
+    "dnsbl_timeout": _positive_float,
+    "rspamd_url": _base_url,
+    "rspamd_timeout": _positive_float,
+    "rspamd_fail_open": _bool,
+    "spam_min_reject_score": _positive_float,
+    "spam_max_reject_score": _positive_float,
     "secret_key": _secret,
     "srs_secret": _secret,
     "encryption_key": _secret,
@@ -401,11 +524,26 @@ def load_settings(
         if key not in _PARSERS:
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
+    values.setdefault("local_mode", local_mode_default(config_file, environ))
     settings = Settings(**values)
+    if settings.spam_min_reject_score > settings.spam_max_reject_score:
+        raise ConfigError("spam_min_reject_score: must not be above spam_max_reject_score")
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("tls_cert: tls_cert and tls_key must be set together")
+    if settings.postmaster_address.rpartition("@")[2] == settings.hostname:
+        # postmaster@hostname would forward to itself (RFC 5321 4.5.1 wants a real mailbox)
+        raise ConfigError("postmaster_address: must be a mailbox elsewhere, not at hostname")
     # Checked here, not at the first delivery: a missing CA file would otherwise turn every
     # delivery that needs verified TLS into a 451.
     if settings.outbound_ca_file is not None and not settings.outbound_ca_file.is_file():
         raise ConfigError(f"outbound_ca_file: {settings.outbound_ca_file} is not a file")
     return settings
+
+
+def local_mode_default(config_file: Path | None, environ: Mapping[str, str]) -> bool:
+    """Local mode unless something is configured: a file, or any QUIETMAIL_* variable. So a
+    server that forgot QUIETMAIL_HOSTNAME is not taken for a trial on someone's laptop."""
+    return config_file is None and not any(
+        name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_")
+        for name in environ
+    )

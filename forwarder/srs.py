@@ -3,17 +3,32 @@
 A forwarded copy leaves with ``MAIL FROM:<SRS0=HHHH=TT=domain=local@our-hostname>`` so that
 SPF at the destination judges *our* hostname, and so that a bounce comes to us, who can
 undo the rewrite. The format is the Guarded scheme of libsrs2 (Shevek, "SRS", 2004) as
-implemented by postsrsd, pysrs and srslib, and matches srslib byte for byte:
+implemented by postsrsd, pysrs and srslib, and matches srslib byte for byte when srslib is
+given the same secret and ``hash_length=HASH_LENGTH``:
 
-- ``HHHH``: the first 4 characters of base64(HMAC-SHA1(secret, lower(hashed text))), where
-  the hashed text is ``TT + domain + local`` for SRS0 and ``first-hop-host + opaque`` for SRS1;
+- ``HHHH``: the first ``HASH_LENGTH`` characters of base64(HMAC-SHA1(secret, lower(hashed
+  text))), where the hashed text is ``TT + domain + local`` for SRS0 and ``first-hop-host +
+  opaque`` for SRS1;
 - ``TT``: days since the epoch modulo 1024, as two base-32 characters (``A-Z2-7``);
 - the original host and local part keep their case; the hash ignores it.
 
 Reversing is stricter than srslib (which accepts a hash of any length): only a full-length
-hash, compared in constant time and case-insensitively like libsrs2, and a timestamp no older
-than ``srs_max_age_days``, under our own hostname. Anything else reverses to ``None``, which
-the relay answers with ``550 5.1.1`` - the reverse path is not an open relay.
+hash, compared in constant time and case-insensitively like libsrs2 (MTAs may lower-case a
+local part), and a timestamp no older than ``srs_max_age_days``, under our own hostname. An
+SRS1 address expires with the first hop's SRS0 address it wraps: our hash covers that opaque
+part, so its timestamp ``TT`` is authenticated by us (issue 8); an SRS1 address whose opaque
+part has no such timestamp is refused. Anything else reverses to ``None``, which the relay
+answers with ``550 5.1.1``, and only a bounce (null sender) is let through at all
+(forwarder/resolve.py): the reverse path is not an open relay.
+
+Why 8 hash characters, not libsrs2's and srslib's default of 4 (issue 8): compared without
+case, base64 has 38 distinct characters, so 4 give ~2.1 million hashes, which one client
+probing one connection at ~2,900 addresses a second ran through in minutes. 8 give ~4.3e12;
+at the refusal limits of forwarder/refusals.py (100 per client per 10 minutes by default) no
+realistic number of clients finds one inside the 21 days an address lives. The length is
+ours alone to choose: bouncing MTAs send back the address they were given, a first hop's
+hash is carried opaque, and srslib, postsrsd and libsrs2 all take a hash length. Bounces to
+4-character addresses issued before the change are refused (550) until they expire.
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ from collections.abc import Callable
 
 from forwarder.settings import Settings
 
-HASH_LENGTH = 4
+HASH_LENGTH = 8
 _DAY = 86400
 _TS_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _TS_SLOTS = 1024  # two base-32 characters
@@ -90,7 +105,7 @@ class SRS:
 
     def reverse(self, address: str) -> str | None:
         """The address a bounce to ``address`` goes to, or None when it is not ours, not
-        signed by our secret, or expired (SRS0 only: SRS1 carries no timestamp)."""
+        signed by our secret, or expired."""
         local, at, host = address.rpartition("@")
         if not at or host.lower().rstrip(".") != self._hostname.lower():
             return None
@@ -98,6 +113,10 @@ class SRS:
         if srs1:
             digest, first_hop, opaque = srs1.groups()
             if not self._hash_ok(digest, first_hop + opaque):
+                return None
+            # The first hop's ``=HHHH=TT=host=local``: its TT is covered by our hash above.
+            inner = _SRS0.fullmatch("SRS0" + opaque)
+            if inner is None or not self._timestamp_ok(inner.group(2)):
                 return None
             return f"SRS0{opaque}@{first_hop}"
         srs0 = _SRS0.fullmatch(local)

@@ -1,7 +1,8 @@
 """The expiry sweeper: removes sessions, error log entries and denylist entries past expiry.
 
 Reads already ignore expired records (store contract); the sweep makes the bytes go away too
-(DESIGN promise 4: an error log entry is not kept beyond its 7 days). MongoDB also expires the
+(DESIGN promise 4: an error log entry is not kept beyond its 7 days); on SQLite each purge that
+removed rows also truncates the WAL, so no copy stays in the -wal file. MongoDB also expires the
 error log with a TTL index; the sweep is harmless there. A database outage is logged as a
 count of failures and retried at the next tick; it never stops the process.
 """

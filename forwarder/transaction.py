@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import Envelope
 
 from forwarder.resolve import Resolution
+from forwarder.store.base import SpamPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,10 @@ class Transaction(Envelope):
         self.refused = 0  # RCPTs refused; they count towards max_recipients too
         self.origins: list[Origin] = []  # accepted RCPTs of our domains (drop included)
         self.targets: dict[str, list[Origin]] = {}  # target -> aliases that lead to it
+        # One spam policy per transaction: the one DATA reply cannot refuse for one recipient
+        # and accept for another, so recipients with another policy are sent separately.
+        self.spam: SpamPolicy | None = None
+        self.bounce = False  # a recipient is an SRS address: the message is a bounce
 
     @property
     def sender(self) -> str:
@@ -35,8 +40,24 @@ class Transaction(Envelope):
         mail_from = self.mail_from or ""
         return "" if mail_from == "<>" else mail_from
 
+    def fits(self, resolution: Resolution) -> bool:
+        """Whether this recipient's spam policy is the transaction's (or it has none yet)."""
+        return not resolution.targets or self.spam in (None, resolution.spam)
+
+    @property
+    def declared_size(self) -> int:
+        """The SIZE given at MAIL (RFC 1870), 0 when none was."""
+        for option in self.mail_options:
+            name, _, value = option.partition("=")
+            if name.upper() == "SIZE" and value.isdigit():
+                return int(value)
+        return 0
+
     def add(self, address: str, resolution: Resolution) -> None:
+        if resolution.targets:
+            self.spam = resolution.spam
         self.rcpt_tos.append(address)
+        self.bounce = self.bounce or resolution.bounce
         origin = Origin(resolution.domain_id, resolution.alias)
         if resolution.domain_id:
             self.origins.append(origin)

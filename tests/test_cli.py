@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from forwarder import replies
+from forwarder.errorlog import ErrorLogWriter
+from forwarder.settings import Settings
 from forwarder.store.base import DenyEntry, DenyKind, NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
 from tests.support.dns_server import DNSServer
@@ -198,9 +201,43 @@ def test_errors_lists_unexpired_newest_first(tmp_path: Path) -> None:
     asyncio.run(_add_errors(tmp_path / "data", "example.test"))
     lines = ok(cli("errors", "example.test")).splitlines()
     assert len(lines) == 2
-    assert "550 5.0.0  mailbox unavailable  target=example.org  sender=sender.test" in lines[0]
-    assert "451 4.0.0  target greylisted" in lines[1]
+    assert (
+        "550 5.0.0  count=1  mailbox unavailable  target=example.org  sender=sender.test"
+        in lines[0]
+    )
+    assert "451 4.0.0  count=1  target greylisted" in lines[1]
     assert "  shop  " in lines[0]
+
+
+async def _flood(data_dir: Path, domain_name: str) -> dict[str, object]:
+    """1000 identical refusals through the real error log writer; the owner's export."""
+    store = SqliteStore(str(data_dir / "quietmail.sqlite3"))
+    await store.open()
+    try:
+        domain = await store.domains.get_by_name(domain_name)
+        assert domain is not None
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        ticks = iter(start + timedelta(seconds=i * 3) for i in range(1000))
+        writer = ErrorLogWriter(store, Settings(), clock=lambda: next(ticks))
+        for _ in range(1000):
+            await writer.record(
+                domain_id=domain.id, alias="probe", reply=replies.REJECT_UNKNOWN_ALIAS,
+                sender="x@prober.test",
+            )  # fmt: skip
+        return await store.export_account(domain.owner_id)
+    finally:
+        await store.close()
+
+
+def test_errors_show_the_count_of_a_refusal_flood(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path / "data")
+    ok(cli("user", "create", "owner@example.net", "--password-stdin", stdin=PASSWORD))
+    ok(cli("domain", "add", "example.test", "--owner", "owner@example.net", "--verified"))
+    exported = asyncio.run(_flood(tmp_path / "data", "example.test"))
+    [line] = ok(cli("errors", "example.test")).splitlines()
+    assert "  probe  550 5.1.1  count=1000 last=" in line and "sender=prober.test" in line
+    [entry] = exported["errors"]  # type: ignore[misc]
+    assert entry["count"] == 1000 and entry["alias"] == "probe"
 
 
 def _read_until(fd: int, marker: bytes, timeout: float = 20.0) -> bytes:
@@ -311,7 +348,12 @@ BAD_INPUT: list[tuple[list[str], dict[str, str], str, int]] = [
      "alias taken@example.test already exists", 1),
     (["alias", "add", "a@example.test", *ELEVEN], {}, "at most 10 targets", 1),
     (["alias", "add", "a@example.test"], {}, "needs at least one --to", 1),
-    (["alias", "add", "a@example.test", "--to", "a@example.test"], {}, "to itself", 1),
+    # Alias loops (issue 8): the one rule the web form and the API use too.
+    (["alias", "add", "a@example.test", "--to", "a@example.test"], {}, "would loop", 1),
+    (["alias", "add", "a@example.test", "--to", "taken@example.test"], {},
+     "target 'taken@example.test': is an address this server receives mail for", 1),
+    (["alias", "add", "a@example.test", "--to", "b@mx.quietmail.test"],
+     {"QUIETMAIL_HOSTNAME": "mx.quietmail.test"}, "would loop", 1),
     (["alias", "add", "no-at-sign", "--to", "me@example.net"], {}, "is not an address", 1),
     (["alias", "add", "a@example.test", "--to", "x@y.test", "--mode", "bounce"], {},
      "invalid choice", 2),

@@ -1,15 +1,19 @@
-"""Local mode: secrets generated once into the data directory, mode 0600, and reused."""
+"""Local mode: one explicit choice said at start, and the secrets generated once into the
+data directory, mode 0600, and reused."""
 
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
+from forwarder.cli import load
 from forwarder.localmode import SECRETS_FILE, ensure_data_dir, with_local_secrets
 from forwarder.settings import SECRET_FIELDS, ConfigError, Secret, Settings
+from web.mailer import ConsoleMailer, OutboundMailer, mailer_for
 
 
 def _mode(path: Path) -> int:
@@ -90,3 +94,59 @@ def test_leftover_temp_file_does_not_widen_the_mode(tmp_path: Path) -> None:
     leftover.chmod(0o644)
     with_local_secrets(Settings(data_dir=tmp_path))
     assert _mode(tmp_path / SECRETS_FILE) == 0o600
+
+
+# ---------------------------------------------------------------------------- the choice
+# Issue 8: local mode used to be chosen silently whenever the hostname was "localhost" (and,
+# elsewhere, whenever a secret was missing), so a production server that forgot
+# QUIETMAIL_HOSTNAME printed every confirmation link, with its address, into its logs.
+
+
+def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> None:
+    for name in list(os.environ):
+        if name.startswith("QUIETMAIL_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # the default ./quietmail-data goes here
+
+
+def test_nothing_configured_is_local_mode_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _environment(monkeypatch, tmp_path)
+    loaded = load(None)
+    assert loaded.settings.local_mode and loaded.stored_secrets
+    assert loaded.mode.startswith("running in local mode because nothing is configured")
+    assert isinstance(mailer_for(loaded.settings), ConsoleMailer)
+
+
+def test_a_forgotten_hostname_is_not_local_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Configured (here: listening on every interface) but QUIETMAIL_HOSTNAME forgotten:
+    the hostname is still "localhost", and the links still go out by mail, not into logs."""
+    _environment(monkeypatch, tmp_path, QUIETMAIL_SMTP_HOST="0.0.0.0")
+    loaded = load(None)
+    assert loaded.settings.hostname == "localhost"
+    assert not loaded.settings.local_mode
+    assert loaded.mode.startswith("not in local mode")
+    assert isinstance(mailer_for(loaded.settings), OutboundMailer)
+
+
+def test_a_config_file_alone_turns_local_mode_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _environment(monkeypatch, tmp_path)
+    config = tmp_path / "q.toml"
+    config.write_text("# nothing set, but a file was given\n")
+    assert not load(config).settings.local_mode
+
+
+def test_local_mode_set_explicitly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _environment(monkeypatch, tmp_path, QUIETMAIL_LOCAL_MODE="true", QUIETMAIL_WEB_PORT="8100")
+    loaded = load(None)
+    assert loaded.settings.local_mode
+    assert loaded.mode.startswith("running in local mode because local_mode is set to true")
+    _environment(monkeypatch, tmp_path, QUIETMAIL_LOCAL_MODE="false")
+    assert not load(None).settings.local_mode

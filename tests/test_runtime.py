@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from forwarder.runtime import _db_kind
-from forwarder.settings import Settings
+from forwarder.settings import Secret, Settings
 from forwarder.store.base import DenyKind, NewErrorLogEntry, Store
 from forwarder.store.mongo import MongoStore
 from forwarder.sweeper import sweep_forever, sweep_once
@@ -96,6 +96,9 @@ def quietmail(tmp_path: Path, command: str, **env: str) -> Iterator[Server]:
 def test_serve_answers_on_configured_ports_and_stops_on_sigterm(tmp_path: Path) -> None:
     web_port, smtp_port = _free_port(), _free_port()
     env = {"QUIETMAIL_WEB_PORT": str(web_port), "QUIETMAIL_SMTP_PORT": str(smtp_port)}
+    # Ports are configuration, so local mode is asked for (nothing configured would be local
+    # mode on its own: tests/test_localmode.py; this test must not bind fixed ports).
+    env["QUIETMAIL_LOCAL_MODE"] = "true"
     with quietmail(tmp_path, "serve", **env) as server:
         server.wait_listening()
         assert server.ports == {"web": web_port, "SMTP": smtp_port}
@@ -110,12 +113,27 @@ def test_serve_answers_on_configured_ports_and_stops_on_sigterm(tmp_path: Path) 
     assert status == 0, server.log
     assert elapsed < STOP_WITHIN
     assert "Traceback" not in server.log
-    assert "local mode" in server.log
+    assert "running in local mode because local_mode is set to true" in server.log
     data = tmp_path / "quietmail-data"
     assert (data / "secrets.toml").stat().st_mode & 0o077 == 0
     for name in ("secret_key", "srs_secret", "encryption_key"):  # no secret in the log
         value = re.search(rf'{name} = "([^"]+)"', (data / "secrets.toml").read_text())
         assert value is not None and value.group(1) not in server.log
+
+
+@pytest.mark.e2e
+def test_configured_server_is_not_in_local_mode_and_says_so(tmp_path: Path) -> None:
+    """Issue 8: configured (ports here) but with the hostname left at "localhost": no local
+    mode, said at start; no self-signed pair; and the missing postmaster_address is named."""
+    with quietmail(tmp_path, "smtp") as server:
+        server.wait_listening()
+        with smtplib.SMTP("127.0.0.1", server.ports["SMTP"], timeout=10) as smtp:
+            assert b"STARTTLS" not in smtp.ehlo()[1]
+        assert server.stop()[0] == 0
+    assert "not in local mode (configuration was given)" in server.log
+    assert "running in local mode" not in server.log
+    assert "postmaster_address is not set" in server.log
+    assert not list((tmp_path / "quietmail-data").glob("*.pem"))
 
 
 @pytest.mark.e2e
@@ -174,8 +192,8 @@ async def _fill_expiring(store: Store, now: datetime) -> None:
     past, future = now - timedelta(seconds=1), now + timedelta(days=1)
     for index, expires in enumerate([past, future]):
         await store.sessions.create(f"h{index}", user.id, now - timedelta(days=2), expires, expires)
-        await store.errors.add(
-            NewErrorLogEntry(domain.id, now, "a", 451, "4.3.0", "r", "", "", expires)
+        await store.errors.add(  # one alias each: the same one would be one counted row
+            NewErrorLogEntry(domain.id, now, f"a{index}", 451, "4.3.0", "r", "", "", expires)
         )
         await store.denylist.add(DenyKind.IP, f"192.0.2.{index}", "abuse", now, expires)
 
@@ -233,6 +251,7 @@ async def test_sweeper_survives_an_unreachable_database(caplog: pytest.LogCaptur
 def test_start_line_names_the_sqlite_file_and_never_a_mongodb_url(tmp_path: Path) -> None:
     default = (tmp_path / "quietmail.sqlite3").resolve()
     assert _db_kind(Settings(data_dir=tmp_path)) == f"SQLite at {default}"
-    assert _db_kind(Settings(database_url="sqlite:///relative/q.db")) == "SQLite at relative/q.db"
-    mongo = Settings(database_url="mongodb://user:secret@db.example/quietmail")
+    relative = Settings(database_url=Secret("sqlite:///relative/q.db"))
+    assert _db_kind(relative) == "SQLite at relative/q.db"
+    mongo = Settings(database_url=Secret("mongodb://user:secret@db.example/quietmail"))
     assert _db_kind(mongo) == "MongoDB"

@@ -28,11 +28,11 @@ def _toml(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_with_nothing_configured() -> None:
     settings = load_settings(environ={})
-    assert settings == Settings()
+    assert settings == Settings(local_mode=True)  # nothing configured: local mode
     assert (settings.smtp_host, settings.smtp_port) == ("127.0.0.1", 2525)
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8000)
-    assert settings.resolved_database_url.startswith("sqlite:///")
-    assert settings.resolved_database_url.endswith("quietmail-data/quietmail.sqlite3")
+    assert settings.resolved_database_url.reveal().startswith("sqlite:///")
+    assert settings.resolved_database_url.reveal().endswith("quietmail-data/quietmail.sqlite3")
 
 
 def test_file_then_environment_wins(tmp_path: Path) -> None:
@@ -84,7 +84,8 @@ def test_the_replaced_tls_verify_key_says_what_replaced_it(tmp_path: Path) -> No
 
 
 def test_test_only_variables_are_ignored() -> None:
-    assert load_settings(environ={"QUIETMAIL_TEST_MONGODB_URI": "mongodb://x"}) == Settings()
+    only_tests = {"QUIETMAIL_TEST_MONGODB_URI": "mongodb://x"}
+    assert load_settings(environ=only_tests) == Settings(local_mode=True)
 
 
 @pytest.mark.parametrize(
@@ -223,7 +224,18 @@ def test_compose_file_runs_quietmail_on_a_one_node_replica_set() -> None:
     assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])
     assert app["depends_on"]["mongo"]["condition"] == "service_healthy"
     settings = load_settings(environ=app["environment"])
-    assert settings.database_url == "mongodb://mongo:27017/quietmail?replicaSet=rs0"
+    assert settings.database_url.reveal() == "mongodb://mongo:27017/quietmail?replicaSet=rs0"
     named = set(compose["volumes"])
     mounted = {v.split(":")[0] for s in (mongo, app) for v in s["volumes"]}
     assert mounted == named == {"mongo-data", "quietmail-data"}
+
+
+def test_database_url_password_never_shows(tmp_path: Path) -> None:
+    """A MongoDB URL carries its password (issue 8); settings print in tracebacks and logs."""
+    url = "mongodb://quietmail:Zq9-db-pass@db.example:27017/quietmail?replicaSet=rs0"
+    settings = load_settings(environ={env_name("database_url"): url})
+    assert settings.database_url.reveal() == url
+    for shown in (repr(settings), str(settings), repr(settings.resolved_database_url)):
+        assert "Zq9-db-pass" not in shown and "db.example" not in shown
+    from_file = load_settings(_toml(tmp_path, f"database_url = '{url}'\n"), environ={})
+    assert "Zq9-db-pass" not in repr(from_file)

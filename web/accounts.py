@@ -1,12 +1,12 @@
 """Sign-up, e-mail verification, log-in (with the optional second factor), log-out, reset.
 
 Answers never tell whether an address has an account: sign-up and reset say the same thing
-either way, and a failed log-in costs one argon2 verification whether the user exists or not.
+either way, a failed log-in costs one argon2 verification whether the user exists or not, and
+no answer waits for the mail it causes (it is sent after, web/mailer.py ``MailQueue``), so
+its timing does not tell either (issue 8, Medium 6).
 """
 
 from __future__ import annotations
-
-import contextlib
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,10 +14,9 @@ from starlette.routing import Route
 
 from forwarder.passwords import hash_password, verify_password
 from forwarder.store.base import AlreadyExists, User
-from web import totp
+from web import devices, totp
 from web.context import ctx_of
 from web.csrf import checked_form
-from web.mailer import MailError
 from web.pages import count_attempt, form_str, message, password_fingerprint, redirect, render
 from web.sessions import current, end, start
 from web.tokens import Purpose, TokenError
@@ -47,9 +46,9 @@ async def signup(request: Request) -> Response:
     try:
         user = await ctx.store.users.create(address, await hash_password(secret), ctx.now())
     except AlreadyExists:
-        await _mail(request, address, "Someone tried to sign up with this address", _EXISTS)
+        _mail(request, address, "Someone tried to sign up with this address", _EXISTS)
         return await message(request, "Check your mail", _CHECK_MAIL)
-    await send_verification(request, user)
+    send_verification(request, user)
     return await message(request, "Check your mail", _CHECK_MAIL)
 
 
@@ -59,19 +58,18 @@ _EXISTS = (
 )
 
 
-async def _mail(request: Request, to: str, subject: str, body: str) -> None:
-    """Send, and say nothing of a failure: the page must not tell whether an account exists,
-    and the person can ask again (log in again, or reset)."""
-    with contextlib.suppress(MailError):
-        await ctx_of(request).mailer.send(to, subject, body)
+def _mail(request: Request, to: str, subject: str, body: str) -> None:
+    """Send after the answer, and say nothing of a failure (it is logged by code): the page
+    must not tell whether an account exists, and the person can ask again."""
+    ctx_of(request).outgoing.send_later(to, subject, body)
 
 
-async def send_verification(request: Request, user: User) -> None:
+def send_verification(request: Request, user: User) -> None:
     ctx = ctx_of(request)
     token = ctx.tokens.make(Purpose.EMAIL_VERIFY, {"u": user.id, "e": user.email})
     link = f"{ctx.settings.base_url}/verify-email?token={token}"
     body = f"Confirm your quietmail account by opening this link:\n\n{link}\n"
-    await _mail(request, user.email, "Confirm your quietmail account", body)
+    _mail(request, user.email, "Confirm your quietmail account", body)
 
 
 async def verify_email_page(request: Request) -> Response:
@@ -116,7 +114,7 @@ async def login(request: Request) -> Response:
     if user is None or not ok:
         return await _login_failed(request, raw_email)
     if user.verified_at is None:
-        await send_verification(request, user)
+        send_verification(request, user)
         text = "Confirm your address first: we have sent the link again."
         return await message(request, "Confirm your e-mail address", text, status=403)
     if user.totp_secret_sealed is not None:
@@ -135,6 +133,7 @@ async def _login_failed(request: Request, raw_email: str) -> Response:
 async def _logged_in(request: Request, user: User) -> Response:
     response = redirect("/domains")
     await start(request, response, user)
+    devices.remember(request, response, user.email)
     return response
 
 
@@ -183,7 +182,7 @@ async def reset_request(request: Request) -> Response:
         link = f"{ctx.settings.base_url}/reset/confirm?token="
         link += ctx.tokens.make(Purpose.PASSWORD_RESET, payload)
         body = f"To choose a new quietmail password, open this link within an hour:\n\n{link}\n"
-        await _mail(request, user.email, "Reset your quietmail password", body)
+        _mail(request, user.email, "Reset your quietmail password", body)
     return await message(request, "Check your mail", _CHECK_MAIL)
 
 
@@ -213,12 +212,29 @@ async def reset(request: Request) -> Response:
         return await render(request, "reset.html", status=400, token=token, error=str(exc))
     await ctx.store.users.set_password(user.id, await hash_password(secret))
     await ctx.store.sessions.delete_for_user(user.id)
+    # A reset is what someone does who lost control of the account: keys made by whoever
+    # had it go too (issue 8, Medium 5). After the sessions, so none can make another.
+    revoked = await revoke_api_keys(request, user)
     if user.verified_at is None:  # the link reached the mailbox: the address is proven
         await ctx.store.users.set_verified(user.id, ctx.now())
-    response = await message(request, "Password changed", "Log in with the new password.")
+    text = "Log in with the new password."
+    if revoked:
+        text += f" Every API key of the account ({revoked}) has been revoked; make new ones "
+        text += "on the account page."
+    response = await message(request, "Password changed", text, link="/login")
     if await current(request) is not None:
         await end(request, response)
+    devices.remember(request, response, user.email)  # the mailbox is proven: a known device
     return response
+
+
+async def revoke_api_keys(request: Request, user: User) -> int:
+    """Delete every API key of ``user``; returns how many there were."""
+    store = ctx_of(request).store
+    revoked = 0
+    for key in await store.api_keys.list_for_user(user.id):
+        revoked += await store.api_keys.delete(user.id, key.id)
+    return revoked
 
 
 routes = [

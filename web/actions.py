@@ -7,17 +7,26 @@ ids cannot be probed.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from forwarder import dnsrecords
-from forwarder.store.base import Alias, AliasMode, AlreadyExists, Domain, NotFound, User
+from forwarder import addresses, dnsrecords
+from forwarder.store.base import (
+    Alias,
+    AliasMode,
+    AlreadyExists,
+    Domain,
+    NotFound,
+    SpamPolicy,
+    User,
+)
 from web.context import AppContext
 from web.errors import AppError
 from web.mailer import MailError
 from web.tokens import Purpose
-from web.validation import is_object_id
+from web.validation import InputError, is_object_id, spam_score
 
 
 def not_found(what: str) -> AppError:
@@ -118,6 +127,24 @@ class SavedAlias:
     unsent: tuple[str, ...]  # targets whose confirmation message could not be sent now
 
 
+async def set_spam_policy(
+    ctx: AppContext, domain: Domain, enabled: bool, reject: object, catch_all: object
+) -> Domain:
+    """The owner's spam filtering choice for ``domain`` (issue 10), scores within the
+    operator's bounds; the page and the API both come here."""
+    low, high = ctx.settings.spam_min_reject_score, ctx.settings.spam_max_reject_score
+    policy = SpamPolicy(
+        enabled,
+        spam_score(reject, low, high, "reject_score"),
+        spam_score(catch_all, low, high, "catch_all_reject_score"),
+    )
+    try:
+        await ctx.store.domains.set_spam_policy(domain.id, policy)
+    except NotFound:
+        raise not_found("domain") from None
+    return dataclasses.replace(domain, spam=policy)
+
+
 async def create_alias(
     ctx: AppContext,
     user: User,
@@ -127,6 +154,7 @@ async def create_alias(
     mode: AliasMode,
     description: str,
 ) -> SavedAlias:
+    await _refuse_own_addresses(ctx, user, targets)
     try:
         alias = await ctx.store.aliases.create(
             domain.id, local_part, targets, mode, description, ctx.now()
@@ -147,6 +175,8 @@ async def update_alias(
     mode: AliasMode | None,
     description: str | None,
 ) -> SavedAlias:
+    if targets is not None:
+        await _refuse_own_addresses(ctx, user, targets)
     try:
         updated = await ctx.store.aliases.update(
             alias.id, targets=targets, mode=mode, description=description
@@ -154,6 +184,13 @@ async def update_alias(
     except NotFound:
         raise not_found("alias") from None
     return SavedAlias(updated, await ensure_recipients(ctx, user, updated.targets))
+
+
+async def _refuse_own_addresses(ctx: AppContext, user: User, targets: Sequence[str]) -> None:
+    """The one rule against alias loops (forwarder.addresses.own_address), as the CLI runs it."""
+    ours = await addresses.own_address(ctx.store, ctx.settings.hostname, user.id, targets)
+    if ours is not None:
+        raise InputError("targets", f"{ours} {addresses.LOOP}")
 
 
 async def ensure_recipients(

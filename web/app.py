@@ -6,7 +6,8 @@ are JSON ``{"error", "message"}``, for pages an HTML page with the same status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
@@ -28,9 +30,10 @@ from web.api import aliases as api_aliases
 from web.api import domains as api_domains
 from web.api.common import error_response
 from web.api.keys import Unauthorized
+from web.body_limit import BodyLimitMiddleware, BodyTooLarge
 from web.context import AppContext, Clock, ctx_of, make_templates, utc_now
 from web.errors import AppError
-from web.mailer import Mailer, mailer_for
+from web.mailer import Mailer, MailQueue, mailer_for
 from web.openapi import openapi_document
 from web.pages import message, redirect, render
 from web.ratelimit import Policy, RateLimited, RateLimits
@@ -86,6 +89,8 @@ async def _on_exception(request: Request, exc: Exception) -> Response:
     if isinstance(exc, Unauthorized):
         text = "a valid API key is needed: Authorization: Bearer qm_..."
         return error_response(401, "unauthorized", text, {"www-authenticate": "Bearer"})
+    if isinstance(exc, BodyTooLarge):
+        return await _error(request, 413, "too_large", str(exc), "Too large")
     if isinstance(exc, RateLimited):
         retry = str(exc.retry_after)
         return await _error(request, 429, "rate_limited", str(exc), **{"retry-after": retry})
@@ -122,6 +127,22 @@ def _routes() -> list[BaseRoute]:
     ]
 
 
+def _middleware(settings: Settings, https: bool) -> list[Middleware]:
+    """Outermost first. The client address is the TCP peer's unless that peer is a proxy
+    the operator named in web_trusted_proxies (issue 8, Medium 3: uvicorn believed
+    X-Forwarded-For from loopback by default, so behind a proxy that passed the header on,
+    every client chose its own IP for the rate limits). runtime.py turns uvicorn's own
+    handling off; this is the only place the header is read."""
+    middleware = [
+        Middleware(BodyLimitMiddleware),
+        Middleware(SecurityHeadersMiddleware, https=https),
+    ]
+    if settings.web_trusted_proxies:
+        trusted = list(settings.web_trusted_proxies)
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
+    return middleware
+
+
 def create_app(
     settings: Settings,
     store: Store,
@@ -136,10 +157,12 @@ def create_app(
     ``mailer`` defaults to :func:`web.mailer.mailer_for`; ``resolver_factory`` to
     ``make_async_resolver(settings)``; ``clock`` to UTC now.
     """
+    mailer = mailer if mailer is not None else mailer_for(settings)
     ctx = AppContext(
         settings=settings,
         store=store,
-        mailer=mailer if mailer is not None else mailer_for(settings),
+        mailer=mailer,
+        outgoing=MailQueue(mailer),
         clock=clock,
         tokens=Tokens(settings.secret_key, clock),
         limits=RateLimits(derive_key(settings.secret_key, b"rate-limit-v1"), rate_policies),
@@ -151,13 +174,20 @@ def create_app(
         exc: _on_exception
         for exc in (
             AppError, InputError, InvalidValue, TokenError, Unauthorized, RateLimited,
-            LoginRequired, StoreUnavailable, HTTPException,
+            LoginRequired, StoreUnavailable, HTTPException, BodyTooLarge,
         )
     }  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await ctx.outgoing.drain(grace=settings.shutdown_grace)  # mail the pages promised
+
     app = Starlette(
         routes=_routes(),
-        middleware=[Middleware(SecurityHeadersMiddleware, https=ctx.https)],
+        middleware=_middleware(settings, ctx.https),
         exception_handlers=handlers,
+        lifespan=lifespan,
     )
     app.state.ctx = ctx
     return app

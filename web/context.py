@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 from forwarder.crypto import Sealer
 from forwarder.settings import Settings
 from forwarder.store.base import Store
-from web.mailer import Mailer
+from web.mailer import Mailer, MailQueue
 from web.ratelimit import RateLimits
 from web.tokens import Tokens
 
@@ -32,7 +32,8 @@ def utc_now() -> datetime:
 class AppContext:
     settings: Settings
     store: Store
-    mailer: Mailer
+    mailer: Mailer  # for mail whose failure the page reports (target confirmations)
+    outgoing: MailQueue  # for mail sent after the answer (sign-up, reset: web/accounts.py)
     clock: Clock
     tokens: Tokens
     limits: RateLimits

@@ -13,7 +13,7 @@ from web.context import ctx_of
 from web.csrf import checked_form
 from web.pages import form_str, redirect, render
 from web.sessions import require
-from web.validation import domain_name
+from web.validation import domain_name, number_text
 
 
 async def list_domains(request: Request) -> Response:
@@ -45,6 +45,8 @@ async def _domain_page(
         aliases=sorted(aliases, key=lambda a: (a.is_catch_all, a.local_part)),
         recipients=recipients,
         max_targets=ctx.settings.max_targets,
+        spam_bounds=(ctx.settings.spam_min_reject_score, ctx.settings.spam_max_reject_score),
+        rspamd=bool(ctx.settings.rspamd_url),
     )
 
 
@@ -60,6 +62,21 @@ async def verify_domain(request: Request) -> Response:
     domain = await actions.claimed_domain(ctx_of(request), me.user, request.path_params["id"])
     result = await actions.verify_domain(ctx_of(request), domain)
     return await _domain_page(request, me.user, result.domain, result.checks)
+
+
+async def spam_policy(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    await actions.set_spam_policy(
+        ctx,
+        domain,
+        form_str(form, "enabled") == "1",
+        number_text(form_str(form, "reject_score"), "reject_score"),
+        number_text(form_str(form, "catch_all_reject_score"), "catch_all_reject_score"),
+    )
+    return redirect(f"/domains/{domain.id}?notice=spam-saved")
 
 
 async def delete_domain(request: Request) -> Response:
@@ -84,6 +101,7 @@ routes = [
     Route("/domains", add_domain, methods=["POST"]),
     Route("/domains/{id}", show_domain, methods=["GET"]),
     Route("/domains/{id}/verify", verify_domain, methods=["POST"]),
+    Route("/domains/{id}/spam", spam_policy, methods=["POST"]),
     Route("/domains/{id}/delete", delete_domain, methods=["POST"]),
     Route("/domains/{id}/errors", error_log, methods=["GET"]),
 ]

@@ -9,6 +9,7 @@ into a page elsewhere, in one place:
     web.tokens.TokenError                -> 400 invalid_token ("Link not valid")
     web.api.keys.Unauthorized            -> 401 unauthorized (API only)
     web.ratelimit.RateLimited            -> 429 rate_limited, with Retry-After
+    web.body_limit.BodyTooLarge          -> 413 too_large
     web.sessions.LoginRequired           -> 303 to /login
     forwarder.store.base.StoreUnavailable -> 503 store_unavailable
 """

@@ -4,17 +4,23 @@ Three implementations of one small protocol:
 
 - :class:`OutboundMailer` hands the message to the relay's outbound path
   (``forwarder.deliver.send_system_mail``), imported lazily so the web app loads without it.
-- :class:`ConsoleMailer` is for local mode with no outbound path: it prints the message
-  (which carries the link) to the server's console, where the person running
-  ``quietmail serve`` on their own machine reads it. Nothing is written to a file.
+- :class:`ConsoleMailer` is for local mode: it prints the message (which carries the link) to
+  the server's console, where the person running ``quietmail serve`` on their own machine
+  reads it. Nothing is written to a file.
 - :class:`OutboxMailer` keeps messages in a list; tests read the links from it.
 
-The rule (:func:`mailer_for`): local mode means ``hostname == "localhost"`` and no
-``outbound_smarthost``; then the console mailer is used, otherwise the outbound one.
+:class:`MailQueue` sends the sign-up and reset messages after the answer has gone, so no
+answer waits for the mail (issue 8, Medium 6: a reset for an existing account took 8.0 ms
+against 3.1 ms for an unknown address, because only the first sent mail).
+
+The rule (:func:`mailer_for`): the console mailer in local mode (the ``local_mode`` setting,
+the one definition: forwarder/localmode.py), the outbound one otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,9 +30,19 @@ from typing import Protocol, TextIO
 
 from forwarder.settings import Settings
 
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 256  # messages waiting to be sent; a flood past this is dropped, not queued
+
 
 class MailError(Exception):
-    """The message could not be handed over; the page says so and the user can retry."""
+    """The message could not be handed over; the page says so and the user can retry.
+    ``code`` says why in a form fit for a log line: SMTP codes or an error's class name,
+    never an address or a server's text."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Mailer(Protocol):
@@ -57,7 +73,14 @@ class OutboundMailer:
         try:
             await deliver.send_system_mail(self._settings, to, message)
         except Exception as exc:  # any delivery failure becomes one error the page can show
-            raise MailError("the message could not be sent; try again later") from exc
+            raise MailError("the message could not be sent; try again later", _code(exc)) from exc
+
+
+def _code(exc: Exception) -> str:
+    result = getattr(exc, "result", None)  # deliver.SystemMailError carries the answer
+    if result is not None:
+        return f"{result.code} {result.enhanced}".strip()
+    return type(exc).__name__
 
 
 class ConsoleMailer:
@@ -96,9 +119,50 @@ class OutboxMailer:
         raise LookupError(f"nothing was sent to {to}")
 
 
-def is_local_mode(settings: Settings) -> bool:
-    return settings.outbound_smarthost is None and settings.hostname == "localhost"
+class MailQueue:
+    """Sends messages in tasks it keeps, so a page can answer before the mail has gone.
+
+    A failure is logged at WARNING with its code only (no address: DESIGN promise 4 keeps
+    addresses out of logs); the person asks again. :meth:`drain` is awaited when the app
+    shuts down, so a message whose page said "on its way" is not lost to a restart.
+    """
+
+    def __init__(self, mailer: Mailer, *, max_pending: int = MAX_PENDING) -> None:
+        self.mailer = mailer
+        self._max_pending = max_pending
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def send_later(self, to: str, subject: str, body: str) -> None:
+        if len(self._pending) >= self._max_pending:
+            log.warning("web mail dropped: %d messages are waiting already", len(self._pending))
+            return
+        task = asyncio.create_task(self._send(to, subject, body))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _send(self, to: str, subject: str, body: str) -> None:
+        try:
+            await self.mailer.send(to, subject, body)
+        except MailError as exc:
+            log.warning("web mail not sent: %s", exc.code or "unknown")
+        except Exception as exc:  # a task's error would otherwise only reach asyncio's log
+            log.warning("web mail not sent: %s", type(exc).__name__)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for every message being sent; past ``grace`` seconds the rest are cancelled."""
+        while self._pending:
+            _, waiting = await asyncio.wait(set(self._pending), timeout=grace)
+            if waiting:
+                for task in waiting:
+                    task.cancel()
+                await asyncio.wait(waiting)
+                log.warning("web mail not sent: %d cancelled at shutdown", len(waiting))
+                return
 
 
 def mailer_for(settings: Settings) -> Mailer:
-    return ConsoleMailer() if is_local_mode(settings) else OutboundMailer(settings)
+    return ConsoleMailer() if settings.local_mode else OutboundMailer(settings)

@@ -23,8 +23,9 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or invalid API key (unauthorized)",
         403: "Refused (wrong_password)",
         404: "No such object, or it belongs to another account (not_found)",
-        409: "Name taken (domain_in_use, domain_exists, alias_exists), or the domain was "
-        "verified by another account first (domain_verified_elsewhere)",
+        409: "Name taken (domain_in_use, domain_exists, alias_exists), the domain was "
+        "verified by another account first (domain_verified_elsewhere), or the target is "
+        "still listed by aliases (target_in_use; the message says how many)",
         413: "Body too large (too_large)",
         422: "Input refused by validation (invalid_input)",
         429: "Too many password attempts for the account or from this client (rate_limited); "
@@ -55,11 +56,24 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Domain": {
         "type": "object",
-        "required": ["id", "name", "verified", "verified_at", "created_at"],
+        "required": ["id", "name", "verified", "verified_at", "created_at", "spam"],
         "properties": {
             "id": _STR, "name": _STR, "verified": {"type": "boolean"},
-            "verified_at": _TIME, "created_at": _TIME,
+            "verified_at": _TIME, "created_at": _TIME, "spam": _ref("SpamPolicy"),
             "dns_records": {"type": "array", "items": _ref("DnsRecord")},
+        },
+    },
+    "SpamPolicy": {
+        "type": "object",
+        "required": ["enabled", "reject_score", "catch_all_reject_score"],
+        "additionalProperties": False,
+        "properties": {
+            "enabled": {"type": "boolean", "description": "Check mail with rspamd"},
+            "reject_score": {"type": ["number", "null"], "description": (
+                "Refuse at or above this score (null: rspamd's reject action decides); "
+                "within the operator's bounds, 422 otherwise")},
+            "catch_all_reject_score": {"type": ["number", "null"], "description": (
+                "The same for the catch-all alias (null: as reject_score)")},
         },
     },
     "DnsRecord": {
@@ -123,11 +137,23 @@ _SCHEMAS: dict[str, Any] = {
             "description": {"type": "string", "maxLength": 500},
         },
     },
+    "Target": {
+        "type": "object",
+        "properties": {
+            "id": _STR, "address": {"type": "string", "format": "email"},
+            "confirmed": {"type": "boolean"},
+            "aliases": {"type": "integer", "minimum": 0,
+                        "description": "how many of your aliases forward to it"},
+        },
+    },
     "ErrorLogEntry": {
         "type": "object",
         "properties": {
             "at": _TIME, "alias": _STR, "code": {"type": "integer"}, "enhanced_code": _STR,
             "reason": _STR, "target_domain": _STR, "sender_domain": _STR, "expires_at": _TIME,
+            "count": {"type": "integer", "minimum": 1, "description":
+                      "entries counted in this row: same alias, code and target domain, one hour"},
+            "last_at": _TIME,
         },
     },
 }  # fmt: skip
@@ -183,6 +209,12 @@ def _paths() -> dict[str, Any]:
                     "errors": {"type": "array", "items": _ref("ErrorLogEntry")}}}, "Entries"),
                 **_errors(404)}},
         },
+        "/domains/{domain_id}/spam": {
+            "parameters": domain,
+            "put": {"summary": "Spam filtering for the domain: on or off, reject scores",
+                    "requestBody": _body(_ref("SpamPolicy")), "responses": {
+                "200": _json(_ref("Domain"), "The domain"), **_errors(400, 404, 413, 422)}},
+        },
         "/domains/{domain_id}/aliases": {
             "parameters": domain,
             "get": {"summary": "Aliases of a domain", "responses": {
@@ -202,6 +234,18 @@ def _paths() -> dict[str, Any]:
                 "200": _json(_ref("SavedAlias"), "Changed"), **_errors(400, 404, 413, 422)}},
             "delete": {"summary": "Delete an alias", "responses": {
                 "204": {"description": "Deleted"}, **_errors(404)}},
+        },
+        "/targets": {
+            "get": {"summary": "Your target addresses", "responses": {
+                "200": _json({"type": "object", "properties": {
+                    "targets": {"type": "array", "items": _ref("Target")}}}, "Targets"),
+                **_errors()}},
+        },
+        "/targets/{target_id}": {
+            "parameters": [_id_param("target_id")],
+            "delete": {"summary": "Remove a target address no alias forwards to (unconfirmed "
+                       "ones that no alias uses go by themselves)", "responses": {
+                "204": {"description": "Removed"}, **_errors(404, 409)}},
         },
         "/account/export": {
             "get": {"summary": "Everything stored about the account", "responses": {

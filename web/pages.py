@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from forwarder.crypto import derive_key, keyed_hash
 from forwarder.passwords import verify_password
 from forwarder.store.base import User
+from web import devices
 from web.context import ctx_of
 from web.csrf import token_for
 from web.sessions import current
@@ -19,9 +20,13 @@ NOTICES = {
     "domain-added": "Domain added. Publish the records below, then press Check DNS.",
     "domain-deleted": "Domain deleted, with its aliases and error log.",
     "alias-saved": "Alias saved.",
+    "spam-saved": "Spam filtering saved. The mail server applies it within a minute.",
     "alias-deleted": "Alias deleted.",
     "password-changed": "Password changed. Every other session has been logged out.",
+    "password-changed-keys-revoked": "Password changed. Every other session has been logged "
+    "out and every API key revoked.",
     "key-revoked": "API key revoked.",
+    "target-removed": "Target address removed.",
     "totp-disabled": "Two-factor authentication is off.",
     "logged-out": "You are logged out.",
     "mail-failed": "Alias saved, but a confirmation message could not be sent, so that target "
@@ -59,15 +64,19 @@ def client_ip(request: Request) -> str:
 
 async def count_attempt(request: Request, action: str, address: object) -> None:
     """Count one ``action`` ("login", "signup", "reset") from this client and for the account
-    of ``address``, normalised first (web/ratelimit.py); raises RateLimited when spent."""
-    await ctx_of(request).limits.hit(action, client_ip(request), address)
+    of ``address``, normalised first (web/ratelimit.py); raises RateLimited when spent. A
+    log-in from a browser with the account's device cookie counts under that device instead
+    of the account (web/devices.py)."""
+    device = devices.device_for(request, address) if action == "login" else None
+    await ctx_of(request).limits.hit(action, client_ip(request), address, device=device)
 
 
 async def password_matches(request: Request, user: User, secret: str) -> bool:
     """A password re-check (password change, account deletion, second-factor settings, the
-    API's account deletion), counted under the "login" limit of this account and client
-    before the argon2 verification: re-checks are as rate-limited as log-ins."""
-    await count_attempt(request, "login", user.email)
+    API's account deletion) by a logged-in session or an API key, counted before the argon2
+    verification under the "recheck" limit of this account and client: its own budget, so
+    failed log-ins of strangers do not block the owner's re-checks (issue 8, Medium 4)."""
+    await ctx_of(request).limits.hit("recheck", client_ip(request), user.email)
     return await verify_password(user.password_hash, secret)
 
 

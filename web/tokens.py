@@ -25,6 +25,7 @@ class Purpose(enum.Enum):
     LOGIN_TOTP = ("login-second-factor", 300)  # between the password step and the code step
     TOTP_SETUP = ("totp-setup", 900)
     FORM = ("logged-out-form", 2 * 3600)  # CSRF token of logged-out forms
+    DEVICE = ("device-cookie", 180 * 24 * 3600)  # web/devices.py
 
     @property
     def salt(self) -> str:

@@ -127,11 +127,16 @@ async def totp_enable(request: Request) -> Response:
 
 
 async def totp_disable(request: Request) -> Response:
+    """Turn TOTP off: needs the password and a current code or a recovery code (issue 8: with
+    the password alone, whoever learnt it could strip the second factor it exists to add)."""
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
     if not await password_matches(request, me.user, form_str(form, "password")):
         return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
+    if not await check_second_factor(request, me.user, form_str(form, "code")):
+        text = "That code is not right, or was used already: enter the code your app shows now."
+        return await message(request, "Not changed", text, status=400, link="/account")
     await ctx.store.users.set_totp(me.user.id, None, [])
     return redirect("/account?notice=totp-disabled")
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from forwarder import addresses
 from forwarder.passwords import WeakPassword, check_password_rules
-from forwarder.store.base import AliasMode
+from forwarder.store.base import AliasMode, clean_note
 
 MAX_DESCRIPTION = 500
 MAX_NAME = 100
@@ -90,6 +90,10 @@ def mode(value: object, field: str = "mode") -> AliasMode:
 
 
 def description(value: object, field: str = "description") -> str:
+    """An alias's note. Control characters (C0, DEL, C1) are removed rather than refused, by
+    the rule the store applies to every note, the CLI's too (``clean_note``)."""
+    if type(value) is str and len(value) <= MAX_DESCRIPTION:
+        value = clean_note(value, field)
     return text(value, field, max_length=MAX_DESCRIPTION, required=False)
 
 
@@ -114,3 +118,26 @@ def only_keys(data: dict[str, object], allowed: Iterable[str]) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
         raise InputError(extra[0], "is not a known field")
+
+
+def spam_score(value: object, low: float, high: float, field: str) -> float | None:
+    """An owner's reject score: None for rspamd's own decision, else a number within the
+    operator's bounds (a JSON number; forms go through :func:`number_text` first)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(field, "must be a number or null")
+    number = float(value)
+    if not low <= number <= high:  # also refuses NaN
+        raise InputError(field, f"must be from {low:g} to {high:g}")
+    return number
+
+
+def number_text(value: str, field: str) -> float | None:
+    """A form's number field: empty is None, else the number typed."""
+    if not value.strip():
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise InputError(field, "must be a number") from None

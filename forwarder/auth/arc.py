@@ -5,16 +5,23 @@ the next instance, signed with our key as ``d=<hostname> s=<arc_selector>``. dki
 ``arc_sign`` takes the results to carry and the chain status ``cv=`` from *our*
 Authentication-Results header (the one with our authserv-id), so that header must be on the
 message, with ``arc=none|pass|fail`` from :meth:`ArcSealer.validate`, before sealing.
-Both directions are RSA work with blocking key look-ups: they run in a worker thread.
-Sealing signs through OpenSSL (:mod:`forwarder.auth.arc_signer`), not dkimpy's pure-Python
-RSA; the key is loaded once, in the first sealing thread (OpenSSL checks the key on loading,
-which takes tens of milliseconds for 2048 bits).
+Both directions are RSA work with blocking key look-ups: they run in a worker thread of the
+checks' executor. Sealing signs through OpenSSL (:mod:`forwarder.auth.arc_signer`), and
+validation vets each key and verifies through OpenSSL (:mod:`forwarder.auth.verifier`), not
+dkimpy's pure-Python RSA; the signing key is loaded once, in the first sealing thread
+(OpenSSL checks the key on loading, which takes tens of milliseconds for 2048 bits).
+
+The number of ARC sets is counted (:func:`count_arc_sets`) with the DKIM signatures before
+any of this runs: validating ``n`` sets costs ``2n`` signatures and, in dkimpy, time that
+grows with ``n`` squared (every set re-reads every ARC field).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterable
+from concurrent.futures import Executor
 
 import dkim
 import dns.resolver
@@ -24,33 +31,63 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from forwarder.auth.arc_signer import arc_sign
 from forwarder.auth.dkim import TxtLookup, quiet_logger
 from forwarder.auth.keys import ArcKey
-from forwarder.auth.results import MethodResult
+from forwarder.auth.results import MethodResult, field_name
+from forwarder.auth.verifier import KeyCache, OpensslARC
 
 # RFC 8617 section 4.4: cv of the chain that arrived. dkimpy says None for a chain that an
 # earlier hop already marked failed: for us that is a failed chain too.
 _CV = {dkim.CV_Pass: "pass", dkim.CV_Fail: "fail", dkim.CV_None: "none"}
+_ARC_FIELDS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
+
+
+def count_arc_sets(fields: Iterable[bytes]) -> int:
+    """How many ARC sets a header section (``split_message``) claims: the most numerous of
+    the three ARC fields, since each set has one of each (RFC 8617 section 4.1)."""
+    counts = dict.fromkeys(_ARC_FIELDS, 0)
+    for f in fields:
+        name = field_name(f)
+        if name in counts:
+            counts[name] += 1
+    return max(counts.values())
 
 
 class ArcSealer:
-    def __init__(self, resolver: dns.resolver.Resolver, key: ArcKey, authserv_id: str) -> None:
+    """``executor`` runs the blocking parts (None: asyncio's default one); ``keys`` caches
+    parsed public keys (shared with DKIM)."""
+
+    def __init__(
+        self,
+        resolver: dns.resolver.Resolver,
+        key: ArcKey,
+        authserv_id: str,
+        *,
+        keys: KeyCache | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self._resolver = resolver
         self._key = key
         self._authserv_id = authserv_id
+        self._keys = keys if keys is not None else KeyCache()
+        self._executor = executor
         self._logger = quiet_logger("quietmail.arc")
         self._rsa_key: rsa.RSAPrivateKey | None = None
         self._loading = threading.Lock()
 
-    async def validate(self, message: bytes) -> MethodResult:
-        return await asyncio.to_thread(self.validate_blocking, message)
+    async def validate(self, message: bytes, deadline: float | None = None) -> MethodResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.validate_blocking, message, deadline)
 
-    def validate_blocking(self, message: bytes) -> MethodResult:
+    def validate_blocking(self, message: bytes, deadline: float | None = None) -> MethodResult:
         """``arc=pass|fail|none``, or ``temperror`` when a key look-up of ours timed out or
         failed: dkimpy calls that a failed chain, and sealing ``cv=fail`` over it would end
-        the sender's chain for good (RFC 8617 section 5.2), so the caller asks for a retry."""
-        lookup = TxtLookup(self._resolver)
+        the sender's chain for good (RFC 8617 section 5.2), so the caller asks for a retry.
+        A refused key (``KeyRefused``) fails the chain."""
+        lookup = TxtLookup(self._resolver, deadline)
         try:
-            cv, _, _ = dkim.arc_verify(message, logger=self._logger, dnsfunc=lookup, minkey=1024)
-        except Exception:  # dkimpy cannot parse the message (IndexError, MessageFormatError)
+            # what dkim.arc_verify does, with the OpenSSL verifier
+            checker = OpensslARC(message, self._keys, logger=self._logger, minkey=1024)
+            cv, _, _ = checker.verify(dnsfunc=lookup)
+        except Exception:  # a DKIMException, a refused key, or a message dkimpy cannot parse
             cv = dkim.CV_Fail
         if lookup.temperror:
             return MethodResult("arc", "temperror")
@@ -60,7 +97,8 @@ class ArcSealer:
         """The new ARC set's header fields (CRLF-ended, ARC-Seal first) to put on top of
         ``message``, or ``[]`` when dkimpy finds no chain to extend (our results header is
         missing, or an earlier hop ended the chain)."""
-        return await asyncio.to_thread(self.seal_blocking, message)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.seal_blocking, message)
 
     def seal_blocking(self, message: bytes, timestamp: int | None = None) -> list[bytes]:
         """``timestamp`` (seconds, ``t=``) defaults to now; tests fix it."""

@@ -1,9 +1,11 @@
 """DKIM verification (RFC 6376) of every signature on a message, with dkimpy.
 
 Keys are read through our resolver (``TxtLookup``, a dkimpy ``dnsfunc``), and the whole
-verification runs in a worker thread: it is RSA/hash work plus blocking look-ups. The number
-of signatures is capped (``dkim_max_signatures``) *before* any crypto or DNS, so a message
-cannot make the server do unbounded work; the caller refuses such a message.
+verification runs in a worker thread of the checks' executor: it is hash work plus blocking
+look-ups, each bounded by the message's deadline. Keys are vetted and signatures checked by
+OpenSSL (:mod:`forwarder.auth.verifier`). The number of signatures (with ARC sets) is capped
+(``max_auth_signatures``) *before* any crypto or DNS, so a message cannot make the server do
+unbounded work; the caller refuses such a message.
 
 dkimpy raises ``DKIMException`` for input it recognises as bad and plain ``IndexError`` and
 the like where it does not (a header section starting with whitespace, an ``i=`` shorter
@@ -18,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import dkim
@@ -27,6 +31,7 @@ import dns.exception
 import dns.resolver
 
 from forwarder.auth.results import MethodResult, field_name, field_value, split_message
+from forwarder.auth.verifier import KeyCache, OpensslDKIM
 
 _SIGNATURE = b"dkim-signature"
 
@@ -43,10 +48,13 @@ class TxtLookup:
 
     One instance per verification records what went wrong, so that a missing key
     (permerror) can be told apart from DNS trouble (temperror): dkimpy turns both into False.
+    ``deadline`` (``time.monotonic()``) is the end of the message's time budget: no look-up
+    waits beyond it, so a worker thread is free soon after the budget is spent.
     """
 
-    def __init__(self, resolver: dns.resolver.Resolver) -> None:
+    def __init__(self, resolver: dns.resolver.Resolver, deadline: float | None = None) -> None:
         self._resolver = resolver
+        self._deadline = deadline
         self.missing = False
         self.temperror = False
 
@@ -54,9 +62,14 @@ class TxtLookup:
         self.missing = self.temperror = False
 
     def __call__(self, name: bytes, timeout: float = 5) -> bytes | None:
+        lifetime = self._resolver.lifetime
+        if self._deadline is not None:
+            lifetime = min(lifetime, self._deadline - time.monotonic())
         try:
+            if lifetime <= 0:
+                raise dns.exception.Timeout
             text = name.decode("ascii").removesuffix(".")
-            answer = self._resolver.resolve(text, "TXT", search=False)
+            answer = self._resolver.resolve(text, "TXT", search=False, lifetime=lifetime)
         except (UnicodeDecodeError, dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             self.missing = True
             return None
@@ -87,24 +100,39 @@ def count_signatures(fields: Iterable[bytes]) -> int:
 
 
 class DkimVerifier:
-    def __init__(self, resolver: dns.resolver.Resolver, timeout: float) -> None:
+    """``executor`` runs the blocking part (None: asyncio's default one); ``keys`` caches
+    parsed public keys (shared with ARC validation)."""
+
+    def __init__(
+        self,
+        resolver: dns.resolver.Resolver,
+        timeout: float,
+        *,
+        keys: KeyCache | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self._resolver = resolver
         self._timeout = timeout
+        self._keys = keys if keys is not None else KeyCache()
+        self._executor = executor
         self._logger = quiet_logger("quietmail.dkim")
 
-    async def verify(self, message: bytes) -> list[DkimResult]:
+    async def verify(self, message: bytes, deadline: float | None = None) -> list[DkimResult]:
         """One result per DKIM-Signature, top to bottom; call ``count_signatures`` first."""
-        return await asyncio.to_thread(self.verify_blocking, message)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.verify_blocking, message, deadline)
 
-    def verify_blocking(self, message: bytes) -> list[DkimResult]:
+    def verify_blocking(self, message: bytes, deadline: float | None = None) -> list[DkimResult]:
         tags = _signature_tags(message)
         if not tags:
             return []
         try:
-            checker = dkim.DKIM(message, logger=self._logger, minkey=1024, timeout=self._timeout)
+            checker = OpensslDKIM(
+                message, self._keys, logger=self._logger, minkey=1024, timeout=self._timeout
+            )
         except Exception:  # the header section does not parse: no signature can be verified
             return [DkimResult("permerror", d, s, b) for d, s, b in tags]
-        lookup = TxtLookup(self._resolver)
+        lookup = TxtLookup(self._resolver, deadline)
         results = []
         for index, (d, s, b) in enumerate(tags):  # dkimpy numbers signatures top to bottom too
             lookup.reset()
@@ -117,7 +145,7 @@ class DkimVerifier:
             valid = checker.verify(index, dnsfunc=lookup)
         except dkim.ValidationError:  # body hash mismatch, expired, ...
             return "temperror" if lookup.temperror else "fail"
-        except Exception:  # malformed signature or key (see the module docstring)
+        except Exception:  # malformed signature, unusable or refused key (KeyRefused)
             return "temperror" if lookup.temperror else "permerror"
         if valid:
             return "pass"

@@ -4,7 +4,9 @@ In order, for each message at the end of DATA (issue 4):
 
 1. a header section that does not parse (RFC 5322 section 2.2: a line that is neither a
    field nor a continuation) → ``550 5.6.0``: no check could read it;
-2. more DKIM signatures than ``dkim_max_signatures`` → ``550 5.7.1``, before any crypto;
+2. more DKIM signatures and ARC sets together than ``max_auth_signatures`` → ``550 5.7.1``,
+   before any DNS or crypto (issue 8: each costs a key look-up and signature checks, ARC
+   validation grows with the square of the sets);
 3. no From header, several, or several addresses → ``550 5.7.1`` (DMARC cannot judge it);
 4. forged ``Authentication-Results`` claiming our hostname are removed (RFC 8601 section 5);
 5. SPF, DKIM, incoming ARC chain and the DMARC record lookup run concurrently;
@@ -16,6 +18,13 @@ In order, for each message at the end of DATA (issue 4):
 7. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
    envelope sender is SRS-rewritten (the null sender stays null).
 
+Steps 5 to 7 share one time budget, ``checks_timeout``; past it the sender gets ``451 4.4.3``
+and retries. The blocking parts (pyspf, dkimpy, sealing) run on a small thread pool of the
+policy's own (``checks_threads``), apart from asyncio's default one where passwords are
+hashed, and every DNS look-up in them ends at the budget's deadline, so a message with slow
+selectors holds a thread no longer than its budget and neither pool can starve the other
+(issue 8). :meth:`AuthPolicy.aclose` shuts the pool down (the relay calls it when it stops).
+
 Nothing is logged about the message: the relay logs the reply code it gives.
 """
 
@@ -23,12 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from publicsuffixlist import PublicSuffixList
 
 from forwarder import replies
-from forwarder.auth.arc import ArcSealer
+from forwarder.auth.arc import ArcSealer, count_arc_sets
 from forwarder.auth.dkim import DkimResult, DkimVerifier, count_signatures
 from forwarder.auth.dmarc import (
     DmarcEvaluator,
@@ -48,6 +59,7 @@ from forwarder.auth.results import (
     without_forged_results,
 )
 from forwarder.auth.spf import SpfChecker, SpfResult
+from forwarder.auth.verifier import KeyCache
 from forwarder.pipeline import Inbound, Verdict
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.settings import Settings
@@ -72,10 +84,21 @@ class AuthPolicy:
         sync_resolver = make_sync_resolver(settings, cache)
         self._settings = settings
         self._authserv_id = settings.hostname
+        # Threads start on first use; aclose() ends them.
+        self._executor = ThreadPoolExecutor(
+            settings.checks_threads, thread_name_prefix="quietmail-checks"
+        )
+        keys = KeyCache()  # parsed DKIM and ARC public keys, by record (verifier.py)
         # RFC 7208 section 4.6.4: the whole SPF evaluation gets a bounded time of its own.
-        self._spf = SpfChecker(sync_resolver, settings.hostname, 4 * settings.dns_timeout)
-        self._dkim = DkimVerifier(sync_resolver, settings.dns_timeout)
-        self._arc = ArcSealer(sync_resolver, arc_key, settings.hostname)
+        self._spf = SpfChecker(
+            sync_resolver, settings.hostname, 4 * settings.dns_timeout, self._executor
+        )
+        self._dkim = DkimVerifier(
+            sync_resolver, settings.dns_timeout, keys=keys, executor=self._executor
+        )
+        self._arc = ArcSealer(
+            sync_resolver, arc_key, settings.hostname, keys=keys, executor=self._executor
+        )
         self._dmarc = DmarcEvaluator(
             make_async_resolver(settings, cache),
             psl if psl is not None else PublicSuffixList(),
@@ -87,17 +110,28 @@ class AuthPolicy:
         fields, rest = split_message(inbound.message)  # the one split of the header section
         if not well_formed(fields):
             return self._refuse(inbound, replies.MALFORMED_HEADER)
-        if count_signatures(fields) > self._settings.dkim_max_signatures:
-            return self._refuse(inbound, replies.TOO_MANY_DKIM_SIGNATURES)
+        signatures = count_signatures(fields) + count_arc_sets(fields)
+        if signatures > self._settings.max_auth_signatures:
+            return self._refuse(inbound, replies.TOO_MANY_AUTH_SIGNATURES)
         try:
             from_domain = author_domain(fields)
         except NoSingleAuthor:
             return self._refuse(inbound, replies.BAD_FROM_HEADER)
         message = b"".join(without_forged_results(fields, self._authserv_id)) + rest
+        budget = self._settings.checks_timeout
+        try:
+            async with asyncio.timeout(budget):
+                return await self._check(inbound, message, from_domain, time.monotonic() + budget)
+        except TimeoutError:
+            return self._refuse(inbound, replies.CHECKS_TIMEOUT)
+
+    async def _check(
+        self, inbound: Inbound, message: bytes, from_domain: str, deadline: float
+    ) -> Verdict:
         spf, dkim, arc, found = await asyncio.gather(
-            self._spf.check(inbound.client_ip, inbound.helo, inbound.mail_from),
-            self._dkim.verify(message),
-            self._arc.validate(message),
+            self._spf.check(inbound.client_ip, inbound.helo, inbound.mail_from, deadline),
+            self._dkim.verify(message, deadline),
+            self._arc.validate(message, deadline),
             self._find_record(from_domain),
         )
         if found is None or "temperror" in (spf.result, arc.result):
@@ -108,10 +142,21 @@ class AuthPolicy:
             return self._refuse(
                 inbound, replies.AUTH_TEMPERROR if temporary else replies.DMARC_REJECT
             )
-        header = build_header(self._authserv_id, _clauses(spf, dkim, dmarc, arc))
-        message = prepend_fields(message, [header])
-        message = prepend_fields(message, await self._arc.seal(message))
+        clauses = _clauses(spf, dkim, dmarc, arc)
+        header = build_header(self._authserv_id, clauses, utf8=inbound.smtputf8)
+        # dkimpy copies our results into the ARC-Authentication-Results through authres,
+        # which reads ASCII only: it seals over the ASCII form of our header. The ARC set does
+        # not sign Authentication-Results (RFC 8617 section 4.1.2), so the UTF-8 one can go
+        # on the copy in its place and the seal still verifies.
+        ascii_header = build_header(self._authserv_id, clauses) if inbound.smtputf8 else header
+        seal = await self._arc.seal(prepend_fields(message, [ascii_header]))
+        message = prepend_fields(prepend_fields(message, [header]), seal)
         return Verdict(message=message, envelope_sender=self._srs.forward(inbound.mail_from))
+
+    async def aclose(self) -> None:
+        """Stop the checks' threads. A check still running ends by its own deadline; the
+        threads are not waited for, so the event loop does not block here."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _find_record(self, from_domain: str) -> _Found | None:
         try:

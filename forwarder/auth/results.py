@@ -7,6 +7,14 @@ than through ``email``, which re-folds what it touches.
 RFC 8601 section 5: an ``Authentication-Results`` field that arrived with the message and
 claims our authserv-id is a forgery (only we may write those) and is removed before ours is
 added at the top.
+
+Non-ASCII values (``jörg@münchen.test`` as MAIL FROM) are never dropped. When the sender
+asked for SMTPUTF8 the header may carry UTF-8 (RFC 8601 section 2.2 via RFC 6532 section
+3.2, which adds UTF-8 to atext and qtext), so the value is written as it is. Otherwise the
+header must stay ASCII: the domain becomes its A-label (RFC 5890) and any other non-ASCII
+character the ``\\x{HHHH}`` form RFC 6533 section 3 defines for carrying an internationalized
+address in ASCII fields, inside a quoted-string (RFC 2047 encoded-words are not allowed
+there, RFC 2047 section 5).
 """
 
 from __future__ import annotations
@@ -15,8 +23,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import idna
+
 AR_NAME = b"authentication-results"
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]+")
+_SAFE_UTF8_VALUE = re.compile(r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]|[^\x00-\x7f])+")
 _LEADING_CFWS = re.compile(rb"\A(?:[ \t\r\n]+|\((?:[^()\\]|\\.)*\))*")
 _AUTHSERV_ID = re.compile(rb"[^ \t\r\n;()]+")
 # RFC 5322 section 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"), then ":".
@@ -104,30 +115,51 @@ class MethodResult:
     properties: tuple[tuple[str, str], ...] = ()
     comment: str = ""
 
-    def text(self) -> str:
+    def text(self, utf8: bool = False) -> str:
         parts = [f"{self.method}={self.result}"]
         if self.comment:
             parts.append("(" + _comment_text(self.comment) + ")")
-        parts += [f"{name}={pvalue(value)}" for name, value in self.properties]
+        parts += [f"{name}={pvalue(value, utf8)}" for name, value in self.properties]
         return " ".join(parts)
 
 
-def pvalue(text: str) -> str:
+def pvalue(text: str, utf8: bool = False) -> str:
     """A property value (RFC 8601 section 2.2): a token/address as is, anything else as a
-    quoted-string, with control characters dropped so nothing can inject a header line."""
-    if _SAFE_VALUE.fullmatch(text):
-        return text
-    cleaned = "".join(c for c in text if c.isprintable() and c.isascii())
+    quoted-string, with control characters dropped so nothing can inject a header line.
+    Non-ASCII stays as is with ``utf8`` (SMTPUTF8), else is encoded (module docstring)."""
+    cleaned = "".join(c for c in text if c.isprintable())
+    if not utf8:
+        cleaned = _ascii(cleaned)
+    if (_SAFE_UTF8_VALUE if utf8 else _SAFE_VALUE).fullmatch(cleaned):
+        return cleaned
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ascii(text: str) -> str:
+    if text.isascii():
+        return text
+    local, at, domain = text.rpartition("@")
+    if not at:
+        local, domain = "", text
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:  # not a domain name (or not a valid one): escape it as text
+        domain = _embedded(domain)
+    return _embedded(local) + at + domain
+
+
+def _embedded(text: str) -> str:
+    """RFC 6533 section 3: ``EmbeddedUnicodeChar = %x5C.78 "{" HEXPOINT "}"``."""
+    return "".join(c if c.isascii() else f"\\x{{{ord(c):X}}}" for c in text)
 
 
 def _comment_text(text: str) -> str:
     return "".join(c for c in text if c.isprintable() and c.isascii() and c not in "()\\")
 
 
-def build_header(our_id: str, results: Iterable[MethodResult]) -> bytes:
-    """``Authentication-Results: our_id; r1; r2`` folded one result per line, CRLF-ended."""
-    clauses = [r.text() for r in results] or ["none"]  # RFC 8601 section 2.2: no-result
-    return (f"Authentication-Results: {our_id};\r\n\t" + ";\r\n\t".join(clauses) + "\r\n").encode(
-        "ascii"
-    )
+def build_header(our_id: str, results: Iterable[MethodResult], *, utf8: bool = False) -> bytes:
+    """``Authentication-Results: our_id; r1; r2`` folded one result per line, CRLF-ended;
+    UTF-8 only with ``utf8`` (the message came with SMTPUTF8), ASCII otherwise."""
+    clauses = [r.text(utf8) for r in results] or ["none"]  # RFC 8601 section 2.2: no-result
+    text = f"Authentication-Results: {our_id};\r\n\t" + ";\r\n\t".join(clauses) + "\r\n"
+    return text.encode("utf-8" if utf8 else "ascii")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,20 +98,40 @@ class _Query(spf.query):  # type: ignore[misc]
 
 
 class SpfChecker:
-    """``await checker.check(ip, helo, mail_from)`` → :class:`SpfResult`."""
+    """``await checker.check(ip, helo, mail_from)`` → :class:`SpfResult`; ``executor`` runs
+    pyspf (None: asyncio's default one)."""
 
-    def __init__(self, resolver: dns.resolver.Resolver, receiver: str, query_time: float) -> None:
+    def __init__(
+        self,
+        resolver: dns.resolver.Resolver,
+        receiver: str,
+        query_time: float,
+        executor: Executor | None = None,
+    ) -> None:
         self._resolver = resolver
         self._receiver = receiver
         self._query_time = query_time  # RFC 7208 section 4.6.4: at least 20 s recommended
+        self._executor = executor
 
-    async def check(self, client_ip: str, helo: str, mail_from: str) -> SpfResult:
-        return await asyncio.to_thread(self.check_blocking, client_ip, helo, mail_from)
+    async def check(
+        self, client_ip: str, helo: str, mail_from: str, deadline: float | None = None
+    ) -> SpfResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self.check_blocking, client_ip, helo, mail_from, deadline
+        )
 
-    def check_blocking(self, client_ip: str, helo: str, mail_from: str) -> SpfResult:
+    def check_blocking(
+        self, client_ip: str, helo: str, mail_from: str, deadline: float | None = None
+    ) -> SpfResult:
+        """``deadline`` (``time.monotonic()``): the message's time budget ends there, and so
+        does the SPF evaluation, whichever limit comes first."""
         identity = "mailfrom" if mail_from else "helo"
         sender = mail_from or helo
         domain = mail_from.rpartition("@")[2] if mail_from else helo
+        query_time = self._query_time
+        if deadline is not None:
+            query_time = max(0.001, min(query_time, deadline - time.monotonic()))
         try:
             query = _Query(
                 self._resolver,
@@ -118,8 +139,8 @@ class SpfChecker:
                 s=mail_from,
                 h=helo,
                 receiver=self._receiver,
-                timeout=self._query_time,
-                querytime=self._query_time,
+                timeout=query_time,
+                querytime=query_time,
             )
             result = str(query.check()[0])
         except spf.PermError:  # e.g. a client address pyspf cannot parse

@@ -10,7 +10,8 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
-    """One target's final answer: an SMTP code, its enhanced code and the target's text."""
+    """One target's final answer: an SMTP code, its enhanced code and a reason of ours (the
+    target's own text is never kept: see :func:`from_reply`)."""
 
     code: int
     enhanced: str
@@ -41,14 +42,37 @@ def permanent(enhanced: str, reason: str) -> DeliveryResult:
     return DeliveryResult(550, enhanced, reason)
 
 
+# RFC 3463 section 3: what the subject digit of an enhanced code is about.
+_SUBJECTS = {
+    "1": "an address problem",
+    "2": "a mailbox problem",
+    "3": "a mail system problem",
+    "4": "a network or routing problem",
+    "5": "a protocol problem",
+    "6": "a message content problem",
+    "7": "a security or policy reason",
+}
+
+
 def from_reply(code: int, text: str) -> DeliveryResult:
-    """A target's reply: the enhanced code is taken from the text when it starts with one."""
-    first, _, rest = text.strip().partition(" ")
+    """A target's reply, reduced to its codes and a reason of ours.
+
+    The enhanced code is taken from the text when it starts with one. The rest of the text is
+    dropped: it is the target server's own words, which may name the target's address, an
+    internal host or anything else (issue 8), and it would go back to the sender and into the
+    owner's error log. The reason says only what the codes say.
+    """
+    first = text.strip().partition(" ")[0]
     parts = first.split(".")
-    if len(parts) == 3 and all(p.isdigit() for p in parts) and first[0] == str(code)[0]:
-        return DeliveryResult(code, first, rest.strip())
     klass = str(code)[0] if str(code)[0] in "245" else "4"
-    return DeliveryResult(code, f"{klass}.0.0", text.strip())
+    valid = len(parts) == 3 and all(p.isdigit() and len(p) <= 3 for p in parts)
+    enhanced = first if valid and first[0] == klass else f"{klass}.0.0"
+    if klass == "2":
+        return DeliveryResult(code, enhanced, "accepted by the target's mail server")
+    verdict = "refused" if klass == "5" else "deferred"
+    about = _SUBJECTS.get(enhanced.split(".")[1], "")
+    reason = f"{verdict} by the target's mail server" + (f" ({about})" if about else "")
+    return DeliveryResult(code, enhanced, reason)
 
 
 class Transport(Protocol):

@@ -14,7 +14,7 @@ def sqlite_path(url: str) -> str:
 
 def store_for(settings: Settings) -> Store:
     """The backend named by the database URL, not yet opened (call ``await store.open()``)."""
-    url = settings.resolved_database_url
+    url = settings.resolved_database_url.reveal()
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from forwarder.store.sqlite import SqliteStore

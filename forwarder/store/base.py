@@ -49,7 +49,9 @@ from forwarder.store.checks import (
     MAX_ERROR_ALIAS,
     MAX_ERROR_DOMAIN,
     MAX_ERROR_LIST,
+    MAX_ERROR_ROWS_PER_HOUR,
     MAX_LOCAL_PART,
+    MAX_SPAM_SCORE,
     MAX_TEXT,
     MAX_TOTP_STEP,
     check_bytes,
@@ -57,9 +59,12 @@ from forwarder.store.checks import (
     check_error_entry,
     check_int,
     check_sequence,
+    check_spam_policy,
+    check_spam_score,
     check_str_list,
     check_targets,
     check_totp_step,
+    clean_note,
     normalize_deny_value,
     normalize_domain,
     normalize_email,
@@ -75,6 +80,7 @@ from forwarder.store.errors import (
 )
 from forwarder.store.records import (
     CATCH_ALL,
+    OTHER_ALIASES,
     Alias,
     AliasMode,
     ApiKey,
@@ -85,7 +91,9 @@ from forwarder.store.records import (
     NewErrorLogEntry,
     Recipient,
     Session,
+    SpamPolicy,
     User,
+    error_hour,
 )
 
 __all__ = [
@@ -101,9 +109,12 @@ __all__ = [
     "MAX_ERROR_ALIAS",
     "MAX_ERROR_DOMAIN",
     "MAX_ERROR_LIST",
+    "MAX_ERROR_ROWS_PER_HOUR",
     "MAX_LOCAL_PART",
+    "MAX_SPAM_SCORE",
     "MAX_TEXT",
     "MAX_TOTP_STEP",
+    "OTHER_ALIASES",
     "Alias",
     "AliasMode",
     "Aliases",
@@ -124,6 +135,7 @@ __all__ = [
     "Recipients",
     "Session",
     "Sessions",
+    "SpamPolicy",
     "Store",
     "StoreError",
     "StoreUnavailable",
@@ -134,9 +146,13 @@ __all__ = [
     "check_error_entry",
     "check_int",
     "check_sequence",
+    "check_spam_policy",
+    "check_spam_score",
     "check_str_list",
     "check_targets",
     "check_totp_step",
+    "clean_note",
+    "error_hour",
     "normalize_deny_value",
     "normalize_domain",
     "normalize_email",
@@ -244,8 +260,14 @@ class Domains(Protocol):
     async def set_dkim(
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
     ) -> None: ...
+    async def set_spam_policy(self, domain_id: str, policy: SpamPolicy) -> None:
+        """The owner's spam filtering choice. Raises NotFound, InvalidValue for a score that
+        is not a number from 0 to MAX_SPAM_SCORE. Bumps the generation (the relay caches
+        domains)."""
+
     async def delete(self, domain_id: str) -> bool:
-        """Also deletes the domain's aliases and error log entries."""
+        """Also deletes the domain's aliases and error log entries, and the owner's
+        unconfirmed targets no alias uses any more (as Aliases.delete)."""
 
 
 class Aliases(Protocol):
@@ -272,9 +294,15 @@ class Aliases(Protocol):
         mode: AliasMode | None = None,
         description: str | None = None,
     ) -> Alias:
-        """Raises NotFound."""
+        """Raises NotFound. Targets taken off the alias are pruned as in delete."""
 
-    async def delete(self, alias_id: str) -> bool: ...
+    async def delete(self, alias_id: str) -> bool:
+        """Also deletes the owner's unconfirmed targets (recipients) of the alias that no
+        other alias of theirs uses, in the same transaction where the backend has one.
+        Confirmed targets stay until the owner removes them (Recipients.delete)."""
+
+    async def count_with_target(self, owner_id: str, address: str) -> int:
+        """How many of the owner's aliases list ``address`` as a target."""
 
 
 class Recipients(Protocol):
@@ -288,12 +316,18 @@ class Recipients(Protocol):
 
 
 class ErrorLog(Protocol):
-    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry: ...
+    async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry:
+        """Count ``entry`` in its row: one per domain, alias, code, enhanced code, target
+        domain and hour (:func:`error_hour`), created by the first entry (whose time, reason,
+        sender domain and expiry it keeps) and counted up by the rest (``count``,
+        ``last_at``). Once a domain has MAX_ERROR_ROWS_PER_HOUR rows in the entry's hour, an
+        entry that would start a new row is counted under the alias OTHER_ALIASES instead.
+        Returns the row. Raises NotFound for an unknown domain."""
 
     async def list_for_domain(
         self, domain_id: str, now: datetime, limit: int = 500
     ) -> list[ErrorLogEntry]:
-        """Unexpired entries, newest first."""
+        """Unexpired rows, the latest ``last_at`` first."""
 
     async def purge_expired(self, now: datetime) -> int: ...
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import idna
 
 from forwarder.store.errors import InvalidValue
-from forwarder.store.records import NewErrorLogEntry
+from forwarder.store.records import NewErrorLogEntry, SpamPolicy
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -33,6 +34,10 @@ MAX_ERROR_ALIAS = 256
 MAX_ERROR_DOMAIN = 255
 MAX_DENY_VALUE = 320  # a full address: 64 + 1 + 255
 MAX_ERROR_LIST = 10_000  # the most entries one list_for_domain call returns
+MAX_SPAM_SCORE = 1000.0  # rspamd scores are small numbers; this only keeps nonsense out
+# Distinct error log rows one domain gets per hour; past it, new aliases count under
+# OTHER_ALIASES (records.py). Bounds a week's rows per domain whatever a prober sends.
+MAX_ERROR_ROWS_PER_HOUR = 200
 MAX_TOTP_STEP = 2**62  # far beyond any clock, inside SQLite's and BSON's 64-bit integers
 ERROR_CODES = (400, 599)  # DESIGN promise 4: only 4xx/5xx replies are logged
 # RFC 3463 section 2: class.subject.detail; "" when the reply carried none.
@@ -56,6 +61,24 @@ def require_str(value: object, what: str, *, max_length: int = MAX_TEXT) -> str:
     return value
 
 
+def clean_note(value: object, what: str = "note") -> str:
+    """Free text a person wrote (an alias's note), without control characters: C0, DEL and C1
+    (U+0080-U+009F; U+009B is a one-character CSI that starts a terminal escape sequence)
+    are removed, and the ones that are line breaks or tabs become a space. So a note, stored
+    once for the web, the API and the CLI, can neither restyle nor rewrite the terminal of an
+    operator who lists aliases, nor forge a second line there (issue 8, Low)."""
+    text = require_str(value, what)
+    if text.isprintable():  # the common case: nothing to remove
+        return text
+    return "".join(_note_char(c) for c in text)
+
+
+def _note_char(c: str) -> str:
+    if unicodedata.category(c) != "Cc":
+        return c
+    return " " if c.isspace() else ""
+
+
 def check_int(value: object, what: str, low: int, high: int) -> int:
     """An int (not a bool, not a float) from ``low`` to ``high``."""
     if type(value) is not int or not low <= value <= high:
@@ -67,6 +90,28 @@ def check_totp_step(value: object) -> int:
     if type(value) is not int or not 0 < value < MAX_TOTP_STEP:
         raise InvalidValue("TOTP time step must be a positive integer")
     return value
+
+
+def check_spam_score(value: object, what: str) -> float | None:
+    """None, or a finite number from 0 to MAX_SPAM_SCORE (a bool or a string is refused)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"{what} must be a number")
+    number = float(value)
+    if not 0 <= number <= MAX_SPAM_SCORE:  # also refuses NaN
+        raise InvalidValue(f"{what} must be from 0 to {MAX_SPAM_SCORE:g}")
+    return number
+
+
+def check_spam_policy(policy: object) -> SpamPolicy:
+    if not isinstance(policy, SpamPolicy) or not isinstance(policy.enabled, bool):
+        raise InvalidValue("spam policy must be a SpamPolicy")
+    return SpamPolicy(
+        policy.enabled,
+        check_spam_score(policy.reject_score, "reject score"),
+        check_spam_score(policy.catch_all_reject_score, "catch-all reject score"),
+    )
 
 
 def check_bytes(value: object, what: str) -> bytes:

@@ -112,6 +112,9 @@ def _domain(domain: Domain) -> dict[str, Any]:
         "verified_at": _iso(domain.verified_at),
         "dkim_selector": domain.dkim_selector,
         "dkim_key": SEALED_NOTE if domain.dkim_key_sealed is not None else None,
+        "spam_filter": domain.spam.enabled,
+        "spam_reject_score": domain.spam.reject_score,
+        "spam_catch_all_reject_score": domain.spam.catch_all_reject_score,
     }
 
 
@@ -148,4 +151,6 @@ def _error(entry: ErrorLogEntry, names: Mapping[str, str]) -> dict[str, Any]:
         "target_domain": entry.target_domain,
         "sender_domain": entry.sender_domain,
         "expires_at": _iso(entry.expires_at),
+        "count": entry.count,
+        "last_at": _iso(entry.last_at),
     }

@@ -10,7 +10,9 @@ ids (never ObjectIds); indexes created by :meth:`MongoStore.open`:
     recipients   unique (owner_id, address)
     api_keys     unique prefix; user_id
     sessions     user_id; TTL on absolute_expires_at
-    error_log    (domain_id, at); TTL on expires_at (promise 4: gone after 7 days)
+    error_log    (domain_id, last_at); unique (domain_id, alias, code, enhanced_code,
+                 target_domain, hour) where hour exists (the row entries are counted in);
+                 TTL on expires_at (promise 4: gone after 7 days)
     denylist     (kind, value); TTL on expires_at
     meta         the generation counter document
 
@@ -44,7 +46,7 @@ from forwarder.store.mongo_account import delete_account, export_account
 from forwarder.store.mongo_accounts import MongoApiKeys, MongoSessions, MongoUsers
 from forwarder.store.mongo_core import Collection, MongoDb, translate_errors
 from forwarder.store.mongo_domains import MongoDomains
-from forwarder.store.mongo_logs import MongoDenylist, MongoErrorLog
+from forwarder.store.mongo_logs import ERROR_KEY, MongoDenylist, MongoErrorLog
 from forwarder.store.mongo_routing import MongoAliases, MongoRecipients
 
 DEFAULT_DATABASE = "quietmail"
@@ -89,14 +91,24 @@ INDEXES: tuple[tuple[str, tuple[tuple[str, int], ...], dict[str, Any]], ...] = (
         (("absolute_expires_at", 1),),
         {"expireAfterSeconds": 0, "name": "absolute_expiry_ttl"},
     ),
-    ("errors", (("domain_id", 1), ("at", -1)), {"name": "domain_at"}),
+    ("errors", (("domain_id", 1), ("last_at", -1)), {"name": "domain_last_at"}),
+    (
+        "errors",
+        tuple((key, 1) for key in ERROR_KEY),
+        # Entries written before rows were counted have no hour; they expire within days.
+        {"unique": True, "partialFilterExpression": {"hour": {"$exists": True}}, "name": "key"},
+    ),
     ("errors", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
     ("denylist", (("kind", 1), ("value", 1)), {"name": "kind_value"}),
     ("denylist", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
 )
 
 # (collection attribute, index name) of earlier versions, dropped by open().
-OLD_INDEXES: tuple[tuple[str, str], ...] = (("domains", "name_unique"), ("domains", "owner_id"))
+OLD_INDEXES: tuple[tuple[str, str], ...] = (
+    ("domains", "name_unique"),
+    ("domains", "owner_id"),
+    ("errors", "domain_at"),
+)
 
 _BAD_NAME_CHARS = frozenset('/\\. "$*<>:|?')  # not allowed in a MongoDB database name
 COLLECTIONS = frozenset(attribute for attribute, _, _ in INDEXES) | {"meta"}

@@ -104,13 +104,14 @@ class Collection:
         return int(result.matched_count)
 
     async def find_one_and_update(
-        self, flt: Doc, update: Doc, *, session: Any = None
+        self, flt: Doc, update: Doc, *, upsert: bool = False, session: Any = None
     ) -> Doc | None:
-        """The document after the update, or None when nothing matched."""
+        """The document after the update, or None when nothing matched (and no upsert)."""
         with _guard(session):
             doc: Doc | None = await self.raw.find_one_and_update(
                 flt,
                 update,
+                upsert=upsert,
                 return_document=ReturnDocument.AFTER,
                 **_session_kw(session),
             )

@@ -22,7 +22,9 @@ from forwarder.store.base import (
     AlreadyExists,
     Domain,
     NotFound,
+    SpamPolicy,
     check_bytes,
+    check_spam_policy,
     normalize_domain,
     require_str,
 )
@@ -36,6 +38,7 @@ from forwarder.store.mongo_core import (
     opt_to_db_time,
     to_db_time,
 )
+from forwarder.store.mongo_routing import prune_targets
 
 VERIFIED = {"$type": "date"}  # the partial index's filter: verified_at holds a date
 
@@ -51,6 +54,12 @@ def domain_record(doc: Doc) -> Domain:
         verified_at=opt_from_db_time(doc.get("verified_at")),
         dkim_selector=doc.get("dkim_selector"),
         dkim_key_sealed=None if sealed is None else bytes(sealed),
+        # Documents written before issue 10 have no spam fields: filtering on, rspamd decides.
+        spam=SpamPolicy(
+            bool(doc.get("spam_filter", True)),
+            doc.get("spam_reject_score"),
+            doc.get("spam_catch_all_score"),
+        ),
     )
 
 
@@ -130,10 +139,8 @@ class MongoDomains:
             # The other claims proved nothing. Without a transaction: aliases first, so a
             # stop halfway leaves claims that route nothing (and are never served anyway).
             claims = await domains.find({**other, "verified_at": None}, session=session)
-            ids = {"$in": [c["_id"] for c in claims]}
-            await self._db.aliases.delete_many({"domain_id": ids}, session=session)
-            await self._db.errors.delete_many({"domain_id": ids}, session=session)
-            await domains.delete_many({"_id": ids, "verified_at": None}, session=session)
+            for claim in claims:
+                await self._delete(claim, session)
 
         await self._db.atomic(work)
         await self._db.bump_generation()
@@ -147,16 +154,37 @@ class MongoDomains:
             key_sealed = check_bytes(key_sealed, "sealed DKIM key")
         await self._set(domain_id, {"dkim_selector": selector, "dkim_key_sealed": key_sealed})
 
+    async def set_spam_policy(self, domain_id: str, policy: SpamPolicy) -> None:
+        policy = check_spam_policy(policy)
+        fields = {
+            "spam_filter": policy.enabled,
+            "spam_reject_score": policy.reject_score,
+            "spam_catch_all_score": policy.catch_all_reject_score,
+        }
+        await self._set(domain_id, fields)
+
     async def delete(self, domain_id: str) -> bool:
         did = require_str(domain_id, "domain id")
 
         async def work(session: Any) -> bool:
-            # Without a transaction: aliases first, so a crash halfway leaves a domain that
-            # routes nothing (and is still listed, so the owner can delete it again).
-            await self._db.aliases.delete_many({"domain_id": did}, session=session)
-            await self._db.errors.delete_many({"domain_id": did}, session=session)
-            return await self._db.domains.delete_one({"_id": did}, session=session) == 1
+            doc = await self._db.domains.find_one({"_id": did}, session=session)
+            return doc is not None and await self._delete(doc, session)
 
         deleted = await self._db.atomic(work)
         await self._db.bump_generation()
+        return deleted
+
+    async def _delete(self, domain: Doc, session: Any) -> bool:
+        """One domain with its aliases and error log entries, then the owner's unconfirmed
+        targets no alias uses any more. Without a transaction: aliases first, so a crash
+        halfway leaves a domain that routes nothing (and is still listed, so the owner can
+        delete it again)."""
+        by_domain = {"domain_id": domain["_id"]}
+        aliases = await self._db.aliases.find(by_domain, session=session)
+        await self._db.aliases.delete_many(by_domain, session=session)
+        await self._db.errors.delete_many(by_domain, session=session)
+        flt = {"_id": domain["_id"], "verified_at": domain.get("verified_at")}
+        deleted = await self._db.domains.delete_one(flt, session=session) == 1
+        targets = [t for alias in aliases for t in alias["targets"]]
+        await prune_targets(self._db, domain["owner_id"], targets, session)
         return deleted

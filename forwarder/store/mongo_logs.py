@@ -3,6 +3,11 @@
 Both collections carry a TTL index on ``expires_at`` (expireAfterSeconds=0), so the server
 removes an entry once it expires. The TTL monitor runs only every 60 seconds, so every read
 also filters on ``now``: an expired entry is never returned, swept or not.
+
+Error log rows are counted (base.ErrorLog.add): ``find_one_and_update`` with ``$inc`` on the
+row's key, and with ``upsert`` and ``$setOnInsert`` when there is none yet; the unique index
+``key`` (mongo.py) makes two nodes inserting the same row at once end with one, the loser
+counting into it. ``expires_at`` is the first entry's, never extended.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from datetime import datetime
 
 from forwarder.store.base import (
     MAX_ERROR_LIST,
+    MAX_ERROR_ROWS_PER_HOUR,
+    OTHER_ALIASES,
+    AlreadyExists,
     DenyEntry,
     DenyKind,
     ErrorLogEntry,
@@ -19,6 +27,7 @@ from forwarder.store.base import (
     check_enum,
     check_error_entry,
     check_int,
+    error_hour,
     normalize_deny_value,
     require_str,
 )
@@ -37,6 +46,9 @@ def error_record(doc: Doc) -> ErrorLogEntry:
         target_domain=doc["target_domain"],
         sender_domain=doc["sender_domain"],
         expires_at=from_db_time(doc["expires_at"]),
+        # Entries written before rows were counted carry neither.
+        count=int(doc.get("count", 1)),
+        last_at=from_db_time(doc.get("last_at") or doc["at"]),
     )
 
 
@@ -51,20 +63,8 @@ def deny_record(doc: Doc) -> DenyEntry:
     )
 
 
-def _error_doc(entry: NewErrorLogEntry) -> Doc:
-    entry = check_error_entry(entry)
-    return {
-        "_id": new_id(),
-        "domain_id": entry.domain_id,
-        "at": to_db_time(entry.at, "at"),
-        "alias": entry.alias,
-        "code": entry.code,
-        "enhanced_code": entry.enhanced_code,
-        "reason": entry.reason,
-        "target_domain": entry.target_domain,
-        "sender_domain": entry.sender_domain,
-        "expires_at": to_db_time(entry.expires_at, "expires at"),
-    }
+# The fields one error log row is counted by (with ``hour``); a unique index in mongo.py.
+ERROR_KEY = ("domain_id", "alias", "code", "enhanced_code", "target_domain", "hour")
 
 
 class MongoErrorLog:
@@ -72,10 +72,41 @@ class MongoErrorLog:
         self._db = db
 
     async def add(self, entry: NewErrorLogEntry) -> ErrorLogEntry:
-        doc = _error_doc(entry)
-        if await self._db.domains.find_one({"_id": doc["domain_id"]}) is None:
+        entry = check_error_entry(entry)
+        when = to_db_time(entry.at, "at")
+        first: Doc = {
+            "_id": new_id(),
+            "at": when,
+            "reason": entry.reason,
+            "sender_domain": entry.sender_domain,
+            "expires_at": to_db_time(entry.expires_at, "expires at"),
+        }
+        key: Doc = {
+            "domain_id": entry.domain_id,
+            "alias": entry.alias,
+            "code": entry.code,
+            "enhanced_code": entry.enhanced_code,
+            "target_domain": entry.target_domain,
+            "hour": error_hour(entry.at),
+        }
+        count = {"$inc": {"count": 1}, "$max": {"last_at": when}}
+        doc = await self._db.errors.find_one_and_update(key, count)
+        if doc is not None:
+            return error_record(doc)
+        if await self._db.domains.find_one({"_id": entry.domain_id}) is None:
             raise NotFound("no such domain")
-        await self._db.errors.insert(doc)
+        in_hour = {"domain_id": entry.domain_id, "hour": key["hour"]}
+        if len(await self._db.errors.find(in_hour, limit=MAX_ERROR_ROWS_PER_HOUR)) >= (
+            MAX_ERROR_ROWS_PER_HOUR
+        ):
+            key["alias"] = OTHER_ALIASES
+        upsert = {**count, "$setOnInsert": first}
+        try:
+            doc = await self._db.errors.find_one_and_update(key, upsert, upsert=True)
+        except AlreadyExists:  # another node inserted the row first: count in it
+            doc = await self._db.errors.find_one_and_update(key, count)
+        if doc is None:  # expired and swept between the two calls
+            raise NotFound("error log row vanished while being counted")
         return error_record(doc)
 
     async def list_for_domain(
@@ -87,7 +118,7 @@ class MongoErrorLog:
         }
         docs = await self._db.errors.find(
             flt,
-            sort=[("at", -1), ("_id", -1)],
+            sort=[("last_at", -1), ("_id", -1)],
             limit=check_int(limit, "limit", 1, MAX_ERROR_LIST),
         )
         return [error_record(doc) for doc in docs]

@@ -4,12 +4,17 @@ how mail is routed.
 Every write here bumps the generation counter (base.py), so the relay's alias cache notices.
 Unique indexes (created in MongoStore.open) guard the names: alias ``(domain_id, local_part)``,
 recipient ``(owner_id, address)``.
+
+Removing an alias (deleting it, or taking targets off it) also removes the owner's unconfirmed
+targets that no alias uses any more (:func:`prune_targets`), in the same transaction where the
+server has them; confirmed ones stay until the owner removes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from forwarder.store.base import (
     Alias,
@@ -19,6 +24,7 @@ from forwarder.store.base import (
     Recipient,
     check_enum,
     check_targets,
+    clean_note,
     normalize_email,
     normalize_local_part,
     require_str,
@@ -33,6 +39,30 @@ from forwarder.store.mongo_core import (
     opt_to_db_time,
     to_db_time,
 )
+
+
+async def prune_targets(db: MongoDb, owner_id: str, old: Iterable[str], session: Any) -> int:
+    """Delete ``owner_id``'s unconfirmed targets among ``old`` that none of their aliases
+    lists any more; run after the alias change."""
+    candidates = sorted(set(old))
+    if not candidates:
+        return 0
+    domains = await db.domains.find({"owner_id": owner_id}, session=session)
+    flt: Doc = {"domain_id": {"$in": [d["_id"] for d in domains]}, "targets": {"$in": candidates}}
+    used = {t for doc in await db.aliases.find(flt, session=session) for t in doc["targets"]}
+    gone = [address for address in candidates if address not in used]
+    if not gone:
+        return 0
+    unconfirmed: Doc = {"owner_id": owner_id, "address": {"$in": gone}, "verified_at": None}
+    return await db.recipients.delete_many(unconfirmed, session=session)
+
+
+async def _alias_owner(db: MongoDb, alias_id: str, session: Any) -> tuple[Doc, str] | None:
+    alias = await db.aliases.find_one({"_id": alias_id}, session=session)
+    if alias is None:
+        return None
+    domain = await db.domains.find_one({"_id": alias["domain_id"]}, session=session)
+    return alias, "" if domain is None else str(domain["owner_id"])
 
 
 def alias_record(doc: Doc) -> Alias:
@@ -76,7 +106,7 @@ class MongoAliases:
             "local_part": normalize_local_part(local_part),
             "targets": list(check_targets(targets)),
             "mode": check_enum(AliasMode, mode, "alias mode").value,
-            "description": require_str(description, "description"),
+            "description": clean_note(description, "description"),
             "created_at": to_db_time(now, "now"),
         }
         if await self._db.domains.find_one({"_id": doc["domain_id"]}) is None:
@@ -117,20 +147,49 @@ class MongoAliases:
         if mode is not None:
             fields["mode"] = check_enum(AliasMode, mode, "alias mode").value
         if description is not None:
-            fields["description"] = require_str(description, "description")
+            fields["description"] = clean_note(description, "description")
         if not fields:
             doc = await self._db.aliases.find_one({"_id": aid})
-        else:
-            doc = await self._db.aliases.find_one_and_update({"_id": aid}, {"$set": fields})
-            await self._db.bump_generation()
-        if doc is None:
-            raise NotFound("no such alias")
+            if doc is None:
+                raise NotFound("no such alias")
+            return alias_record(doc)
+
+        async def work(session: Any) -> Doc:
+            found = await _alias_owner(self._db, aid, session)
+            if found is None:
+                raise NotFound("no such alias")
+            doc = await self._db.aliases.find_one_and_update(
+                {"_id": aid}, {"$set": fields}, session=session
+            )
+            if doc is None:
+                raise NotFound("no such alias")
+            await prune_targets(self._db, found[1], found[0]["targets"], session)
+            return doc
+
+        doc = await self._db.atomic(work)
+        await self._db.bump_generation()
         return alias_record(doc)
 
     async def delete(self, alias_id: str) -> bool:
-        deleted = await self._db.aliases.delete_one({"_id": require_str(alias_id, "alias id")})
+        aid = require_str(alias_id, "alias id")
+
+        async def work(session: Any) -> bool:
+            found = await _alias_owner(self._db, aid, session)
+            deleted = await self._db.aliases.delete_one({"_id": aid}, session=session)
+            if found is not None:
+                await prune_targets(self._db, found[1], found[0]["targets"], session)
+            return deleted == 1
+
+        deleted = await self._db.atomic(work)
         await self._db.bump_generation()
-        return deleted == 1
+        return deleted
+
+    async def count_with_target(self, owner_id: str, address: str) -> int:
+        owner = require_str(owner_id, "owner id")
+        target = normalize_email(address)
+        domains = await self._db.domains.find({"owner_id": owner})
+        flt = {"domain_id": {"$in": [d["_id"] for d in domains]}, "targets": target}
+        return len(await self._db.aliases.find(flt))
 
 
 class MongoRecipients:

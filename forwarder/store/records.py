@@ -7,8 +7,8 @@ and protocols, and this one the shapes of the data.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 
 class AliasMode(enum.StrEnum):
@@ -18,6 +18,11 @@ class AliasMode(enum.StrEnum):
 
 
 CATCH_ALL = "*"
+# The alias an error log row is counted under once a domain has MAX_ERROR_ROWS_PER_HOUR
+# rows in one hour (checks.py): a client probing many names fills one row, not one per name.
+# It has a space, which no alias has.
+OTHER_ALIASES = "(other names)"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TOTP_STEP_SECONDS = 30  # RFC 6238 section 4: the time step X quietmail's TOTP codes use
 
 
@@ -60,6 +65,23 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SpamPolicy:
+    """The domain owner's choice for spam filtering (issue 10): on or off, and the score at
+    which a message is refused, for named aliases and for the catch-all (None: rspamd's own
+    reject action decides). The operator's bounds are enforced by the web app and the CLI."""
+
+    enabled: bool = True
+    reject_score: float | None = None
+    catch_all_reject_score: float | None = None
+
+    def for_alias(self, catch_all: bool) -> SpamPolicy:
+        """The policy for one recipient: the catch-all's own score when it has one."""
+        if catch_all and self.catch_all_reject_score is not None:
+            return SpamPolicy(self.enabled, self.catch_all_reject_score)
+        return SpamPolicy(self.enabled, self.reject_score)
+
+
+@dataclass(frozen=True, slots=True)
 class Domain:
     id: str
     name: str
@@ -69,6 +91,7 @@ class Domain:
     verified_at: datetime | None = None
     dkim_selector: str | None = None
     dkim_key_sealed: bytes | None = None
+    spam: SpamPolicy = field(default_factory=lambda: SpamPolicy())
 
     @property
     def verified(self) -> bool:
@@ -99,9 +122,21 @@ class Recipient:
     verified_at: datetime | None = None
 
 
+def error_hour(at: datetime) -> int:
+    """The hour an error log entry is counted in: whole hours since the epoch (UTC)."""
+    return (at - _EPOCH) // timedelta(hours=1)
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorLogEntry:
-    """DESIGN promise 4, and nothing more: no subject, message-id, client IP or body."""
+    """DESIGN promise 4, and nothing more: no subject, message-id, client IP or body.
+
+    One row counts every entry with the same domain, alias, code, enhanced code and target
+    domain in one hour (issue 8: a flood of refusals must not grow the table without bound).
+    ``at``, ``reason`` and ``sender_domain`` are those of the first entry, ``last_at`` the
+    time of the latest, ``count`` how many. ``expires_at`` is set by the first entry and never
+    extended: no row outlives the first event it counts by more than the retention.
+    """
 
     id: str
     domain_id: str
@@ -113,6 +148,8 @@ class ErrorLogEntry:
     target_domain: str  # domain of the forwarding target, "" if none was reached
     sender_domain: str  # domain of the envelope sender, "" for the null sender
     expires_at: datetime
+    count: int  # entries counted in this row (1 or more)
+    last_at: datetime  # when the latest of them happened
 
 
 class DenyKind(enum.StrEnum):

@@ -150,17 +150,9 @@ class SqliteStore:
                 raise NotFound("no such user")
             for kind, statement in _DELETES:
                 counts[kind] = len(await tx.fetch(statement, params))
-        await self._truncate_wal()
+        await self._db.scrub()
         log.info("account deleted: %s", ", ".join(f"{k}={counts[k]}" for k in ACCOUNT_KINDS))
         return {kind: counts[kind] for kind in ACCOUNT_KINDS}
-
-    async def _truncate_wal(self) -> None:
-        """Copy the WAL into the main file (where secure_delete already zeroed the rows) and
-        truncate it, so no old page image of the deleted rows stays in the -wal file."""
-        row = await self._db.fetch_one("PRAGMA wal_checkpoint(TRUNCATE)")
-        if row is not None and row[0]:
-            # Another connection is reading; the next checkpoint will overwrite those frames.
-            log.warning("WAL checkpoint after account deletion was blocked by a reader")
 
     async def export_account(self, user_id: str) -> dict[str, Any]:
         params = {"u": require_str(user_id, "user id")}

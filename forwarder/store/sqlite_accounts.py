@@ -40,6 +40,12 @@ def user_record(row: Row) -> User:
     )
 
 
+async def scrub_if(db: Db, deleted: list[Row]) -> None:
+    """After a delete that removed rows: no copy of them stays in the -wal file (Db.scrub)."""
+    if deleted:
+        await db.scrub()
+
+
 def _changed(rows: list[Row], what: str) -> None:
     if not rows:
         raise NotFound(f"no such {what}")
@@ -180,15 +186,18 @@ class SqliteSessions:
         _changed(rows, "session")
 
     async def delete(self, id_hash: str) -> None:
-        await self._db.fetch(
-            "DELETE FROM sessions WHERE id_hash = ?", (require_str(id_hash, "session id hash"),)
+        rows = await self._db.fetch(
+            "DELETE FROM sessions WHERE id_hash = ? RETURNING id_hash",
+            (require_str(id_hash, "session id hash"),),
         )
+        await scrub_if(self._db, rows)
 
     async def delete_for_user(self, user_id: str) -> int:
         rows = await self._db.fetch(
             "DELETE FROM sessions WHERE user_id = ? RETURNING id_hash",
             (require_str(user_id, "user id"),),
         )
+        await scrub_if(self._db, rows)
         return len(rows)
 
     async def purge_expired(self, now: datetime) -> int:
@@ -198,6 +207,7 @@ class SqliteSessions:
             "RETURNING id_hash",
             (at, at),
         )
+        await scrub_if(self._db, rows)
         return len(rows)
 
 
@@ -252,4 +262,5 @@ class SqliteApiKeys:
             "DELETE FROM api_keys WHERE id = ? AND user_id = ? RETURNING id",
             (require_str(key_id, "API key id"), require_str(user_id, "user id")),
         )
+        await scrub_if(self._db, rows)
         return bool(rows)

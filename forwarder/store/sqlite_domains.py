@@ -16,12 +16,31 @@ from forwarder.store.base import (
     AlreadyExists,
     Domain,
     NotFound,
+    SpamPolicy,
     check_bytes,
+    check_spam_policy,
     normalize_domain,
     require_str,
 )
 from forwarder.store.sqlite_accounts import new_id
-from forwarder.store.sqlite_db import Db, Row, db_time, db_time_opt, py_time, py_time_opt
+from forwarder.store.sqlite_db import Db, Row, Tx, db_time, db_time_opt, py_time, py_time_opt
+from forwarder.store.sqlite_routing import prune_targets
+
+# Each domain that a statement selects with :where, its owner and its aliases' targets (JSON).
+_DOMAIN_TARGETS = (
+    "SELECT d.owner_id, (SELECT json_group_array(t.value) FROM aliases a, json_each(a.targets) t "
+    "WHERE a.domain_id = d.id) AS targets FROM domains d WHERE "
+)
+
+
+async def _delete_domains(tx: Tx, where: str, params: tuple[object, ...]) -> int:
+    """Delete the domains matching ``where`` with their aliases and error log entries (ON
+    DELETE CASCADE), then their owners' unconfirmed targets no alias uses any more."""
+    owners = await tx.fetch(_DOMAIN_TARGETS + where, params)
+    rows = await tx.fetch(f"DELETE FROM domains WHERE {where} RETURNING id", params)  # noqa: S608
+    for owner in owners:
+        await prune_targets(tx, owner["owner_id"], owner["targets"])
+    return len(rows)
 
 
 def domain_record(row: Row) -> Domain:
@@ -34,6 +53,9 @@ def domain_record(row: Row) -> Domain:
         verified_at=py_time_opt(row["verified_at"]),
         dkim_selector=row["dkim_selector"],
         dkim_key_sealed=row["dkim_key_sealed"],
+        spam=SpamPolicy(
+            bool(row["spam_filter"]), row["spam_reject_score"], row["spam_catch_all_score"]
+        ),
     )
 
 
@@ -100,6 +122,7 @@ class SqliteDomains:
 
     async def set_verified(self, domain_id: str, at: datetime | None) -> None:
         params = (db_time_opt(at, "verified at"), require_str(domain_id, "domain id"))
+        deleted = 0
         async with self._db.transaction() as tx:
             # The partial unique index refuses a second verified domain: AlreadyExists.
             rows = await tx.fetch(
@@ -110,10 +133,10 @@ class SqliteDomains:
             if at is not None:
                 # The other accounts' claims proved nothing: they go, with their aliases and
                 # error log entries (ON DELETE CASCADE), in this same transaction.
-                await tx.fetch(
-                    "DELETE FROM domains WHERE name = ? AND id != ? AND verified_at IS NULL",
-                    (rows[0]["name"], params[1]),
-                )
+                claims = "name = ? AND id != ? AND verified_at IS NULL"
+                deleted = await _delete_domains(tx, claims, (rows[0]["name"], params[1]))
+        if deleted:
+            await self._db.scrub()
 
     async def set_dkim(
         self, domain_id: str, selector: str | None, key_sealed: bytes | None
@@ -129,9 +152,25 @@ class SqliteDomains:
         if not rows:
             raise NotFound("no such domain")
 
-    async def delete(self, domain_id: str) -> bool:
-        # Aliases and error log entries go with it (ON DELETE CASCADE).
+    async def set_spam_policy(self, domain_id: str, policy: SpamPolicy) -> None:
+        policy = check_spam_policy(policy)
         rows = await self._db.fetch(
-            "DELETE FROM domains WHERE id = ? RETURNING id", (require_str(domain_id, "domain id"),)
+            "UPDATE domains SET spam_filter = ?, spam_reject_score = ?, spam_catch_all_score = ? "
+            "WHERE id = ? RETURNING id",
+            (
+                int(policy.enabled),
+                policy.reject_score,
+                policy.catch_all_reject_score,
+                require_str(domain_id, "domain id"),
+            ),
         )
-        return bool(rows)
+        if not rows:
+            raise NotFound("no such domain")
+
+    async def delete(self, domain_id: str) -> bool:
+        did = require_str(domain_id, "domain id")
+        async with self._db.transaction() as tx:
+            deleted = await _delete_domains(tx, "id = ?", (did,))
+        if deleted:
+            await self._db.scrub()
+        return bool(deleted)

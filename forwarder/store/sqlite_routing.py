@@ -2,6 +2,10 @@
 ``sqlite_domains``).
 
 Every write here fires a trigger that bumps ``meta.generation`` (see ``sqlite_schema``).
+Removing an alias (deleting it, or taking targets off it) also removes the owner's
+unconfirmed targets that no alias uses any more, in the same transaction (issue 8: targets
+were kept until the account went); confirmed ones stay until the owner removes them. Every
+delete ends with :meth:`Db.scrub`, so no copy of the deleted rows stays in the -wal file.
 """
 
 from __future__ import annotations
@@ -17,12 +21,32 @@ from forwarder.store.base import (
     Recipient,
     check_enum,
     check_targets,
+    clean_note,
     normalize_email,
     normalize_local_part,
     require_str,
 )
 from forwarder.store.sqlite_accounts import new_id
-from forwarder.store.sqlite_db import Db, Row, db_time, db_time_opt, py_time, py_time_opt
+from forwarder.store.sqlite_db import Db, Row, Tx, db_time, db_time_opt, py_time, py_time_opt
+
+# The owner's unconfirmed targets among :old (a JSON array) that none of the owner's aliases
+# lists any more.
+_PRUNE_TARGETS = (
+    "DELETE FROM recipients WHERE owner_id = :owner AND verified_at IS NULL "
+    "AND address IN (SELECT value FROM json_each(:old)) "
+    "AND address NOT IN (SELECT t.value FROM aliases a JOIN domains d ON d.id = a.domain_id, "
+    "json_each(a.targets) t WHERE d.owner_id = :owner) RETURNING id"
+)
+_ALIAS_OWNER = (
+    "SELECT d.owner_id, a.targets FROM aliases a JOIN domains d ON d.id = a.domain_id "
+    "WHERE a.id = ?"
+)
+
+
+async def prune_targets(tx: Tx, owner_id: str, old_targets: str) -> int:
+    """Remove ``owner_id``'s unconfirmed targets listed in ``old_targets`` (JSON) that no
+    alias of theirs uses any more; run after the alias change, in its transaction."""
+    return len(await tx.fetch(_PRUNE_TARGETS, {"owner": owner_id, "old": old_targets}))
 
 
 def alias_record(row: Row) -> Alias:
@@ -59,7 +83,7 @@ class SqliteAliases:
                 normalize_local_part(local_part),
                 json.dumps(check_targets(targets)),
                 check_enum(AliasMode, mode, "alias mode").value,
-                require_str(description, "description"),
+                clean_note(description, "description"),
                 db_time(now, "now"),
             ),
         )
@@ -93,26 +117,46 @@ class SqliteAliases:
         mode: AliasMode | None = None,
         description: str | None = None,
     ) -> Alias:
-        # COALESCE keeps a column when its new value is NULL (not given).
-        rows = await self._db.fetch(
-            "UPDATE aliases SET targets = COALESCE(?, targets), mode = COALESCE(?, mode), "
-            "description = COALESCE(?, description) WHERE id = ? RETURNING *",
-            (
-                None if targets is None else json.dumps(check_targets(targets)),
-                None if mode is None else check_enum(AliasMode, mode, "alias mode").value,
-                None if description is None else require_str(description, "description"),
-                require_str(alias_id, "alias id"),
-            ),
+        aid = require_str(alias_id, "alias id")
+        params = (
+            None if targets is None else json.dumps(check_targets(targets)),
+            None if mode is None else check_enum(AliasMode, mode, "alias mode").value,
+            None if description is None else clean_note(description, "description"),
+            aid,
         )
-        if not rows:
-            raise NotFound("no such alias")
+        async with self._db.transaction() as tx:
+            before = await tx.fetch(_ALIAS_OWNER, (aid,))
+            # COALESCE keeps a column when its new value is NULL (not given).
+            rows = await tx.fetch(
+                "UPDATE aliases SET targets = COALESCE(?, targets), mode = COALESCE(?, mode), "
+                "description = COALESCE(?, description) WHERE id = ? RETURNING *",
+                params,
+            )
+            if not rows:
+                raise NotFound("no such alias")
+            pruned = await prune_targets(tx, before[0]["owner_id"], before[0]["targets"])
+        if pruned:
+            await self._db.scrub()
         return alias_record(rows[0])
 
     async def delete(self, alias_id: str) -> bool:
-        rows = await self._db.fetch(
-            "DELETE FROM aliases WHERE id = ? RETURNING id", (require_str(alias_id, "alias id"),)
-        )
+        aid = require_str(alias_id, "alias id")
+        async with self._db.transaction() as tx:
+            before = await tx.fetch(_ALIAS_OWNER, (aid,))
+            rows = await tx.fetch("DELETE FROM aliases WHERE id = ? RETURNING id", (aid,))
+            if before:
+                await prune_targets(tx, before[0]["owner_id"], before[0]["targets"])
+        if rows:
+            await self._db.scrub()
         return bool(rows)
+
+    async def count_with_target(self, owner_id: str, address: str) -> int:
+        row = await self._db.fetch_one(
+            "SELECT count(*) FROM aliases a JOIN domains d ON d.id = a.domain_id "
+            "WHERE d.owner_id = ? AND EXISTS (SELECT 1 FROM json_each(a.targets) WHERE value = ?)",
+            (require_str(owner_id, "owner id"), normalize_email(address)),
+        )
+        return 0 if row is None else int(row[0])
 
 
 def recipient_record(row: Row) -> Recipient:
@@ -173,4 +217,6 @@ class SqliteRecipients:
             "DELETE FROM recipients WHERE owner_id = ? AND address = ? RETURNING id",
             (require_str(owner_id, "owner id"), normalize_email(address)),
         )
+        if rows:
+            await self._db.scrub()
         return bool(rows)

@@ -166,8 +166,51 @@ _V3: list[str] = [
     "DROP TRIGGER IF EXISTS users_update_generation",
 ]
 
+# Version 4: one error log row counts every entry with the same domain, alias, code, enhanced
+# code and target domain in one hour (issue 8: probing wrote a row per refusal, ~25 million a
+# day). The table is rebuilt with ``hour``, ``count`` and ``last_at`` and the unique key the
+# writer upserts on; existing rows are merged by that key, each merged row keeping the first
+# time, the earliest expiry and the smallest id, reason and sender domain of those merged.
+_ERROR_KEY = "domain_id, alias, code, enhanced_code, target_domain"
+_V4: list[str] = [
+    """CREATE TABLE error_log_v4 (
+        id TEXT PRIMARY KEY,
+        domain_id TEXT NOT NULL REFERENCES domains (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        count INTEGER NOT NULL CHECK (count >= 1),
+        alias TEXT NOT NULL,
+        code INTEGER NOT NULL,
+        enhanced_code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        target_domain TEXT NOT NULL,
+        sender_domain TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT""",
+    f"INSERT INTO error_log_v4 (id, {_ERROR_KEY}, hour, at, last_at, count, reason, "  # noqa: S608
+    f"sender_domain, expires_at) SELECT min(id), {_ERROR_KEY}, at / 3600000000, min(at), "
+    "max(at), count(*), min(reason), min(sender_domain), min(expires_at) FROM error_log "
+    f"GROUP BY {_ERROR_KEY}, at / 3600000000",
+    "DROP TABLE error_log",
+    "ALTER TABLE error_log_v4 RENAME TO error_log",
+    f"CREATE UNIQUE INDEX error_log_key ON error_log ({_ERROR_KEY}, hour)",
+    "CREATE INDEX error_log_domain ON error_log (domain_id, last_at)",
+    "CREATE INDEX error_log_expiry ON error_log (expires_at)",
+]
+
+# Version 5: the domain owner's spam filtering choice (issue 10): on by default, and optional
+# reject scores for named aliases and for the catch-all (NULL: rspamd's own reject action).
+# The generation triggers on domains already cover these columns.
+_V5: list[str] = [
+    "ALTER TABLE domains ADD COLUMN spam_filter INTEGER NOT NULL DEFAULT 1 "
+    "CHECK (spam_filter IN (0, 1))",
+    "ALTER TABLE domains ADD COLUMN spam_reject_score REAL",
+    "ALTER TABLE domains ADD COLUMN spam_catch_all_score REAL",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3))
+MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(tuple(v) for v in (_V1, _V2, _V3, _V4, _V5))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -67,6 +67,7 @@ async def run(seconds: float, concurrency: int) -> None:
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        await policy.aclose()
         print(
             f"{done} messages in {elapsed:.1f}s with concurrency {concurrency}: "
             f"{done / elapsed:.1f} messages/s ({len(message)} bytes each)"

@@ -95,6 +95,7 @@ class Options:
     auth: bool
     split: bool
     tls: bool
+    rspamd_url: str = ""
 
 
 def publish_world(dns: DNSServer, size: int, auth: bool) -> bytes:
@@ -127,6 +128,7 @@ async def setup(
         secret_key=Secret("bench-secret-key-0123456789abcdef"),
         srs_secret=Secret("bench-srs-secret-0123456789abcdef"),
         encryption_key=Secret("bench-encryption-key-0123456789ab"),
+        rspamd_url=opts.rspamd_url,
     )
     if opts.auth:
         from forwarder.runtime import build_relay

@@ -9,7 +9,7 @@ import srslib
 
 from forwarder.pipeline import BounceAddresses
 from forwarder.settings import Secret, Settings
-from forwarder.srs import SRS
+from forwarder.srs import HASH_LENGTH, SRS
 
 SECRET = "srs-test-secret"
 HOST = "fwd.example.net"
@@ -22,7 +22,7 @@ def ours(now: float = NOW, max_age: int = 21) -> SRS:
 
 
 def theirs(now: float = NOW) -> srslib.SRS:
-    srs = srslib.SRS(SECRET)
+    srs = srslib.SRS(SECRET, hash_length=HASH_LENGTH)
     srs._time_fn = lambda: now  # srslib's own documented hook for testing timestamps
     return srs
 
@@ -70,7 +70,8 @@ def test_reverse_accepts_srslib_addresses_and_lowercased_ones() -> None:
 
 
 def test_reverse_srs1_returns_first_hop_srs0() -> None:
-    first_hop = "SRS0=abcd=AB=orig.example=bob@first.example"
+    # The first hop stamped it today: an SRS1 address now expires with the SRS0 it wraps.
+    first_hop = SRS(b"first-hop", "first.example", clock=lambda: NOW).forward("bob@orig.example")
     srs1 = ours().forward(first_hop)
     assert ours().reverse(srs1) == first_hop
     assert theirs().reverse(srs1) == ours().reverse(srs1)

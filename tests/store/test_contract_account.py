@@ -50,7 +50,7 @@ async def _populate(store: Store, email: str, tag: str) -> Account:
         await make_alias(store, domains[1], f"{tag}-news"),
     ]
     for domain, when in ((domains[0], 0), (domains[0], 1), (domains[1], 2)):
-        await store.errors.add(error_entry(domain, when=at(minutes=when), alias=f"{tag}-shop"))
+        await store.errors.add(error_entry(domain, when=at(hours=when), alias=f"{tag}-shop"))
     return Account(user, domains, [a.id for a in aliases])
 
 

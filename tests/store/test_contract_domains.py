@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from forwarder.store.base import AlreadyExists, NotFound, Store
+from forwarder.store.base import AlreadyExists, InvalidValue, NotFound, SpamPolicy, Store
 from tests.store.contract_data import NOW, at, error_entry, make_alias, make_domain, make_user
 
 
@@ -178,3 +178,41 @@ async def test_domain_delete_takes_aliases_and_error_log(store: Store) -> None:
     assert await store.errors.list_for_domain(doomed.id, NOW) == []
     assert await store.aliases.get(kept_alias.id) == kept_alias
     assert len(await store.errors.list_for_domain(kept.id, NOW)) == 1
+
+
+async def test_spam_policy_defaults_on_and_is_set_per_domain(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner, "spam.example")
+    assert domain.spam == SpamPolicy(enabled=True, reject_score=None, catch_all_reject_score=None)
+    before = await store.generation()
+    chosen = SpamPolicy(enabled=False, reject_score=9.5, catch_all_reject_score=6)
+    await store.domains.set_spam_policy(domain.id, chosen)
+    found = await store.domains.get(domain.id)
+    assert found is not None and found.spam == SpamPolicy(False, 9.5, 6.0)
+    assert await store.generation() != before  # the relay's routing cache must notice
+    assert found.spam.for_alias(catch_all=True) == SpamPolicy(False, 6.0)
+    assert found.spam.for_alias(catch_all=False) == SpamPolicy(False, 9.5)
+    with pytest.raises(NotFound):
+        await store.domains.set_spam_policy("no-such-domain", chosen)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        SpamPolicy(True, -1.0),
+        SpamPolicy(True, float("nan")),
+        SpamPolicy(True, 1e9),
+        SpamPolicy(True, None, float("inf")),
+        SpamPolicy(True, "9"),  # type: ignore[arg-type]
+        SpamPolicy(True, True),  # type: ignore[arg-type]
+        SpamPolicy({"$ne": None}),  # type: ignore[arg-type]
+        {"enabled": False},
+    ],
+)
+async def test_spam_policy_refuses_what_is_not_a_score(store: Store, bad: object) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner, "spam.example")
+    with pytest.raises(InvalidValue):
+        await store.domains.set_spam_policy(domain.id, bad)  # type: ignore[arg-type]
+    found = await store.domains.get(domain.id)
+    assert found is not None and found.spam == SpamPolicy()

@@ -246,9 +246,7 @@ async def _seed_victim(store: SqliteStore) -> set[bytes]:
         )
     for domain in domains:
         for minute in range(10):
-            await store.errors.add(
-                error_entry(domain, when=at(minutes=minute), alias="zqxjalias000")
-            )
+            await store.errors.add(error_entry(domain, when=at(hours=minute), alias="zqxjalias000"))
     await store.aliases.update(
         (await store.aliases.list_for_domain(domains[0].id))[0].id, description="zqxjupdated"
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from forwarder.settings import Settings
+from forwarder.settings import Secret, Settings
 from forwarder.store import store_for
 from forwarder.store.mongo import MongoStore
 from forwarder.store.sqlite import SqliteStore
@@ -14,7 +14,7 @@ async def test_relative_sqlite_url_is_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    store = store_for(Settings(database_url="sqlite:///sub/q.sqlite3"))
+    store = store_for(Settings(database_url=Secret("sqlite:///sub/q.sqlite3")))
     assert isinstance(store, SqliteStore)
     await store.open()
     await store.close()
@@ -29,4 +29,6 @@ async def test_default_url_puts_the_database_in_the_data_dir(tmp_path: Path) -> 
 
 
 def test_mongodb_url_picks_mongodb() -> None:
-    assert isinstance(store_for(Settings(database_url="mongodb://127.0.0.1:1/q")), MongoStore)
+    assert isinstance(
+        store_for(Settings(database_url=Secret("mongodb://127.0.0.1:1/q"))), MongoStore
+    )

@@ -2,16 +2,20 @@
 
 It speaks UDP and TCP (dnspython does the wire format) on a free port, in a thread of its
 own so it serves whichever event loop the test runs. ``silent = True`` makes it swallow
-queries, which is how tests produce DNS timeouts (SPF temperror, 451 on delivery).
+queries, which is how tests produce DNS timeouts (SPF temperror, 451 on delivery);
+``delay(name, seconds)`` makes it answer questions for one name that much later (a slow
+selector), each in a thread of its own so other names are answered at once.
 ``secure("zone.")`` makes every answer at or below that name carry the AD bit, as a
 validating resolver does for a DNSSEC-signed zone (DANE tests).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import threading
+import time
 from collections import defaultdict
 
 import dns.flags
@@ -35,6 +39,7 @@ class ZoneData:
         self.lock = threading.Lock()
         self.silent = False
         self.queries = 0
+        self._delays: dict[dns.name.Name, float] = {}
         self.secure_zones: set[dns.name.Name] = set()
 
     def secure(self, zone: str) -> None:
@@ -56,6 +61,11 @@ class ZoneData:
             quoted = " ".join(_quote(chunk) for chunk in chunks)
             self.add(name, "TXT", quoted)
 
+    def delay(self, name: str, seconds: float) -> None:
+        """Answer questions for ``name`` after ``seconds`` (0 removes the delay)."""
+        with self.lock:
+            self._delays[dns.name.from_text(name)] = seconds
+
     def remove(self, name: str, rdtype: str | None = None) -> None:
         target = dns.name.from_text(name)
         with self.lock:
@@ -74,6 +84,10 @@ class ZoneData:
             response.set_rcode(dns.rcode.FORMERR)
             return response
         question = query.question[0]
+        with self.lock:
+            delay = self._delays.get(question.name, 0.0)
+        if delay > 0:
+            time.sleep(delay)  # in this query's own server thread
         with self.lock:
             values = self._records.get((question.name, question.rdtype))
             ttl = self._ttl.get((question.name, question.rdtype), 60)
@@ -111,7 +125,8 @@ class _UDPHandler(socketserver.BaseRequestHandler):
             return
         response = self.server.zone.answer(query)
         if response is not None:
-            sock.sendto(response.to_wire(max_size=65535), self.client_address)
+            with contextlib.suppress(OSError):  # a delayed answer after stop(): socket closed
+                sock.sendto(response.to_wire(max_size=65535), self.client_address)
 
 
 class _TCPHandler(socketserver.BaseRequestHandler):

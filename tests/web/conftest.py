@@ -78,6 +78,19 @@ def app(
     )
 
 
+class SettledTransport(httpx.ASGITransport):
+    """The in-process transport, returning once the mail the request caused has been handed
+    to the mailer: the app answers before sending it (web/mailer.py MailQueue), and a person
+    reads their mail after the page, so the tests read the outbox after the answer. Tests of
+    when the answer comes use the plain ASGITransport."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        app: Starlette = self.app  # type: ignore[assignment]
+        await app.state.ctx.outgoing.drain()
+        return response
+
+
 ClientFactory = Callable[[], httpx.AsyncClient]
 
 
@@ -87,7 +100,7 @@ async def new_client(app: Starlette) -> AsyncIterator[ClientFactory]:
     clients: list[httpx.AsyncClient] = []
 
     def make() -> httpx.AsyncClient:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+        client = httpx.AsyncClient(transport=SettledTransport(app=app), base_url=BASE)
         clients.append(client)
         return client
 

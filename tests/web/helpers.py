@@ -3,12 +3,17 @@ link, log in, make an API key. They drive the app exactly as a browser or script
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import re
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from forwarder import runtime
+from forwarder.settings import Settings
 from forwarder.store.base import Store
 from web.mailer import OutboxMailer
 
@@ -99,3 +104,20 @@ async def user_id(store: Store, email: str) -> str:
     user = await store.users.get_by_email(email)
     assert user is not None
     return user.id
+
+
+@contextlib.asynccontextmanager
+async def served(settings: Settings, store: Store) -> AsyncIterator[str]:
+    """The web app under real uvicorn, configured as ``quietmail web`` configures it, on
+    127.0.0.1 and a free port; yields its base URL."""
+    sock = await runtime._listen("127.0.0.1", 0)
+    server = runtime._web_server(settings, store)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -239,8 +239,11 @@ async def sign_up_and_log_in(page: Page, journey: Journey) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await submit(page, page.get_by_role("button", name="Log in"))
     await page.wait_for_url("**/domains")
-    [cookie] = await page.context.cookies()  # exactly one cookie, the session
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    # Two cookies: the session, and the device cookie of the log-in page (web/devices.py).
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert sorted(cookies) == ["qm_device", "qm_session"]
+    assert cookies["qm_device"]["path"] == "/login"
+    assert all(c["httpOnly"] and c["sameSite"] == "Lax" for c in cookies.values())
 
 
 async def add_and_verify_domain(page: Page, journey: Journey) -> None:

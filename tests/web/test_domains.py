@@ -101,12 +101,16 @@ async def test_error_log_newest_first_and_expiring(
 ) -> None:
     await register(client, outbox, "ann@example.org")
     domain_id = await add_domain(client, "example.net")
-    entries = ((30, "older refusal"), (5, "newer refusal"), (8 * 24 * 60, "expired refusal"))
-    for minutes, reason in entries:
+    entries = (
+        (30, "older refusal", "shop"),
+        (5, "newer refusal", "news"),  # another alias: its own row in the same hour
+        (8 * 24 * 60, "expired refusal", "shop"),
+    )
+    for minutes, reason, alias in entries:
         at = clock.now - timedelta(minutes=minutes)
         await sqlite_store.errors.add(
             NewErrorLogEntry(
-                domain_id, at, "shop", 550, "5.1.1", reason, "", "sender.example",
+                domain_id, at, alias, 550, "5.1.1", reason, "", "sender.example",
                 at + timedelta(days=7),
             )
         )  # fmt: skip
@@ -114,6 +118,26 @@ async def test_error_log_newest_first_and_expiring(
     assert page.status_code == 200
     assert page.text.index("newer refusal") < page.text.index("older refusal")
     assert "expired refusal" not in page.text
+
+
+async def test_error_log_page_shows_how_often_a_refusal_repeated(
+    client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store, clock: MovableClock
+) -> None:
+    """Issue 8: a flood of one refusal is one row with a count, on the owner's page too."""
+    await register(client, outbox, "ann@example.org")
+    domain_id = await add_domain(client, "example.net")
+    at = clock.now.replace(minute=0, second=0, microsecond=0)
+    for i in range(1000):
+        when = at + timedelta(seconds=i * 3)
+        entry = NewErrorLogEntry(
+            domain_id, when, "probe", 550, "5.1.1", "no such alias", "", "s.example",
+            when + timedelta(days=7),
+        )  # fmt: skip
+        await sqlite_store.errors.add(entry)
+    page = await client.get(f"/domains/{domain_id}/errors")
+    assert page.status_code == 200
+    assert page.text.count("<td>probe</td>") == 1
+    assert "<td>550 5.1.1</td><td>1000</td>" in page.text
 
 
 async def test_unknown_domain_ids_are_404(

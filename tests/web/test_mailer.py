@@ -15,7 +15,7 @@ import pytest
 from forwarder.settings import HostPort, Settings
 from forwarder.store.base import Store
 from tests.support.smtp_sink import SmtpSink
-from tests.web.conftest import BASE, make_settings
+from tests.web.conftest import BASE, SettledTransport, make_settings
 from tests.web.helpers import PASSWORD, csrf, link_token, post
 from web.app import create_app
 from web.mailer import ConsoleMailer, MailError, OutboundMailer, build_message, mailer_for
@@ -28,10 +28,12 @@ async def test_console_mailer_prints_the_link() -> None:
 
 
 def test_local_mode_rule() -> None:
-    assert isinstance(mailer_for(make_settings(hostname="localhost")), ConsoleMailer)
-    assert isinstance(mailer_for(make_settings(hostname="mx.example.org")), OutboundMailer)
-    smarthost = make_settings(hostname="localhost", outbound_smarthost=HostPort("127.0.0.1", 25))
-    assert isinstance(mailer_for(smarthost), OutboundMailer)
+    """Issue 8: the hostname no longer decides. A server that forgot QUIETMAIL_HOSTNAME
+    (still "localhost") sends its mail out; only the local_mode setting prints it."""
+    assert isinstance(mailer_for(make_settings(hostname="localhost")), OutboundMailer)
+    assert isinstance(mailer_for(make_settings(local_mode=True)), ConsoleMailer)
+    smarthost = make_settings(local_mode=True, outbound_smarthost=HostPort("127.0.0.1", 25))
+    assert isinstance(mailer_for(smarthost), ConsoleMailer)
 
 
 def test_message_headers() -> None:
@@ -61,7 +63,7 @@ async def test_outbound_mailer_delivers_the_link_through_the_smarthost(
     settings = _via(sink)
     app = create_app(settings, sqlite_store)
     assert isinstance(app.state.ctx.mailer, OutboundMailer)
-    transport = httpx.ASGITransport(app=app)
+    transport = SettledTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         signup = await post(client, "/signup", {"email": "ann@example.org", "password": PASSWORD})
         assert signup.status_code == 200

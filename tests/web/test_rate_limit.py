@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from forwarder.store.base import Store
-from tests.web.conftest import BASE
+from tests.web.conftest import BASE, SettledTransport
 from tests.web.helpers import PASSWORD, csrf, register, user_id
 from web.mailer import OutboxMailer
 from web.ratelimit import Policy
@@ -28,7 +28,7 @@ def rate_policies() -> dict[str, Policy]:
 
 
 def _client_from(app: Starlette, ip: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    transport = SettledTransport(app=app, client=(ip, 40000))
     return httpx.AsyncClient(transport=transport, base_url=BASE)
 
 

@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from forwarder.store.base import Store
-from tests.web.conftest import make_settings
+from tests.web.conftest import SettledTransport, make_settings
 from tests.web.helpers import PASSWORD, csrf, link_token
 from web.app import create_app
 from web.mailer import OutboxMailer
@@ -51,7 +51,7 @@ async def test_https_adds_hsts_and_secure_cookie(
 ) -> None:
     outbox = OutboxMailer()
     app: Starlette = create_app(make_settings(web_base_url=base_url), sqlite_store, mailer=outbox)
-    transport = httpx.ASGITransport(app=app)
+    transport = SettledTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=request_url) as c:
         page = await c.get("/login")
         assert ("strict-transport-security" in page.headers) is https

@@ -20,7 +20,8 @@ from web.ratelimit import Policy
 @pytest.fixture
 def rate_policies() -> dict[str, Policy]:
     """Room for the many log-ins here (the limits themselves are tested in test_rate_limit)."""
-    return {name: Policy("100/minute", "100/minute") for name in ("login", "signup", "reset")}
+    names = ("login", "signup", "reset", "recheck")
+    return {name: Policy("100/minute", "100/minute") for name in names}
 
 
 _SECRET = re.compile(r'<p class="secret"><code>([A-Z2-7]+)</code>')
@@ -99,13 +100,16 @@ async def test_second_step_token_is_bound_and_expires(
     assert forged.status_code == 400
 
 
-async def test_disable_needs_the_password(
+async def test_disable_needs_the_password_and_a_code(
     client: httpx.AsyncClient, outbox: OutboxMailer, sqlite_store: Store, clock: MovableClock
 ) -> None:
     await register(client, outbox, "ann@example.org")
-    await _enable(client, clock)
-    assert (await post(client, "/account/totp/disable", {"password": "wrong"})).status_code == 400
-    response = await post(client, "/account/totp/disable", {"password": PASSWORD})
+    secret, _ = await _enable(client, clock)
+    clock.advance(timedelta(seconds=30))  # the code that enabled TOTP is used up
+    code = pyotp.TOTP(secret).at(clock.now)
+    wrong = await post(client, "/account/totp/disable", {"password": "wrong", "code": code})
+    assert wrong.status_code == 400
+    response = await post(client, "/account/totp/disable", {"password": PASSWORD, "code": code})
     assert response.status_code == 303
     user = await sqlite_store.users.get_by_email("ann@example.org")
     assert user is not None and user.totp_secret_sealed is None and not user.recovery_code_hashes
@@ -158,8 +162,9 @@ async def test_the_enabling_code_cannot_be_replayed_to_enable_again(
     client: httpx.AsyncClient, outbox: OutboxMailer, clock: MovableClock
 ) -> None:
     await register(client, outbox, "ann@example.org")
-    await _enable(client, clock)
-    await post(client, "/account/totp/disable", {"password": PASSWORD})
+    _, codes = await _enable(client, clock)
+    off = await post(client, "/account/totp/disable", {"password": PASSWORD, "code": codes[0]})
+    assert off.status_code == 303
     page = await client.get("/account/totp")
     secret = _SECRET.search(page.text).group(1)  # type: ignore[union-attr]
     token = _TOKEN.search(page.text).group(1)  # type: ignore[union-attr]

@@ -15,10 +15,9 @@ from starlette.responses import JSONResponse
 
 from forwarder import dnsrecords
 from forwarder.store.base import Alias, Domain, ErrorLogEntry, Recipient
+from web.body_limit import MAX_BODY
 from web.errors import AppError
 from web.validation import InputError
-
-MAX_BODY = 64 * 1024
 
 
 def error_response(
@@ -28,6 +27,8 @@ def error_response(
 
 
 async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; web/body_limit.py refuses it (413) before it is read whole
+    when it is over MAX_BODY."""
     body = await request.body()
     if len(body) > MAX_BODY:
         raise AppError(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
@@ -51,6 +52,11 @@ def domain_json(domain: Domain) -> dict[str, Any]:
         "verified": domain.verified,
         "verified_at": _time(domain.verified_at),
         "created_at": _time(domain.created_at),
+        "spam": {
+            "enabled": domain.spam.enabled,
+            "reject_score": domain.spam.reject_score,
+            "catch_all_reject_score": domain.spam.catch_all_reject_score,
+        },
     }
 
 
@@ -100,4 +106,6 @@ def error_entry_json(entry: ErrorLogEntry) -> dict[str, Any]:
         "target_domain": entry.target_domain,
         "sender_domain": entry.sender_domain,
         "expires_at": _time(entry.expires_at),
+        "count": entry.count,
+        "last_at": _time(entry.last_at),
     }

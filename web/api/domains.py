@@ -11,7 +11,7 @@ from web import actions
 from web.api.common import check_json, domain_json, error_entry_json, json_object, record_json
 from web.api.keys import authenticate
 from web.context import ctx_of
-from web.validation import domain_name, only_keys
+from web.validation import InputError, domain_name, only_keys
 
 
 async def list_domains(request: Request) -> Response:
@@ -67,6 +67,21 @@ async def verify_domain(request: Request) -> Response:
     )
 
 
+async def set_spam_policy(request: Request) -> Response:
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    data = await json_object(request)
+    only_keys(data, {"enabled", "reject_score", "catch_all_reject_score"})
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InputError("enabled", "must be true or false")
+    domain = await actions.set_spam_policy(
+        ctx, domain, enabled, data.get("reject_score"), data.get("catch_all_reject_score")
+    )
+    return JSONResponse(domain_json(domain))
+
+
 async def error_log(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
@@ -83,4 +98,5 @@ routes = [
     Route("/domains/{domain_id}/dns-records", dns_records, methods=["GET"]),
     Route("/domains/{domain_id}/verify", verify_domain, methods=["POST"]),
     Route("/domains/{domain_id}/errors", error_log, methods=["GET"]),
+    Route("/domains/{domain_id}/spam", set_spam_policy, methods=["PUT"]),
 ]

@@ -3,7 +3,7 @@ signs with DKIM, zones written into the loopback DNS server, and a policy wired 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import dkim
@@ -105,8 +105,13 @@ def zone(dns_server: DNSServer, sender_pem: bytes, arc_pem: bytes) -> DNSServer:
 
 
 @pytest.fixture
-def policy(settings: Settings, arc_pem: bytes, psl: PublicSuffixList) -> AuthPolicy:
-    return AuthPolicy(settings, ArcKey(ARC_SELECTOR, HOSTNAME, arc_pem), rng=lambda: 0.0, psl=psl)
+async def policy(
+    settings: Settings, arc_pem: bytes, psl: PublicSuffixList
+) -> AsyncIterator[AuthPolicy]:
+    key = ArcKey(ARC_SELECTOR, HOSTNAME, arc_pem)
+    policy = AuthPolicy(settings, key, rng=lambda: 0.0, psl=psl)
+    yield policy
+    await policy.aclose()
 
 
 def our_results(message: bytes) -> str:

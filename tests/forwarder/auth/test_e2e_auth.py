@@ -110,3 +110,29 @@ async def test_forged_and_expired_srs_addresses_are_refused(auth_world: World) -
     assert answers == [replies.REJECT_UNKNOWN_BOUNCE] * 3
     assert data == ""
     assert auth_world.sink.messages == []
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+async def test_non_ascii_sender_survives_in_the_results(
+    auth_world: World, sender_pem: bytes, smtputf8: bool
+) -> None:
+    # Before (interop run): jörg@sender.test became smtp.mailfrom="jrg@sender.test".
+    client = await auth_world.client()
+    try:
+        option = " SMTPUTF8" if smtputf8 else ""
+        response = await client.execute_command(
+            b"MAIL", f"FROM:<jörg@origin.test>{option}".encode()
+        )
+        assert response.code == 250
+        assert (await client.execute_command(b"RCPT", f"TO:<hello@{DOMAIN}>".encode())).code == 250
+        assert (await client.data(sign(make_message(), sender_pem, "origin.test"))).code == 250
+    finally:
+        client.close()
+    [got] = auth_world.sink.messages
+    ours = got.data.split(f"Authentication-Results: {HOSTNAME};".encode(), 1)[1]
+    if smtputf8:
+        assert "smtp.mailfrom=jörg@origin.test".encode() in ours
+    else:
+        assert b'smtp.mailfrom="j\\\\x{F6}rg@origin.test"' in ours
+    cv, _, _ = dkim.arc_verify(got.data, dnsfunc=dnsfunc_for(auth_world.dns))
+    assert cv == dkim.CV_Pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dkim
 import pytest
 
 from forwarder.auth.policy import AuthPolicy
@@ -16,7 +17,7 @@ from forwarder.auth.results import (
 from forwarder.pipeline import Inbound
 from tests.support.dns_server import DNSServer
 
-from .conftest import HOSTNAME, inbound, make_message, our_results
+from .conftest import HOSTNAME, dnsfunc_for, inbound, make_message, our_results
 
 FORGED = (
     f"Authentication-Results: {HOSTNAME};\r\n\tspf=pass smtp.mailfrom=ceo@example.com;\r\n"
@@ -93,3 +94,49 @@ def test_header_shape() -> None:
     header = build_header(HOSTNAME, [MethodResult("spf", "pass", (("smtp.mailfrom", "a@b.c"),))])
     expected = f"Authentication-Results: {HOSTNAME};\r\n\tspf=pass smtp.mailfrom=a@b.c\r\n"
     assert header == expected.encode()
+
+
+# ------------------------------------------------------------------ non-ASCII values (issue 8)
+# Before: every non-ASCII character was dropped: jörg@sender.test became "jrg@sender.test".
+
+
+def test_utf8_values_are_kept_under_smtputf8() -> None:
+    assert pvalue("jörg@sender.test", utf8=True) == "jörg@sender.test"  # RFC 6532 3.2 atext
+    assert pvalue("jörg x@münchen.test", utf8=True) == '"jörg x@münchen.test"'
+    header = build_header(
+        HOSTNAME, [MethodResult("spf", "pass", (("smtp.mailfrom", "jörg@sender.test"),))], utf8=True
+    )
+    assert "smtp.mailfrom=jörg@sender.test" in header.decode("utf-8")
+
+
+def test_non_ascii_is_encoded_without_smtputf8() -> None:
+    # The domain as its A-label, the local part in RFC 6533's \x{HHHH} form, quoted.
+    assert pvalue("jörg@münchen.test") == '"j\\\\x{F6}rg@xn--mnchen-3ya.test"'
+    assert pvalue("jörg@sender.test") == '"j\\\\x{F6}rg@sender.test"'
+    assert pvalue("mx.münchen.test") == "mx.xn--mnchen-3ya.test"
+    assert pvalue("mx.münchen.test\u2028x") == "mx.xn--mnchen-3ya.testx"  # U+2028 dropped
+    header = build_header(
+        HOSTNAME, [MethodResult("spf", "pass", (("smtp.mailfrom", "jörg@sender.test"),))]
+    )
+    assert header.isascii()
+    assert b'smtp.mailfrom="j\\\\x{F6}rg@sender.test"' in header
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+async def test_policy_keeps_a_non_ascii_sender(
+    zone: DNSServer, policy: AuthPolicy, smtputf8: bool
+) -> None:
+    message = make_message()
+    sent = Inbound("192.0.2.10", "mx.example.com", "jörg@example.com", ("b@x",), message, smtputf8)
+    verdict = await policy.inspect(sent)
+    assert verdict.reply is None
+    if smtputf8:
+        assert "smtp.mailfrom=jörg@example.com" in our_results(verdict.message)
+    else:
+        assert 'smtp.mailfrom="j\\\\x{F6}rg@example.com"' in our_results(verdict.message)
+    # The ARC set carries the results, ASCII-encoded either way (authres reads only ASCII;
+    # it also writes quoted values without their quotes), and verifies at the destination.
+    aar = verdict.message.split(b"ARC-Authentication-Results: ", 1)[1].split(b"\r\nARC-")[0]
+    assert b"smtp.mailfrom=" in aar and b"x{F6}rg@example.com" in aar
+    cv, _, reason = dkim.arc_verify(verdict.message, dnsfunc=dnsfunc_for(zone))
+    assert (cv, reason) == (dkim.CV_Pass, "success")

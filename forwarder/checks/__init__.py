@@ -1,0 +1,1 @@
+"""The checks a message passes before it is forwarded: DNS block lists at connection."""
