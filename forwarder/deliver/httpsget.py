@@ -1,12 +1,13 @@
 """One HTTPS GET for an MTA-STS policy (RFC 8461 3.3), over asyncio streams.
 
-Why not httpx: the connection must go to the address *our* resolver gave for the policy
-host (``QUIETMAIL_DNS_NAMESERVERS``, never the system's), while SNI and the certificate
-check use the host name. asyncio's ``open_connection(address, ssl=..., server_hostname=name)``
-says exactly that in one call; httpx would need a custom transport, and a runtime dependency
-for a single GET of a small text file. The request is HTTP/1.0 so the body is never chunked
-and ends when the server closes; redirects are not followed (RFC 8461 3.3), and the size
-and time are capped.
+Why not httpx (a dependency, for rspamd): the connection must go to the address *our*
+resolver gave for the policy host (``QUIETMAIL_DNS_NAMESERVERS``, never the system's), while
+SNI and the certificate check use the host name. asyncio's ``open_connection(address,
+ssl=..., server_hostname=name)`` says exactly that in one call; with httpx it takes a URL
+naming the IP, a Host header and httpcore's ``sni_hostname`` extension, and redirects,
+proxies from the environment and the size cap to switch off or bolt on. The request is
+HTTP/1.0 so the body is never chunked and ends when the server closes; redirects are not
+followed (RFC 8461 3.3), and the size and time are capped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import ssl
 from collections.abc import Sequence
 
-MAX_BYTES = 64 * 1024  # RFC 8461 3.2 policies are tiny; 64 KiB as Postfix's resolver caps
+MAX_BYTES = 64 * 1024  # a real policy (RFC 8461 3.2) is a few hundred bytes
 TIMEOUT = 10.0  # seconds for connect, TLS handshake and the whole answer
 _HEADER_LIMIT = 16 * 1024
 
