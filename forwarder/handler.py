@@ -179,18 +179,14 @@ class RelayHandler:
         if verdict.reply is not None:
             await self.refused(envelope, verdict.reply)
             return verdict.reply
-        forwarded = verdict.message
-        policy = envelope.spam or SpamPolicy()
-        if self._spam is not None and policy.enabled:
-            spam = await self._spam.check(
-                inbound.client_ip, inbound.helo, inbound.mail_from, inbound.recipients, message
-            )
-            spam = spam.with_threshold(policy.reject_score)
-            if spam.reply is not None:
-                await self.refused(envelope, spam.reply)
-                return spam.reply
-            forwarded = spam.header() + forwarded
+        refusal, added = await self._spam_check(envelope, inbound)
+        if refusal is not None:
+            return refusal
         fp = fingerprint(envelope.sender, message)
+        # verdict.message is the copy to forward; the message as received goes now rather
+        # than be held with it while the targets answer (issue 8, memory).
+        envelope.content = envelope.original_content = None
+        del message, inbound
         pending = [t for t in envelope.targets if not self._memory.seen(fp, t)]
         if not pending:
             return replies.DELIVERED
@@ -201,8 +197,9 @@ class RelayHandler:
             self._transport,
             verdict.envelope_sender,
             pending,
-            trace + forwarded,
+            verdict.message,
             self._settings.forward_timeout,
+            prefix=trace + added,  # sent ahead of the message, not joined to it (a copy)
         )
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))
         if outcome.deferred:
@@ -210,6 +207,22 @@ class RelayHandler:
                 self._memory.remember(fp, target)
         await self._log_failures(envelope, outcome)
         return outcome.reply
+
+    async def _spam_check(
+        self, envelope: Transaction, inbound: Inbound
+    ) -> tuple[str | None, bytes]:
+        """rspamd's refusal, or None and the header lines it adds (none when it is off)."""
+        policy = envelope.spam or SpamPolicy()
+        if self._spam is None or not policy.enabled:
+            return None, b""
+        spam = await self._spam.check(
+            inbound.client_ip, inbound.helo, inbound.mail_from, inbound.recipients, inbound.message
+        )
+        spam = spam.with_threshold(policy.reject_score)
+        if spam.reply is not None:
+            await self.refused(envelope, spam.reply)
+            return spam.reply, b""
+        return None, spam.header()
 
     async def _log_failures(self, envelope: Transaction, outcome: Outcome) -> None:
         for target, result in outcome.failed.items():

@@ -43,8 +43,10 @@ LINE_TOO_LONG = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)"
 AUTH_NOT_OFFERED = "502 5.5.1 AUTH is not offered: this is an MX, not a submission server"
 INSUFFICIENT_STORAGE = "452 4.3.1 Too much mail in flight, try again later"
 TOO_MANY_REFUSALS = "421 4.7.0 Too many refused recipients, closing connection"
+DATA_TIMEOUT = "421 4.4.2 No data received for too long, closing connection"
 
 # ---------------------------------------------------------------- DATA checks
+START_MAIL_INPUT = "354 End data with <CR><LF>.<CR><LF>"
 MESSAGE_TOO_BIG = "552 5.3.4 Message exceeds the size limit"
 MAIL_LOOP = "554 5.4.6 Too many hops (Received headers), mail loop suspected"
 

@@ -17,14 +17,15 @@
   so the command gets ``502 5.5.1`` (RFC 5321 4.2.4), before TLS and after;
 - source routes (``RCPT TO:<@a,@b:user@c>``) are refused, not silently stripped as aiosmtpd
   would (RFC 5321 4.1.1.3 lets a server refuse them);
-- DATA reserves bytes in the global in-flight budget first (``452 4.3.1`` when spent, RFC
-  5321 4.5.3.1.10's "insufficient system storage"), and the transaction may not send more
-  than its reservation; it is released when the DATA reply has been sent.
-
-aiosmtpd already ends DATA only on ``<CRLF>.<CRLF>``: it reads lines up to CRLF, so a bare
-``\\n.\\n`` or ``\\r.\\n`` stays inside the message (no SMTP smuggling, see
-tests/forwarder/test_smtp_smuggling.py), and aiosmtplib normalises line endings and
-dot-stuffs again on the way out.
+- DATA is read by :mod:`forwarder.smtpdata` instead of aiosmtpd's line loop (issue 8): in
+  chunks, with lines up to ``max_line_length``, holding bytes of the in-flight budget as
+  they arrive (``held_per_byte`` for each byte received, see server.py), in all and per
+  client (``452 4.3.1`` when spent, RFC 5321 4.5.3.1.10's "insufficient system storage");
+  a client that sends nothing for ``data_chunk_timeout`` gets ``421`` and is closed. The
+  bytes are given back when the DATA reply has been sent;
+- replies are written whole (issue 8, nmap): the lines of a multi-line reply are held until
+  its last line, and a reply to a pipelined command (RFC 2920) waits for the replies to the
+  commands already read behind it, so a group's replies leave in one write.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP
 
 from forwarder import replies
+from forwarder.limits import Holding, client_key
 from forwarder.resolve import has_source_route
+from forwarder.smtpdata import DataInterrupted, has_buffered_line, read_message
 from forwarder.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -50,8 +53,12 @@ _TRANSLATE = {
     "500 Line too long (see RFC5321 4.5.3.1.6)": replies.LINE_TOO_LONG,
     "500 Command line too long": replies.LINE_TOO_LONG,
 }
-_DATA_REFUSALS = (replies.MESSAGE_TOO_BIG, replies.LINE_TOO_LONG)
 _DENIED_COMMANDS = 10  # commands a denied client may send before it is closed
+# Replies that may wait for the next one: nothing closes or switches the connection after
+# them (not 220 before TLS, 221/421 before a close, 354/334 the client waits for, or 502,
+# which aiosmtpd also gives right before closing on too many unknown commands).
+_MAY_WAIT = frozenset("250 251 252 450 451 452 500 501 503 550 551 552 553 554 555".split())  # noqa: SIM905
+_HELD_LINES = 100  # a client that pipelines without end still gets its replies
 
 
 class RelaySMTP(SMTP):
@@ -64,6 +71,7 @@ class RelaySMTP(SMTP):
         self._counted = False
         self._in_data = False
         self._refused = 0  # RCPTs refused on this connection, across transactions
+        self._out: list[bytes] = []  # reply lines not yet written
         self.last_reply = ""
 
     # ------------------------------------------------------------ replies
@@ -71,7 +79,19 @@ class RelaySMTP(SMTP):
     async def push(self, status: str) -> None:  # type: ignore[override]
         status = _TRANSLATE.get(status, status)
         self.last_reply = status
-        await super().push(status)
+        self._out.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n")
+        if status[3:4] == "-":  # more lines of this reply follow (RFC 5321 4.2.1)
+            return
+        waiting = len(self._out) < _HELD_LINES and has_buffered_line(self._reader)
+        if waiting and status[:3] in _MAY_WAIT:
+            return  # the next command is already here: its reply goes out with this one
+        self._flush()
+        await self._writer.drain()
+
+    def _flush(self) -> None:
+        if self._out and self.transport is not None and not self.transport.is_closing():
+            self._writer.write(b"".join(self._out))
+        self._out.clear()
 
     def _create_envelope(self) -> Transaction:
         return Transaction()
@@ -138,7 +158,8 @@ class RelaySMTP(SMTP):
         if transport is None or transport.is_closing():
             return
         if reply is not None:
-            transport.write(reply.encode("ascii") + b"\r\n")  # type: ignore[attr-defined]
+            self._out.append(reply.encode("ascii") + b"\r\n")
+        self._flush()
         transport.close()
 
     @property
@@ -156,7 +177,7 @@ class RelaySMTP(SMTP):
             await self.push(replies.SHUTTING_DOWN)
             self.close_with(None)
             return
-        if self._relay.budget.exhausted:
+        if self._relay.budget.exhausted_for(client_key(self._ip)):
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
         await super().smtp_MAIL(arg)
@@ -199,26 +220,47 @@ class RelaySMTP(SMTP):
             and bool(self.session.host_name)
         )
         if not ready or not isinstance(envelope, Transaction):
-            await super().smtp_DATA(arg)
+            await super().smtp_DATA(arg)  # its refusals: 503 (no HELO/RCPT), 501
             return
-        size = self._relay.reservation(envelope.mail_options)
-        if not self._relay.budget.try_reserve(size):
+        client = client_key(self._ip)
+        if self._relay.budget.exhausted_for(client):
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
-        limit, self.data_size_limit = self.data_size_limit, size
+        holding = Holding(self._relay.budget, client)
         self._in_data = True
         # aiosmtpd's idle timer is only reset by commands; the transfer and the forward that
         # follows get the idle time plus the forward budget, so the timer never cuts a
-        # forward short (that would lose which targets already accepted).
+        # forward short (that would lose which targets already accepted). A stalled
+        # transfer is cut sooner, by data_chunk_timeout.
         settings = self._relay.settings
         self._reset_timeout(settings.idle_timeout + settings.forward_timeout)
         try:
-            await super().smtp_DATA(arg)
+            await self._receive(envelope, holding)
         finally:
-            self.data_size_limit = limit
             self._in_data = False
-            self._relay.budget.release(size)
+            holding.release()
             if self.transport is not None:
                 self._reset_timeout()
-        if self.last_reply in _DATA_REFUSALS:
-            await self._relay.handler.refused(envelope, self.last_reply)
+
+    async def _receive(self, envelope: Transaction, holding: Holding) -> None:
+        await self.push(replies.START_MAIL_INPUT)
+        try:
+            refusal, message = await read_message(self._reader, self._relay.data_limits, holding)
+        except DataInterrupted as exc:
+            if exc.reply is not None:
+                log.info("DATA answered %s: the client stopped sending", exc.reply[:3])
+            holding.release()
+            self.close_with(exc.reply)
+            return
+        if refusal is not None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push(refusal)
+            await self._relay.handler.refused(envelope, refusal)
+            return
+        envelope.content = envelope.original_content = message
+        del message  # the envelope holds the one copy; it goes with _set_post_data_state
+        try:
+            status = await self._call_handler_hook("DATA")
+        finally:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)

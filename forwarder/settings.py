@@ -120,11 +120,14 @@ class Settings:
     dns_nameservers: tuple[HostPort, ...] = ()
     dns_timeout: float = 5.0
 
-    max_message_size: int = 25 * 1024 * 1024
+    max_message_size: int = 50 * 1024 * 1024
+    max_line_length: int = 64 * 1024
     max_recipients: int = 50
     max_targets: int = 10
     max_received_headers: int = 25
     inflight_bytes_budget: int = 512 * 1024 * 1024
+    inflight_bytes_per_ip: int = 192 * 1024 * 1024
+    data_chunk_timeout: float = 60.0
     idle_timeout: float = 300.0
     max_connections_per_ip: int = 10
     max_connections: int = 500
@@ -378,6 +381,13 @@ def _log_level(key: str, raw: object) -> str:
     return text
 
 
+def _line_length(key: str, raw: object) -> int:
+    value = _int(key, raw)
+    if value < 998:  # RFC 5322 2.1.1: every server takes lines of 998 characters
+        raise ConfigError(f"{key}: {raw!r} is under 998 bytes (RFC 5322 2.1.1)")
+    return value
+
+
 def _secret(key: str, raw: object) -> Secret:
     return Secret(_str(key, raw))
 
@@ -438,10 +448,13 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "dns_nameservers": _nameservers,
     "dns_timeout": _positive_float,
     "max_message_size": _positive_int,
+    "max_line_length": _line_length,
     "max_recipients": _positive_int,
     "max_targets": _positive_int,
     "max_received_headers": _positive_int,
     "inflight_bytes_budget": _positive_int,
+    "inflight_bytes_per_ip": _positive_int,
+    "data_chunk_timeout": _positive_float,
     "idle_timeout": _positive_float,
     "max_connections_per_ip": _positive_int,
     "max_connections": _positive_int,

@@ -68,6 +68,8 @@ class SRS:
         if not secret:
             raise ValueError("SRS needs a secret")
         self._secret = secret
+        # A key of its own for addresses that take no bounces, derived so no setting is added.
+        self._no_bounce_secret = hmac.new(secret, b"quietmail SRS: no bounces", "sha256").digest()
         self._hostname = hostname
         self._max_age_days = max_age_days
         self._clock = clock
@@ -82,24 +84,32 @@ class SRS:
 
     # -------------------------------------------------------------------- forward
 
-    def forward(self, sender: str) -> str:
+    def forward(self, sender: str, *, bounces: bool = True) -> str:
         """The envelope sender for a forwarded copy. ``""`` (the null sender) and a sender
-        without a domain stay as they are: there is nothing to bounce to or to rewrite."""
+        without a domain stay as they are: there is nothing to bounce to or to rewrite.
+
+        ``bounces=False`` gives an address of the same shape whose hash is made with another
+        key, so :meth:`reverse` never accepts it: the copy of a message whose sender did not
+        authenticate can bounce to nobody. Otherwise anyone who can send to an alias (its
+        owner first) could forge ``MAIL FROM:<victim@...>``, read the SRS address on the copy
+        and use our bounce path to send the victim mail from our IP (issue 8)."""
         local, at, host = sender.rpartition("@")
         if not at or not local or not host:
             return sender
+        key = self._secret if bounces else self._no_bounce_secret
         srs1 = _SRS1.fullmatch(local)
         if srs1:  # we are hop 3 or later: keep bouncing to the first hop, re-hashed by us
-            return self._srs1(srs1.group(2), srs1.group(3))
+            return self._srs1(srs1.group(2), srs1.group(3), key)
         srs0 = _SRS0_OPAQUE.fullmatch(local)
         if srs0:  # we are the second hop: bounces go back to the first hop's SRS0 address
-            return self._srs1(host, srs0.group(1))
+            return self._srs1(host, srs0.group(1), key)
         timestamp = self._timestamp(self._clock())
-        digest = self._hash(timestamp + host + local)
+        digest = self._hash(timestamp + host + local, key)
         return f"SRS0={digest}={timestamp}={host}={local}@{self._hostname}"
 
-    def _srs1(self, first_hop: str, opaque: str) -> str:
-        return f"SRS1={self._hash(first_hop + opaque)}={first_hop}={opaque}@{self._hostname}"
+    def _srs1(self, first_hop: str, opaque: str, key: bytes) -> str:
+        digest = self._hash(first_hop + opaque, key)
+        return f"SRS1={digest}={first_hop}={opaque}@{self._hostname}"
 
     # -------------------------------------------------------------------- reverse
 
@@ -131,14 +141,14 @@ class SRS:
 
     # -------------------------------------------------------------------- pieces
 
-    def _hash(self, text: str) -> str:
-        mac = hmac.new(self._secret, text.lower().encode("utf-8"), hashlib.sha1).digest()
+    def _hash(self, text: str, key: bytes) -> str:
+        mac = hmac.new(key, text.lower().encode("utf-8"), hashlib.sha1).digest()
         return base64.b64encode(mac)[:HASH_LENGTH].decode("ascii")
 
     def _hash_ok(self, digest: str, text: str) -> bool:
         if len(digest) != HASH_LENGTH:
             return False
-        expected = self._hash(text).lower().encode()
+        expected = self._hash(text, self._secret).lower().encode()
         return hmac.compare_digest(digest.lower().encode(), expected)
 
     @staticmethod

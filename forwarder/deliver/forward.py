@@ -31,10 +31,13 @@ async def forward(
     targets: Sequence[str],
     message: bytes,
     budget_seconds: float,
+    prefix: bytes = b"",
 ) -> dict[str, DeliveryResult]:
+    """``prefix``: header lines to send in front of ``message`` (our Received line)."""
     groups = list(by_domain(targets).values())
     tasks = [
-        asyncio.ensure_future(transport.send(envelope_sender, group, message)) for group in groups
+        asyncio.ensure_future(transport.send(envelope_sender, group, message, prefix))
+        for group in groups
     ]
     if not tasks:
         return {}

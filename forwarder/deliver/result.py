@@ -77,7 +77,8 @@ def from_reply(code: int, text: str) -> DeliveryResult:
 
 class Transport(Protocol):
     async def send(
-        self, envelope_sender: str, recipients: Sequence[str], message: bytes
+        self, envelope_sender: str, recipients: Sequence[str], message: bytes, prefix: bytes = b""
     ) -> Mapping[str, DeliveryResult]:
-        """Deliver ``message`` to every recipient; one result per recipient, never raises
-        for a delivery problem (those are results)."""
+        """Deliver ``prefix + message`` to every recipient (``prefix``: header lines we add,
+        kept apart so the message is not copied to add them); one result per recipient,
+        never raises for a delivery problem (those are results)."""

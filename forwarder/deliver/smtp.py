@@ -27,6 +27,7 @@ import aiosmtplib
 import dns.asyncresolver
 
 from forwarder.deliver import mx, starttls
+from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.mtasts import MtaSts, Policy
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
@@ -42,6 +43,8 @@ from forwarder.deliver.tlspolicy import (
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
 from forwarder.tlsconfig import client_tls_context
+
+Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
 
 
 class _HostUnusable(Exception):
@@ -89,11 +92,12 @@ class SmtpTransport:
         return await self.tls_context(True)
 
     async def send(
-        self, envelope_sender: str, recipients: Sequence[str], message: bytes
+        self, envelope_sender: str, recipients: Sequence[str], message: bytes, prefix: bytes = b""
     ) -> Mapping[str, DeliveryResult]:
+        parts = (prefix, message) if prefix else (message,)
         groups = by_domain(recipients)
         chunks = await asyncio.gather(
-            *(self._send_domain(envelope_sender, d, rcpts, message) for d, rcpts in groups.items())
+            *(self._send_domain(envelope_sender, d, rcpts, parts) for d, rcpts in groups.items())
         )
         results: dict[str, DeliveryResult] = {}
         for chunk in chunks:
@@ -113,7 +117,7 @@ class SmtpTransport:
         return await self._policy.host(domain, policy, host)
 
     async def _send_domain(
-        self, sender: str, domain: str, recipients: list[str], message: bytes
+        self, sender: str, domain: str, recipients: list[str], message: Parts
     ) -> dict[str, DeliveryResult]:
         try:
             hosts, port, policy = await self._hosts(domain)
@@ -184,7 +188,7 @@ class SmtpTransport:
         tls: HostTls,
         sender: str,
         recipients: list[str],
-        message: bytes,
+        message: Parts,
     ) -> dict[str, DeliveryResult]:
         # The pool is keyed by the TLS a connection was opened under: a connection opened
         # opportunistically never serves a host that needs verified TLS or DANE.
@@ -207,7 +211,7 @@ class SmtpTransport:
         kept: bool,
         sender: str,
         recipients: list[str],
-        message: bytes,
+        message: Parts,
     ) -> dict[str, DeliveryResult]:
         clean = False
         try:
@@ -242,7 +246,7 @@ async def _mail(
 
 
 async def _transaction(
-    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: bytes, kept: bool
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: Parts, kept: bool
 ) -> tuple[dict[str, DeliveryResult], bool]:
     """Each recipient's result, and whether the connection may carry another transaction
     (the DATA reply was read). Raises _Stale for a ``kept`` connection that is no longer
@@ -255,7 +259,7 @@ async def _transaction(
             return dict.fromkeys(recipients, failure), True
         options.append("SMTPUTF8")
         encoding = "utf-8"
-    if not message.isascii() and client.supports_extension("8bitmime"):
+    if not all(part.isascii() for part in message) and client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
     results: dict[str, DeliveryResult] = {}
     clean = False
@@ -269,7 +273,7 @@ async def _transaction(
             except aiosmtplib.SMTPRecipientRefused as exc:
                 results[recipient] = from_reply(exc.code, exc.message)
         if accepted:
-            response = await client.data(message)
+            response = await send_data(client, message)
             results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
             clean = True
     except aiosmtplib.SMTPResponseException as exc:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 
@@ -108,7 +109,7 @@ def publish_world(dns: DNSServer, size: int, auth: bool) -> bytes:
 
 
 async def setup(
-    tmp: Path, dns: HostPort, sink_port: int, opts: Options
+    tmp: Path, dns: HostPort, sink_port: int, opts: Options, **changes: Any
 ) -> tuple[Relay, SqliteStore]:
     store = SqliteStore(str(tmp / "bench.sqlite3"))
     await store.open()
@@ -130,7 +131,7 @@ async def setup(
         srs_secret=Secret("bench-srs-secret-0123456789abcdef"),
         encryption_key=Secret("bench-encryption-key-0123456789ab"),
         rspamd_url=opts.rspamd_url,
-    )
+    ).replace(**changes)
     if opts.auth:
         from forwarder.runtime import build_relay
 

@@ -61,7 +61,8 @@ async def test_long_lines_get_500_and_the_session_stays_usable(world: World) -> 
     writer.write(f"MAIL FROM:<s@origin.test>\r\nRCPT TO:<hello@{DOMAIN}>\r\nDATA\r\n".encode())
     while not (await _readline(reader)).startswith("354"):
         pass
-    writer.write(b"Subject: x\r\n\r\n" + b"y" * 3000 + b"\r\n.\r\n")
+    limit = world.settings.max_line_length
+    writer.write(b"Subject: x\r\n\r\n" + b"y" * (limit + 1) + b"\r\n.\r\n")
     assert await _readline(reader) == replies.LINE_TOO_LONG
     writer.write(f"MAIL FROM:<s@origin.test>\r\nRCPT TO:<hello@{DOMAIN}>\r\nDATA\r\n".encode())
     while not (await _readline(reader)).startswith("354"):

@@ -1,5 +1,6 @@
-"""Size limits and the in-flight byte budget: a 30 MiB message is refused at MAIL FROM SIZE=
-or at DATA, and the relay's memory stays under its budget while it reads and discards it."""
+"""Size limits and the in-flight byte budget: a 60 MiB message is refused at MAIL FROM SIZE=
+(over the 50 MiB default), a 30 MiB one over a 4 MiB limit at DATA, and the relay's memory
+stays under its budget while it reads and discards it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import tracemalloc
 
 from forwarder import replies
-from tests.forwarder.conftest import DOMAIN, World, line, make_message
+from tests.forwarder.conftest import DOMAIN, World, line, make_message, run_transaction
 
 MIB = 1024 * 1024
 
@@ -16,7 +17,7 @@ async def test_declared_size_over_the_limit_is_refused_at_mail(world: World) -> 
     await world.start()
     client = await world.client()
     try:
-        response = await client.execute_command(b"MAIL", b"FROM:<s@origin.test>", b"SIZE=31457280")
+        response = await client.execute_command(b"MAIL", b"FROM:<s@origin.test>", b"SIZE=62914560")
         assert line(response) == replies.MESSAGE_TOO_BIG
     finally:
         client.close()
@@ -28,7 +29,7 @@ async def _read_reply(reader: asyncio.StreamReader) -> bytes:
 
 async def test_30_mib_at_data_is_refused_within_the_budget(world: World) -> None:
     await world.alias("hello", ["me@example.net"])
-    budget = 8 * MIB
+    budget = 16 * MIB  # holds the 4 MiB limit three times over (server.HELD_PER_BYTE)
     await world.start(max_message_size=4 * MIB, inflight_bytes_budget=budget)
     reader, writer = await asyncio.open_connection("127.0.0.1", world.port)
     await _read_reply(reader)
@@ -65,20 +66,25 @@ async def test_30_mib_at_data_is_refused_within_the_budget(world: World) -> None
     writer.close()
 
 
-async def test_budget_spent_answers_452_for_new_data(world: World) -> None:
+async def test_budget_follows_the_bytes_received(world: World) -> None:
+    """Nothing is held for a declared or maximum size: a small message goes through on a
+    budget far under max_message_size, and one bigger than the budget gets 452 4.3.1 at
+    the end of DATA, with every byte given back."""
     await world.alias("hello", ["me@example.net"])
-    await world.start(max_message_size=1 * MIB, inflight_bytes_budget=512 * 1024)
+    await world.start(max_message_size=4 * MIB, inflight_bytes_budget=512 * 1024)
     client = await world.client()
     try:
-        await client.execute_command(b"MAIL", b"FROM:<s@origin.test>")
+        await client.execute_command(b"MAIL", b"FROM:<s@origin.test>", b"SIZE=4000000")
         await client.execute_command(b"RCPT", f"TO:<hello@{DOMAIN}>".encode())
-        response = await client.execute_command(b"DATA")  # no SIZE: reserves the 1 MiB limit
-        assert line(response) == replies.INSUFFICIENT_STORAGE
-        await client.execute_command(b"RSET")
-        # With a declared SIZE the reservation fits, and the message goes through.
-        await client.execute_command(b"MAIL", b"FROM:<s@origin.test>", b"SIZE=2000")
-        await client.execute_command(b"RCPT", f"TO:<hello@{DOMAIN}>".encode())
-        response = await client.data(make_message())
+        response = await client.data(make_message())  # declared 4 MB, sent 200 bytes
         assert line(response) == replies.DELIVERED
+        _, reply = await run_transaction(
+            client,
+            "s@origin.test",
+            [f"hello@{DOMAIN}"],
+            make_message(body="x" * 998 + "\r\n") * 300,
+        )
+        assert reply == replies.INSUFFICIENT_STORAGE
+        assert world.relay is not None and world.relay.budget.used == 0
     finally:
         client.close()

@@ -71,6 +71,13 @@ class _SinkHandler:
         return "250 2.0.0 queued"
 
 
+class _LongLineSMTP(SMTP):
+    """Takes lines up to 1 MiB, as real mail hosts (Postfix) do; aiosmtpd's own limit is
+    RFC 5321's 1000 bytes."""
+
+    line_length_limit = 1024 * 1024
+
+
 class SmtpSink:
     def __init__(
         self,
@@ -116,7 +123,7 @@ class SmtpSink:
         handler = _SinkHandler(self)
 
         def factory() -> SMTP:
-            protocol = SMTP(
+            protocol = _LongLineSMTP(
                 handler,
                 enable_SMTPUTF8=True,
                 hostname="sink.test",

@@ -15,6 +15,9 @@ from forwarder.auth.keys import ArcKey, generate_private_pem
 from forwarder.auth.policy import AuthPolicy
 from forwarder.pipeline import Inbound
 from forwarder.settings import Secret, Settings
+from forwarder.srs import SRS
+from tests.forwarder.conftest import HOSTNAME as RELAY_HOSTNAME
+from tests.forwarder.conftest import World
 from tests.support.dns_server import DNSServer
 
 HOSTNAME = "fwd.example.net"
@@ -126,3 +129,31 @@ def our_results(message: bytes) -> str:
     ]
     assert len(ours) == 1, ours
     return " ".join(ours[0].decode().split())
+
+
+SENDER = "sender@origin.test"  # SPF-authorised for 127.0.0.1, signs as origin.test
+
+
+@pytest.fixture
+async def auth_world(
+    world: World, sender_pem: bytes, arc_pem: bytes, psl: PublicSuffixList
+) -> World:
+    zone = world.dns
+    zone.txt("origin.test", "v=spf1 ip4:127.0.0.1 -all")
+    zone.txt("_dmarc.origin.test", "v=DMARC1; p=reject")
+    zone.txt(f"{SENDER_SELECTOR}._domainkey.origin.test", public_record(sender_pem))
+    zone.txt(f"{ARC_SELECTOR}._domainkey.{RELAY_HOSTNAME}", public_record(arc_pem))
+    zone.add("origin.test.", "MX", "10 mx.example.net.")  # the sender's mail host is the sink
+    world.settings = world.settings.replace(
+        arc_selector=ARC_SELECTOR,
+        srs_secret=Secret("e2e-srs-secret"),
+        encryption_key=Secret("e2e-encryption-key"),
+    )
+    key = ArcKey(ARC_SELECTOR, RELAY_HOSTNAME, arc_pem)
+    world.extra = {
+        "policy": AuthPolicy(world.settings, key, rng=lambda: 0.0, psl=psl),
+        "bounces": SRS.from_settings(world.settings),
+    }
+    await world.alias("hello", ["me@example.net"])
+    await world.start()
+    return world

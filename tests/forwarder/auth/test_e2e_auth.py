@@ -7,44 +7,14 @@ import time
 
 import dkim
 import pytest
-from publicsuffixlist import PublicSuffixList
 
 from forwarder import replies
-from forwarder.auth.keys import ArcKey
-from forwarder.auth.policy import AuthPolicy
-from forwarder.settings import Secret
 from forwarder.srs import SRS
 from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message, now
 
-from .conftest import ARC_SELECTOR, SENDER_SELECTOR, dnsfunc_for, public_record, sign
+from .conftest import SENDER, dnsfunc_for, sign
 
 pytestmark = pytest.mark.e2e
-SENDER = "sender@origin.test"
-
-
-@pytest.fixture
-async def auth_world(
-    world: World, sender_pem: bytes, arc_pem: bytes, psl: PublicSuffixList
-) -> World:
-    zone = world.dns
-    zone.txt("origin.test", "v=spf1 ip4:127.0.0.1 -all")
-    zone.txt("_dmarc.origin.test", "v=DMARC1; p=reject")
-    zone.txt(f"{SENDER_SELECTOR}._domainkey.origin.test", public_record(sender_pem))
-    zone.txt(f"{ARC_SELECTOR}._domainkey.{HOSTNAME}", public_record(arc_pem))
-    zone.add("origin.test.", "MX", "10 mx.example.net.")  # the sender's mail host is the sink
-    world.settings = world.settings.replace(
-        arc_selector=ARC_SELECTOR,
-        srs_secret=Secret("e2e-srs-secret"),
-        encryption_key=Secret("e2e-encryption-key"),
-    )
-    key = ArcKey(ARC_SELECTOR, HOSTNAME, arc_pem)
-    world.extra = {
-        "policy": AuthPolicy(world.settings, key, rng=lambda: 0.0, psl=psl),
-        "bounces": SRS.from_settings(world.settings),
-    }
-    await world.alias("hello", ["me@example.net"])
-    await world.start()
-    return world
 
 
 async def test_forwarded_copy_is_sealed_and_verifies(auth_world: World, sender_pem: bytes) -> None:

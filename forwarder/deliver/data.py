@@ -1,0 +1,58 @@
+"""Sending a message after DATA without copying it whole (issue 8, memory).
+
+aiosmtplib's ``SMTP.data`` normalises line endings with one regular-expression pass over
+the whole message, dot-stuffs it with another and appends the end mark: three new copies
+of the message for every connection, and the first one built from a list of every line.
+Here the message goes out in pieces of about 64 KiB, each cut after a CRLF and put
+through aiosmtplib's own two steps (so the bytes on the wire are the same: CRLF line
+endings, RFC 5321 2.3.8, and a dot doubled at the start of a line, 4.5.2), and written
+with the transport's flow control, so at most a piece or two are copied at a time. Lines
+are never folded: a long line (issue 8, interop) reaches the target byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import aiosmtplib
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+
+PIECE = 64 * 1024
+
+
+def pieces(message: bytes, size: int = PIECE) -> Iterator[bytes]:
+    """``message`` in consecutive slices of at least ``size`` bytes, each ending with a
+    CRLF (the last one: wherever the message ends), so each starts at a line start."""
+    start = 0
+    while start < len(message):
+        cut = message.find(b"\r\n", start + size - 1)
+        end = len(message) if cut < 0 else cut + 2
+        yield message[start:end]
+        start = end
+
+
+def encoded(parts: Sequence[bytes], size: int = PIECE) -> Iterator[bytes]:
+    """The DATA payload for ``parts`` (header lines in front, then the message), without
+    the final ``.<CRLF>``; every part but the last must end with a CRLF."""
+    for part in parts:
+        for piece in pieces(part, size):
+            yield PERIOD_REGEX.sub(b"..", normalize_message_line_endings(piece))
+
+
+async def send_data(client: aiosmtplib.SMTP, parts: Sequence[bytes]) -> aiosmtplib.SMTPResponse:
+    """DATA, the message, ``.``: the final reply, or SMTPDataError for a refusal. Replies
+    are awaited for the client's own timeout, as ``SMTP.data`` does."""
+    response = await client.execute_command(b"DATA")
+    if response.code != 354:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    for piece in encoded(parts):
+        protocol.write(piece)
+        await protocol._drain_helper()  # asyncio's flow control (StreamWriter.drain)
+    protocol.write(b".\r\n")
+    response = await protocol.read_response(timeout=client.timeout)
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
