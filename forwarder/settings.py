@@ -135,6 +135,8 @@ class Settings:
     rspamd_url: str = ""  # empty: no rspamd
     rspamd_timeout: float = 15.0
     rspamd_fail_open: bool = False
+    spam_refusals_per_ip: int = 10  # messages refused as spam within spam_refusal_window
+    spam_refusal_window: float = 3600.0  # then that client is refused at connection (421)
     spam_min_reject_score: float = 5.0  # bounds for the reject scores domain owners choose
     spam_max_reject_score: float = 50.0
 
@@ -215,6 +217,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "rspamd_url": _base_url,
     "rspamd_timeout": _positive_float,
     "rspamd_fail_open": _bool,
+    "spam_refusals_per_ip": _positive_int,
+    "spam_refusal_window": _positive_float,
     "spam_min_reject_score": _positive_float,
     "spam_max_reject_score": _positive_float,
     "secret_key": _secret,
