@@ -30,6 +30,7 @@ FORWARD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 # Connections refused before the greeting, by why (forwarder/smtp/session.py).
 REFUSED_LIMIT = "connection_limit"  # max_connections_per_ip or max_connections
 REFUSED_REFUSALS = "refusal_window"  # the client spent its max_refused_per_ip
+REFUSED_SPAM = "spam_window"  # the client sent too much spam lately (spam_refusals_per_ip)
 REFUSED_DENYLIST = "denylist"
 REFUSED_DNSBL = "dnsbl"
 
@@ -89,13 +90,13 @@ class Metrics:
         )
         self.outbound_connections = Counter(
             "quietmail_outbound_connections",
-            "Outbound transactions that reached the DATA reply, by connection (reused, new)",
+            "Outbound transactions that delivered, by connection (reused, new)",
             ["reuse"],
             registry=r,
         )
         self.outbound_tls = Counter(
             "quietmail_outbound_tls",
-            "Outbound transactions that reached the DATA reply, by TLS mode",
+            "Outbound transactions that delivered, by TLS (cleartext, tls, verified, dane)",
             ["mode"],
             registry=r,
         )
@@ -115,7 +116,8 @@ class Metrics:
         self.forward_seconds.observe(seconds)
 
     def outbound_done(self, reused: bool, tls_mode: str) -> None:
-        """One outbound transaction ended cleanly, over a kept or a new connection."""
+        """One outbound transaction delivered to a target, over a kept or a new connection,
+        with the TLS mode deliver/starttls.py names."""
         self.outbound_connections.labels("reused" if reused else "new").inc()
         self.outbound_tls.labels(tls_mode).inc()
 

@@ -20,22 +20,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forwarder.config_policy import (  # policy values and parsers
+    _REPLACED,
+    ListZone,
+    _address,
+    _line_length,
+    _list_zones,
+    _max_auth_signatures,
+    _networks,
+    _outbound_tls,
+)
 from forwarder.config_values import (  # the value types, re-exported; one parser per kind
     ConfigError,
     HostPort,
-    ListZone,
     Secret,
-    _address,
     _base_url,
     _bool,
     _database_url,
     _hostname,
-    _line_length,
-    _list_zones,
     _log_level,
-    _max_auth_signatures,
     _nameservers,
-    _networks,
     _optional_path,
     _optional_port,
     _path,
@@ -92,7 +96,10 @@ class Settings:
     outbound_smarthost: HostPort | None = None
     outbound_port: int = 25
     outbound_timeout: float = 60.0
-    outbound_tls_verify: bool = False
+    outbound_tls: str = "policy"  # opportunistic | policy | required (issue 12)
+    outbound_ca_file: Path | None = None  # extra CAs for MX hosts and MTA-STS policy servers
+    mta_sts_port: int = 443  # where MTA-STS policies are fetched (RFC 8461 3.3 says 443)
+    dnssec_trusted: bool = False  # trust the AD bit of dns_nameservers' answers (DANE)
     dns_nameservers: tuple[HostPort, ...] = ()
     dns_timeout: float = 5.0
 
@@ -131,6 +138,8 @@ class Settings:
     rspamd_url: str = ""  # empty: no rspamd
     rspamd_timeout: float = 15.0
     rspamd_fail_open: bool = False
+    spam_refusals_per_ip: int = 10  # messages refused as spam within spam_refusal_window
+    spam_refusal_window: float = 3600.0  # then that client is refused at connection (421)
     spam_min_reject_score: float = 5.0  # bounds for the reject scores domain owners choose
     spam_max_reject_score: float = 50.0
 
@@ -175,7 +184,10 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "outbound_smarthost": _smarthost,
     "outbound_port": _port,
     "outbound_timeout": _positive_float,
-    "outbound_tls_verify": _bool,
+    "outbound_tls": _outbound_tls,
+    "outbound_ca_file": _optional_path,
+    "mta_sts_port": _port,
+    "dnssec_trusted": _bool,
     "dns_nameservers": _nameservers,
     "dns_timeout": _positive_float,
     "max_message_size": _positive_int,
@@ -210,6 +222,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "rspamd_url": _base_url,
     "rspamd_timeout": _positive_float,
     "rspamd_fail_open": _bool,
+    "spam_refusals_per_ip": _positive_int,
+    "spam_refusal_window": _positive_float,
     "spam_min_reject_score": _positive_float,
     "spam_max_reject_score": _positive_float,
     "secret_key": _secret,
@@ -254,6 +268,8 @@ def load_settings(
     values: dict[str, Any] = {}
     if config_file is not None:
         for key, raw in read_toml(config_file).items():
+            if key in _REPLACED:
+                raise ConfigError(_REPLACED[key])
             if key not in _PARSERS:
                 raise ConfigError(f"{key}: unknown key in {config_file}")
             values[key] = _PARSERS[key](key, raw)
@@ -261,6 +277,8 @@ def load_settings(
         if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if key in _REPLACED:
+            raise ConfigError(name + _REPLACED[key].removeprefix(key))
         if key not in _PARSERS:
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
@@ -273,6 +291,10 @@ def load_settings(
     if settings.postmaster_address.rpartition("@")[2] == settings.hostname:
         # postmaster@hostname would forward to itself (RFC 5321 4.5.1 wants a real mailbox)
         raise ConfigError("postmaster_address: must be a mailbox elsewhere, not at hostname")
+    # Checked here, not at the first delivery: a missing CA file would otherwise turn every
+    # delivery that needs verified TLS into a 451.
+    if settings.outbound_ca_file is not None and not settings.outbound_ca_file.is_file():
+        raise ConfigError(f"outbound_ca_file: {settings.outbound_ca_file} is not a file")
     return settings
 
 

@@ -25,7 +25,7 @@ from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
-from web import account, accounts, aliases, domains, totp
+from web import account, accounts, aliases, domains, mtasts, totp
 from web.api import account as api_account
 from web.api import aliases as api_aliases
 from web.api import domains as api_domains
@@ -133,6 +133,7 @@ def _routes() -> list[BaseRoute]:
         *aliases.routes,
         *account.routes,
         *totp.routes,
+        *mtasts.routes,
         Mount(API_PREFIX, routes=api),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

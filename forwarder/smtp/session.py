@@ -131,11 +131,15 @@ class RelaySMTP(SMTP):
             await self.push(self._refusal)
             self.close_with(None)
             return
-        if self._admission.refusals.blocked(self._ip):
-            self._admission.refused(metrics.REFUSED_REFUSALS)
-            await self.push(replies.TOO_MANY_REFUSALS)
-            self.close_with(None)
-            return
+        for window, reply, reason in (
+            (self._admission.refusals, replies.TOO_MANY_REFUSALS, metrics.REFUSED_REFUSALS),
+            (self._admission.spam, replies.TOO_MUCH_SPAM, metrics.REFUSED_SPAM),
+        ):
+            if window.blocked(self._ip):
+                self._admission.refused(reason)
+                await self.push(reply)
+                self.close_with(None)
+                return
         if await self._admission.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
             self._admission.refused(metrics.REFUSED_DENYLIST)
@@ -285,3 +289,5 @@ class RelaySMTP(SMTP):
             self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
         self._admission.replied(metrics.STAGE_DATA, status)
+        if status == replies.SPAM_REJECTED:
+            self._admission.spam.add(self._ip)  # counted; refused at its next connection

@@ -117,7 +117,7 @@ async def test_forwards_and_refusals_are_counted_without_names(world: World) -> 
     assert 0 < _value(samples, "quietmail_forward_seconds_sum") < 20
     assert _value(samples, "quietmail_outbound_connections_total", reuse="new") == 1
     assert _value(samples, "quietmail_outbound_connections_total", reuse="reused") == 1
-    assert _value(samples, "quietmail_outbound_tls_total", mode="none") == 2  # the sink: no TLS
+    assert _value(samples, "quietmail_outbound_tls_total", mode="cleartext") == 2  # sink: no TLS
     # The target's MX and address were asked once and then answered from the cache.
     dns = "quietmail_dns_cache_lookups_total"
     assert _value(samples, dns, result="miss") >= 2
@@ -127,7 +127,7 @@ async def test_forwards_and_refusals_are_counted_without_names(world: World) -> 
 
 
 async def test_an_outbound_delivery_over_starttls_counts_its_mode(world: World) -> None:
-    """The sink offers STARTTLS with a self-signed pair: opportunistic (not verified)."""
+    """The sink offers STARTTLS with a self-signed pair: TLS, not verified."""
     from forwarder.smtp.tls import ensure_local_tls, server_tls_context
 
     tls_settings = ensure_local_tls(world.settings.replace(local_mode=True))
@@ -142,7 +142,7 @@ async def test_an_outbound_delivery_over_starttls_counts_its_mode(world: World) 
     _, data = await world.transaction(SENDER, [f"known@{DOMAIN}"], make_message())
     assert data == replies.DELIVERED
     _, samples = await _scrape(world)
-    assert _value(samples, "quietmail_outbound_tls_total", mode="opportunistic") == 1
+    assert _value(samples, "quietmail_outbound_tls_total", mode="tls") == 1
 
 
 def test_enhanced_codes_from_a_target_cannot_grow_the_label_set() -> None:
