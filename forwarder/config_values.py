@@ -9,8 +9,11 @@ typed value or raises ConfigError. Split from the settings module to keep both s
 from __future__ import annotations
 
 import ipaddress
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -216,3 +219,24 @@ def _base_url(key: str, raw: object) -> str:
     if text and urlsplit(text).scheme not in {"http", "https"}:
         raise ConfigError(f"{key}: expected an http:// or https:// URL")
     return text
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return _flatten(tomllib.load(handle))
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from forwarder.config_values import (  # the value types, re-exported; one parse
     _secret,
     _smarthost,
     _str,
+    read_toml,
 )
 
 __all__ = [
@@ -236,27 +236,6 @@ SECRET_FIELDS = ("secret_key", "srs_secret", "encryption_key")
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
-
-
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}_"))
-        else:
-            flat[name] = value
-    return flat
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return _flatten(tomllib.load(handle))
-    except OSError as exc:
-        raise ConfigError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
 
 
 def load_settings(
