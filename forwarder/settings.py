@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forwarder.config_values import (  # the value types, re-exported; one parser per kind
-    ConfigError,
-    HostPort,
-    ListZone,
-    Secret,
+from forwarder.config_types import ConfigError, HostPort, ListZone, Secret  # re-exported
+from forwarder.config_values import (  # one parser per kind of value
     _address,
     _base_url,
     _bool,
