@@ -61,6 +61,7 @@ from forwarder.checks.results import (
 from forwarder.checks.spf import SpfChecker, SpfResult
 from forwarder.checks.verifier import KeyCache
 from forwarder.dmarcrecord import DmarcRecord
+from forwarder.replies import Reply
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.rewrite.arc_key import ArcKey
 from forwarder.rewrite.srs import SRS
@@ -173,7 +174,7 @@ class AuthPolicy:
             return None
 
     @staticmethod
-    def _refuse(inbound: Inbound, reply: str) -> Verdict:
+    def _refuse(inbound: Inbound, reply: Reply) -> Verdict:
         return Verdict(message=inbound.message, envelope_sender=inbound.mail_from, reply=reply)
 
 

@@ -31,6 +31,7 @@ from enum import Enum
 import httpx
 
 from forwarder import replies
+from forwarder.replies import Reply
 from forwarder.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class SpamVerdict:
     score: float | None
 
     @property
-    def reply(self) -> str | None:
+    def reply(self) -> Reply | None:
         if self.action is SpamAction.REJECT:
             return replies.SPAM_REJECTED
         if self.action is SpamAction.DEFER:

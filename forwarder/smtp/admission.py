@@ -17,6 +17,7 @@ from typing import Protocol
 
 from forwarder.checks.dnsbl import BlockLists
 from forwarder.rcpt.denylist import DenyChecks
+from forwarder.replies import Reply
 from forwarder.settings import Settings
 from forwarder.smtp.data import DataLimits
 from forwarder.smtp.limits import ByteBudget, ConnectionLimiter
@@ -36,7 +37,7 @@ class Connection(Protocol):
     @property
     def idle(self) -> bool: ...
 
-    def close_with(self, reply: str | None) -> None: ...
+    def close_with(self, reply: Reply | None) -> None: ...
 
 
 class Admission:

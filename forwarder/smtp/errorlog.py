@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from forwarder import replies
+from forwarder.replies import Reply
 from forwarder.settings import Settings
 from forwarder.store.base import NewErrorLogEntry, Store, StoreError
 
@@ -59,22 +60,21 @@ class ErrorLogWriter:
         *,
         domain_id: str,
         alias: str,
-        reply: str,
+        reply: Reply,
         target_domain: str = "",
         sender: str = "",
     ) -> None:
-        """Write one entry for ``reply`` (a reply line given or received)."""
-        parsed = replies.parse(reply)
-        if parsed.code < 400:
+        """Write one entry for ``reply`` (given, or received and parsed where it came in)."""
+        if reply.code < 400:
             return
         now = self._clock()
         entry = NewErrorLogEntry(
             domain_id=domain_id,
             at=now,
             alias=printable(alias)[:64],
-            code=parsed.code,
-            enhanced_code=parsed.enhanced,
-            reason=printable(replies.short_reason(parsed.text)),
+            code=reply.code,
+            enhanced_code=reply.enhanced,
+            reason=printable(replies.short_reason(reply.text)),
             target_domain=printable(target_domain)[:253],
             sender_domain=domain_of(sender),
             expires_at=now + self._keep,
@@ -82,4 +82,4 @@ class ErrorLogWriter:
         try:
             await self._store.errors.add(entry)
         except StoreError:
-            log.warning("error log entry not written: store unavailable (code %d)", parsed.code)
+            log.warning("error log entry not written: store unavailable (code %d)", reply.code)
