@@ -17,7 +17,7 @@ from web.accounts import revoke_api_keys
 from web.api.keys import new_api_key
 from web.context import ctx_of
 from web.csrf import checked_form
-from web.errors import AppError
+from web.exceptions import WebError
 from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import clear_cookie, require, start
 from web.validation import MAX_NAME, new_password, text
@@ -82,7 +82,7 @@ async def remove_target_form(request: Request) -> Response:
     await checked_form(request)
     try:
         await actions.remove_target(ctx_of(request), me.user, request.path_params["id"])
-    except AppError as refused:
+    except WebError as refused:
         return await message(
             request, "Not removed", refused.message, status=refused.status, link="/account"
         )

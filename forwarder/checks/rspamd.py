@@ -31,6 +31,7 @@ from enum import Enum
 import httpx
 
 from forwarder import replies
+from forwarder.checks import CheckError
 from forwarder.replies import Reply
 from forwarder.settings import Settings
 
@@ -91,7 +92,7 @@ class SpamVerdict:
         return f"X-Spam-Status: {flag}, score={self.score:.1f}\r\n".encode("ascii")
 
 
-class SpamCheckFailed(Exception):
+class SpamCheckFailed(CheckError):
     """rspamd could not give a verdict in time (unreachable, an error, a bad answer)."""
 
 

@@ -18,7 +18,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from forwarder.deliver.result import DeliveryResult, permanent, temporary
+from forwarder.deliver.result import DeliveryFailed, permanent, temporary
 from forwarder.resolver import lookup, parse_mx
 from forwarder.settings import HostPort
 
@@ -29,12 +29,8 @@ class Host:
     addresses: tuple[str, ...]
 
 
-class RouteError(Exception):
+class RouteError(DeliveryFailed):
     """No host can be tried; ``result`` says whether that is temporary or permanent."""
-
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.reply)
-        self.result = result
 
 
 async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> list[str]:

@@ -37,6 +37,14 @@ class DeliveryResult:
         return Reply(self.code, self.enhanced, self.reason)
 
 
+class DeliveryFailed(Exception):
+    """The base of the package's exceptions: a failure that ends with ``result``."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.reply)
+        self.result = result
+
+
 def temporary(enhanced: str, reason: str) -> DeliveryResult:
     return DeliveryResult(451, enhanced, reason)
 

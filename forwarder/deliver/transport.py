@@ -27,17 +27,21 @@ from forwarder.deliver import mx
 from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
-from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
+from forwarder.deliver.result import (
+    DeliveryFailed,
+    DeliveryResult,
+    from_reply,
+    permanent,
+    temporary,
+)
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
 
 Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
 
 
-class _HostUnusable(Exception):
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.reply)
-        self.result = result
+class _HostUnusable(DeliveryFailed):
+    """This host cannot take the message; the next MX host is tried."""
 
 
 class SmtpTransport:

@@ -4,6 +4,7 @@ Exceptions (everything a backend raises is one of these; driver errors never esc
 
     StoreError
     ├── StoreUnavailable     the database is down or unreachable (relay: 451 4.3.0)
+    ├── sqlite.schema.SchemaTooNew  the file was written by a newer quietmail: not opened
     ├── AlreadyExists        a unique name is taken (email, verified domain or own claim,
     │                        alias, API key prefix)
     ├── NotFound             the record to change does not exist

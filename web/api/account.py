@@ -11,7 +11,7 @@ from web import actions
 from web.api.common import json_object
 from web.api.keys import authenticate
 from web.context import ctx_of
-from web.errors import AppError
+from web.exceptions import WebError
 from web.pages import password_matches
 from web.validation import only_keys, password
 
@@ -48,7 +48,7 @@ async def delete_account(request: Request) -> Response:
     data = await json_object(request)
     only_keys(data, {"password"})
     if not await password_matches(request, user, password(data.get("password"))):
-        raise AppError(403, "wrong_password", "the password is not right; nothing was deleted")
+        raise WebError(403, "wrong_password", "the password is not right; nothing was deleted")
     counts = await ctx_of(request).store.delete_account(user.id)
     return JSONResponse({"deleted": counts})
 
