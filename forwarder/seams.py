@@ -54,17 +54,3 @@ class BounceAddresses(Protocol):
     def reverse(self, address: str) -> str | None:
         """The original sender an SRS address of ours stands for, or None if it is not a
         valid, unexpired address signed by our key."""
-
-
-class PassThrough:
-    """Forward the message and envelope sender unchanged, refuse nothing."""
-
-    async def inspect(self, inbound: Inbound) -> Verdict:
-        return Verdict(message=inbound.message, envelope_sender=inbound.mail_from)
-
-
-class NoBounceAddresses:
-    """No SRS reverse path: every address at our hostname is unknown."""
-
-    def reverse(self, address: str) -> str | None:
-        return None

@@ -51,7 +51,6 @@ __all__ = [
     "ListZone",
     "Secret",
     "Settings",
-    "env_name",
     "load_settings",
     "read_toml",
 ]
@@ -210,10 +209,6 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
 }
 
 SECRET_FIELDS = ("secret_key", "srs_secret", "encryption_key")
-
-
-def env_name(field_name: str) -> str:
-    return ENV_PREFIX + field_name.upper()
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -8,11 +8,11 @@ ids cannot be probed.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forwarder import addresses, dnsrecords
+from forwarder.crypto import new_token
 from forwarder.store.base import (
     Alias,
     AliasMode,
@@ -81,7 +81,7 @@ async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
         if existing.verified:
             raise _in_use(existing.name)
     try:
-        return await ctx.store.domains.create(name, user.id, secrets.token_hex(16), ctx.now())
+        return await ctx.store.domains.create(name, user.id, new_token(24), ctx.now())
     except AlreadyExists:  # verified (or added by this account) since the look-up
         raise _in_use(name) from None
 

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from forwarder.clock import Clock, utc_now
 from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
@@ -31,7 +32,7 @@ from web.api import aliases as api_aliases
 from web.api import domains as api_domains
 from web.api.common import error_response
 from web.body_limit import BodyLimitMiddleware
-from web.context import AppContext, Clock, ctx_of, make_templates, utc_now
+from web.context import AppContext, ctx_of, make_templates
 from web.exceptions import WebError
 from web.mailer import Mailer, MailQueue, mailer_for
 from web.openapi import openapi_document

@@ -7,25 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import jinja2
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from forwarder.clock import Clock
 from forwarder.crypto import Sealer
 from forwarder.settings import Settings
 from forwarder.store.base import Store
 from web.mailer import Mailer, MailQueue
 from web.ratelimit import RateLimits
 from web.tokens import Tokens
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

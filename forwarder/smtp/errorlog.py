@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from forwarder import replies
+from forwarder.addresses import domain_of
+from forwarder.clock import utc_now
 from forwarder.replies import Reply
 from forwarder.settings import Settings
 from forwarder.store.base import NewErrorLogEntry, Store, StoreError
@@ -36,20 +38,9 @@ def printable(text: str) -> str:
     return "".join(c for c in text if c.isprintable())
 
 
-def domain_of(address: str) -> str:
-    """The domain part of an address, lower case, printable characters only; '' for the null
-    sender or no domain."""
-    _, sep, domain = address.rpartition("@")
-    return printable(domain).strip().rstrip(".").lower()[:253] if sep else ""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ErrorLogWriter:
     def __init__(
-        self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = _utcnow
+        self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utc_now
     ) -> None:
         self._store = store
         self._keep = timedelta(days=settings.error_log_days)
@@ -76,7 +67,7 @@ class ErrorLogWriter:
             enhanced_code=reply.enhanced,
             reason=printable(replies.short_reason(reply.text)),
             target_domain=printable(target_domain)[:253],
-            sender_domain=domain_of(sender),
+            sender_domain=domain_of(printable(sender))[:253],
             expires_at=now + self._keep,
         )
         try:

@@ -16,6 +16,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from forwarder import replies
+from forwarder.addresses import domain_of
 from forwarder.checks.dnsbl import BlockLists
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import Transport, forward
@@ -28,7 +29,7 @@ from forwarder.replies import Reply
 from forwarder.rewrite.received import count_received, received_line
 from forwarder.seams import Inbound, MessagePolicy
 from forwarder.settings import Settings
-from forwarder.smtp.errorlog import ErrorLogWriter, domain_of
+from forwarder.smtp.errorlog import ErrorLogWriter
 from forwarder.smtp.transaction import Transaction
 from forwarder.store.base import SpamPolicy, StoreError
 
@@ -97,9 +98,7 @@ class RelayHandler:
             log.info("MAIL answered %d: sender on the denylist", replies.DENIED_SENDER.code)
             return replies.DENIED_SENDER
         if self._blocklists is not None:
-            zone = await self._blocklists.domain_listed(
-                session.host_name or "", address.rpartition("@")[2]
-            )
+            zone = await self._blocklists.domain_listed(session.host_name or "", domain_of(address))
             if zone is not None:
                 log.info("MAIL answered 550: HELO name or sender domain on a DNS block list")
                 return replies.blocklisted_sender(zone)

@@ -205,8 +205,8 @@ INJECTION_CALLS: dict[str, Call] = {
         NOW,
         limit={"$gt": 0},  # type: ignore[arg-type]
     ),
-    "denylist.match": lambda s: s.denylist.match(DenyKind.IP, {"$exists": True}, NOW),  # type: ignore[arg-type]
-    "denylist.match kind": lambda s: s.denylist.match({"$ne": "ip"}, "x", NOW),  # type: ignore[arg-type]
+    "denylist.add value": lambda s: s.denylist.add(DenyKind.IP, {"$exists": True}, "r", NOW, NOW),  # type: ignore[arg-type]
+    "denylist.add kind": lambda s: s.denylist.add({"$ne": "ip"}, "x", "r", NOW, NOW),  # type: ignore[arg-type]
     "delete_account": lambda s: s.delete_account(INJECTION),  # type: ignore[arg-type]
     "export_account": lambda s: s.export_account(INJECTION),  # type: ignore[arg-type]
     "sessions.get now": lambda s: s.sessions.get("h", {"$gt": 0}),  # type: ignore[arg-type]
