@@ -26,7 +26,7 @@ from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
-from web import account, accounts, aliases, domains, totp
+from web import account, aliases, domains, signin, totp
 from web.api import account as api_account
 from web.api import aliases as api_aliases
 from web.api import domains as api_domains
@@ -127,7 +127,7 @@ def _routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
-        *accounts.routes,
+        *signin.routes,
         *domains.routes,
         *aliases.routes,
         *account.routes,

@@ -28,7 +28,7 @@ class AppContext:
     settings: Settings
     store: Store
     mailer: Mailer  # for mail whose failure the page reports (target confirmations)
-    outgoing: MailQueue  # for mail sent after the answer (sign-up, reset: web/accounts.py)
+    outgoing: MailQueue  # for mail sent after the answer (sign-up, reset: web/signin.py)
     clock: Clock
     tokens: Tokens
     limits: RateLimits

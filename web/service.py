@@ -1,5 +1,6 @@
-"""What the pages and the API both do, in one place: ownership checks, domains, aliases,
-target confirmation. Handlers translate :class:`WebError` into a page or a JSON error.
+"""The service layer: what the pages and the API both do, in one place: ownership checks,
+domains, aliases, target confirmation. It raises :class:`WebError` (web/exceptions.py), which
+web/app.py turns into a page or a JSON error.
 
 Ownership: an object of another account is reported exactly like a missing one (404), so
 ids cannot be probed.
