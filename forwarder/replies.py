@@ -51,6 +51,13 @@ class Reply(str):
 
 
 # ---------------------------------------------------------------- success
+
+
+def hello(hostname: str) -> Reply:
+    """The answer to HELO: 250 and our name (RFC 5321 4.1.1.1)."""
+    return Reply(250, "", hostname)
+
+
 ACCEPTED_RECIPIENT = Reply(250, "2.1.5", "OK")
 ACCEPTED_SENDER = Reply(250, "2.1.0", "OK")
 DELIVERED = Reply(250, "2.0.0", "Message forwarded")

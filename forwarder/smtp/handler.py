@@ -71,7 +71,7 @@ class RelayHandler:
             log.info("HELO answered %d: name on the denylist", replies.DENIED_CLIENT.code)
             return replies.DENIED_CLIENT
         session.host_name = hostname
-        return f"250 {server.hostname}"
+        return replies.hello(server.hostname)
 
     async def handle_EHLO(
         self,

@@ -63,3 +63,5 @@ def test_built_replies_are_values() -> None:
     listed = replies.blocklisted_client("zen.test")
     assert (listed.code, listed.enhanced) == (554, "5.7.1") and "zen.test" in listed.text
     assert replies.blocklisted_sender("dbl.test").permanent
+    assert replies.hello("mx.example.net") == "250 mx.example.net"
+    assert replies.hello("mx.example.net").ok
