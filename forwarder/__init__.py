@@ -11,8 +11,9 @@ A message's trip, one sub-package per stage (read ``ls -R forwarder`` top to bot
                record: where a message leaves
 
 The core, shared with the web app and imported by every stage (never the other way round):
-settings, crypto, passwords, addresses, replies, seams, dmarcrecord, dnsrecords, resolver,
-localmode, expiring, sweeper, metrics (the counters for operators) and ``store/`` (the
+settings (config_types, config_values, config_policy), crypto, passwords, addresses, clock,
+replies, seams, dmarcrecord, dnsrecords, resolver, localmode, expiring, sweeper, metrics (the
+counters for operators) and ``store/`` (the
 contract, ``sqlite/``, ``mongo/``).
 ``cli/`` is the ``quietmail`` command and its runtime, the one composition root that knows
 both the relay and ``web``. pyproject.toml's import-linter contracts hold these rules.

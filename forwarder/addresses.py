@@ -104,6 +104,13 @@ def alias_address(value: object) -> tuple[str, str]:
 LOOP = "is an address this server receives mail for: forwarding to it would loop"
 
 
+def domain_of(address: str) -> str:
+    """The domain part of an address in lower case, without a trailing dot; "" for the null
+    sender or an address without "@"."""
+    _, sep, domain = address.rpartition("@")
+    return domain.strip().rstrip(".").lower() if sep else ""
+
+
 async def own_address(
     store: Store, hostname: str, owner_id: str, targets: Iterable[str]
 ) -> str | None:
@@ -116,7 +123,7 @@ async def own_address(
     """
     checked: dict[str, bool] = {}
     for target in targets:
-        domain = target.rpartition("@")[2]
+        domain = domain_of(target)
         if domain not in checked:
             claims = [] if domain == hostname else await store.domains.list_by_name(domain)
             checked[domain] = domain == hostname or any(

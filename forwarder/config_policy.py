@@ -8,32 +8,9 @@ field to its parser. Split from those to keep each module short.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
-from forwarder.config_values import ConfigError, _hostname, _int, _positive_int, _str
-
-
-@dataclass(frozen=True, slots=True)
-class ListZone:
-    """A DNS block list zone and the answers that mean "listed" (RFC 5782 section 5).
-
-    ``codes`` holds inclusive ranges of IPv4 answers as integers; empty means the default,
-    127.0.0.2 to 127.255.254.255 (127.0.0.1 is never a listing, and list operators answer
-    errors such as "public resolver refused" in 127.255.255.0/24)."""
-
-    zone: str
-    codes: tuple[tuple[int, int], ...] = ()
-
-    def lists(self, answer: str) -> bool:
-        try:
-            value = int(ipaddress.IPv4Address(answer))
-        except ValueError:
-            return False
-        ranges = self.codes or _DEFAULT_LISTED
-        return any(low <= value <= high for low, high in ranges)
-
-
-_DEFAULT_LISTED = ((0x7F000002, 0x7FFFFEFF),)  # 127.0.0.2 .. 127.255.254.255
+from forwarder.config_types import ConfigError, ListZone
+from forwarder.config_values import _hostname, _int, _positive_int, _str
 
 
 def _networks(key: str, raw: object) -> tuple[str, ...]:

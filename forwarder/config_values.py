@@ -1,7 +1,6 @@
-"""The values settings are made of, and one parser per kind of value.
+"""One parser per kind of setting value (the value types are in :mod:`forwarder.config_types`).
 
-:class:`ConfigError` (one line naming the key), :class:`Secret` (never shows itself) and
-:class:`HostPort`; then the parsers :mod:`forwarder.settings` maps each field to: each takes
+The parsers :mod:`forwarder.settings` maps each field to: each takes
 the key (or environment variable name) and the raw TOML or environment value, and returns the
 typed value or raises ConfigError. Split from the settings module to keep both short.
 """
@@ -11,50 +10,11 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-
-class ConfigError(Exception):
-    """A configuration value that cannot be used; the message is one line naming the key."""
-
-
-class Secret:
-    """A string that does not show itself in ``repr``, ``str``, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-@dataclass(frozen=True, slots=True)
-class HostPort:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
+from forwarder.config_types import ConfigError, HostPort, Secret
 
 # ---------------------------------------------------------------------------- parsers
 

@@ -67,4 +67,6 @@ def keyed_hash(key: bytes, *parts: bytes) -> str:
 
 
 def new_token(nbytes: int = 32) -> str:
+    """The one maker of random tokens (URL-safe base64 of ``nbytes`` random bytes): session
+    ids, API key secrets, domain verification tokens, form nonces, generated secrets."""
     return secrets.token_urlsafe(nbytes)

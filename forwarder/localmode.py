@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import tomllib
 from pathlib import Path
 
+from forwarder.crypto import new_token
 from forwarder.settings import SECRET_FIELDS, ConfigError, Secret, Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def with_local_secrets(settings: Settings) -> Settings:
     created = [name for name in missing if name not in stored]
     if created:
         for name in created:
-            stored[name] = secrets.token_urlsafe(32)
+            stored[name] = new_token(32)
         _write(path, stored)
         log.warning(
             "generated %s into %s (mode 0600); set QUIETMAIL_%s in production",

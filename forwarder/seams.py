@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from forwarder.replies import Reply
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -32,7 +34,7 @@ class Verdict:
 
     message: bytes  # the message to forward (headers added/removed by the policy)
     envelope_sender: str  # MAIL FROM for the outbound copies ("" stays "")
-    reply: str | None = None  # a constant from forwarder.replies, e.g. "550 5.7.1 ..."
+    reply: Reply | None = None  # a constant from forwarder.replies, e.g. DMARC_REJECT
 
 
 class MessagePolicy(Protocol):
@@ -52,17 +54,3 @@ class BounceAddresses(Protocol):
     def reverse(self, address: str) -> str | None:
         """The original sender an SRS address of ours stands for, or None if it is not a
         valid, unexpired address signed by our key."""
-
-
-class PassThrough:
-    """Forward the message and envelope sender unchanged, refuse nothing."""
-
-    async def inspect(self, inbound: Inbound) -> Verdict:
-        return Verdict(message=inbound.message, envelope_sender=inbound.mail_from)
-
-
-class NoBounceAddresses:
-    """No SRS reverse path: every address at our hostname is unknown."""
-
-    def reverse(self, address: str) -> str | None:
-        return None

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forwarder.config_policy import (  # policy values and parsers
+from forwarder.config_policy import (  # policy parsers
     _REPLACED,
-    ListZone,
     _address,
     _line_length,
     _list_zones,
@@ -29,10 +28,8 @@ from forwarder.config_policy import (  # policy values and parsers
     _networks,
     _outbound_tls,
 )
-from forwarder.config_values import (  # the value types, re-exported; one parser per kind
-    ConfigError,
-    HostPort,
-    Secret,
+from forwarder.config_types import ConfigError, HostPort, ListZone, Secret  # re-exported
+from forwarder.config_values import (  # one parser per kind of value
     _base_url,
     _bool,
     _database_url,
@@ -59,7 +56,6 @@ __all__ = [
     "ListZone",
     "Secret",
     "Settings",
-    "env_name",
     "load_settings",
     "read_toml",
 ]
@@ -232,10 +228,6 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
 }
 
 SECRET_FIELDS = ("secret_key", "srs_secret", "encryption_key")
-
-
-def env_name(field_name: str) -> str:
-    return ENV_PREFIX + field_name.upper()
 
 
 def load_settings(

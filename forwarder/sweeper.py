@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from forwarder.clock import utc_now
 from forwarder.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 300.0  # seconds
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 async def sweep_once(store: Store, now: datetime) -> dict[str, int]:
@@ -38,7 +35,7 @@ async def sweep_forever(
     store: Store,
     *,
     interval: float = DEFAULT_INTERVAL,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] = utc_now,
 ) -> None:
     """Sweep now and then every ``interval`` seconds, until cancelled."""
     failures = 0

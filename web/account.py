@@ -12,14 +12,15 @@ from starlette.routing import Route
 from forwarder.crypto import token_hash
 from forwarder.passwords import hash_password
 from forwarder.store.base import AlreadyExists
-from web import actions, devices
-from web.accounts import revoke_api_keys
+from web import devices, service
 from web.api.keys import new_api_key
 from web.context import ctx_of
+from web.credentials import password_matches
 from web.csrf import checked_form
-from web.errors import AppError
-from web.pages import form_str, message, password_matches, redirect, render
+from web.exceptions import WebError
+from web.pages import form_str, message, redirect, render
 from web.sessions import clear_cookie, require, start
+from web.signin import revoke_api_keys
 from web.validation import MAX_NAME, new_password, text
 
 
@@ -81,8 +82,8 @@ async def remove_target_form(request: Request) -> Response:
     me = await require(request)
     await checked_form(request)
     try:
-        await actions.remove_target(ctx_of(request), me.user, request.path_params["id"])
-    except AppError as refused:
+        await service.remove_target(ctx_of(request), me.user, request.path_params["id"])
+    except WebError as refused:
         return await message(
             request, "Not removed", refused.message, status=refused.status, link="/account"
         )

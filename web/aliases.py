@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from web import actions
+from web import service
 from web.context import ctx_of
 from web.csrf import checked_form
 from web.pages import form_str, message, redirect, render
@@ -23,9 +23,9 @@ async def add_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    domain = await service.owned_domain(ctx, me.user, request.path_params["id"])
     local = "*" if form_str(form, "catch_all") else local_part(form_str(form, "local_part"))
-    saved = await actions.create_alias(
+    saved = await service.create_alias(
         ctx,
         me.user,
         domain,
@@ -37,14 +37,14 @@ async def add_alias(request: Request) -> Response:
     return _saved(domain.id, saved)
 
 
-def _saved(domain_id: str, saved: actions.SavedAlias) -> Response:
+def _saved(domain_id: str, saved: service.SavedAlias) -> Response:
     notice = "mail-failed" if saved.unsent else "alias-saved"
     return redirect(f"/domains/{domain_id}?notice={notice}")
 
 
 async def edit_alias_page(request: Request) -> Response:
     me = await require(request)
-    alias, domain = await actions.owned_alias(ctx_of(request), me.user, request.path_params["id"])
+    alias, domain = await service.owned_alias(ctx_of(request), me.user, request.path_params["id"])
     return await render(request, "alias.html", alias=alias, domain=domain)
 
 
@@ -52,8 +52,8 @@ async def update_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    alias, domain = await actions.owned_alias(ctx, me.user, request.path_params["id"])
-    saved = await actions.update_alias(
+    alias, domain = await service.owned_alias(ctx, me.user, request.path_params["id"])
+    saved = await service.update_alias(
         ctx,
         me.user,
         alias,
@@ -68,7 +68,7 @@ async def delete_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     await checked_form(request)
-    alias, domain = await actions.owned_alias(ctx, me.user, request.path_params["id"])
+    alias, domain = await service.owned_alias(ctx, me.user, request.path_params["id"])
     await ctx.store.aliases.delete(alias.id)
     return redirect(f"/domains/{domain.id}?notice=alias-deleted")
 

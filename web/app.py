@@ -1,7 +1,8 @@
 """The Starlette application factory: ``create_app(settings, store)``.
 
-Exceptions raised by handlers become answers here, in one place: for paths under /api they
-are JSON ``{"error", "message"}``, for pages an HTML page with the same status.
+Exceptions raised by handlers become answers here, in one place (the tree is drawn in
+web/exceptions.py): for paths under /api they are JSON ``{"error", "message"}``, for pages an
+HTML page with the same status.
 """
 
 from __future__ import annotations
@@ -21,26 +22,26 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from forwarder.clock import Clock, utc_now
 from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
-from web import account, accounts, aliases, domains, mtasts, totp
+from web import account, aliases, domains, mtasts, signin, totp
 from web.api import account as api_account
 from web.api import aliases as api_aliases
 from web.api import domains as api_domains
 from web.api.common import error_response
-from web.api.keys import Unauthorized
-from web.body_limit import BodyLimitMiddleware, BodyTooLarge
-from web.context import AppContext, Clock, ctx_of, make_templates, utc_now
-from web.errors import AppError
+from web.body_limit import BodyLimitMiddleware
+from web.context import AppContext, ctx_of, make_templates
+from web.exceptions import WebError
 from web.mailer import Mailer, MailQueue, mailer_for
 from web.openapi import openapi_document
 from web.pages import message, redirect, render
-from web.ratelimit import Policy, RateLimited, RateLimits
+from web.ratelimit import Policy, RateLimits
 from web.security_headers import SecurityHeadersMiddleware
 from web.sessions import LoginRequired, current
-from web.tokens import TokenError, Tokens
+from web.tokens import Tokens
 from web.validation import InputError
 
 HERE = Path(__file__).parent
@@ -79,42 +80,52 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-async def _error(
-    request: Request, status: int, code: str, text: str, title: str = "Sorry", **headers: str
-) -> Response:
+async def _answer(request: Request, exc: WebError) -> Response:
+    """Every refusal (web/exceptions.py) becomes its answer here: JSON under /api, a page
+    with the same status elsewhere."""
     if _is_api(request):
-        return error_response(status, code, text, headers or None)
-    response = await message(request, title, text, status=status)
-    response.headers.update(headers)
+        return error_response(exc.status, exc.code, str(exc), exc.headers or None)
+    response = await message(request, exc.title, str(exc), status=exc.status)
+    response.headers.update(exc.headers)
     return response
 
 
-async def _on_exception(request: Request, exc: Exception) -> Response:
-    """Every exception of the map in web/errors.py becomes its answer here."""
-    if isinstance(exc, AppError):
-        return await _error(request, exc.status, exc.code, exc.message)
-    if isinstance(exc, InputError | InvalidValue):
-        return await _error(request, 422, "invalid_input", str(exc))
-    if isinstance(exc, TokenError):
-        return await _error(request, 400, "invalid_token", str(exc), "Link not valid")
-    if isinstance(exc, Unauthorized):
-        text = "a valid API key is needed: Authorization: Bearer qm_..."
-        return error_response(401, "unauthorized", text, {"www-authenticate": "Bearer"})
-    if isinstance(exc, BodyTooLarge):
-        return await _error(request, 413, "too_large", str(exc), "Too large")
-    if isinstance(exc, RateLimited):
-        retry = str(exc.retry_after)
-        return await _error(request, 429, "rate_limited", str(exc), **{"retry-after": retry})
-    if isinstance(exc, LoginRequired):
-        return redirect("/login")
-    if isinstance(exc, StoreUnavailable):
-        return await _error(request, 503, "store_unavailable", "the database is not answering")
-    if isinstance(exc, HTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed", 403: "forbidden"}
-        return await _error(
-            request, exc.status_code, codes.get(exc.status_code, "error"), exc.detail
-        )
-    raise exc
+async def _on_web_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebError)  # registered for WebError only
+    return await _answer(request, exc)
+
+
+async def _on_login_required(request: Request, exc: Exception) -> Response:
+    return redirect("/login")
+
+
+async def _on_invalid_value(request: Request, exc: Exception) -> Response:
+    """The store refused a value the checks in web/validation.py let through: the same
+    bad-input answer."""
+    return await _answer(request, InputError("", str(exc)))
+
+
+async def _on_store_unavailable(request: Request, exc: Exception) -> Response:
+    return await _answer(
+        request, WebError(503, "store_unavailable", "the database is not answering")
+    )
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 403: "forbidden"}
+    code = codes.get(exc.status_code, "error")
+    return await _answer(request, WebError(exc.status_code, code, exc.detail))
+
+
+# Starlette picks the handler of the most specific class in the exception's MRO.
+_HANDLERS: dict[Any, Any] = {
+    WebError: _on_web_error,
+    LoginRequired: _on_login_required,
+    InvalidValue: _on_invalid_value,
+    StoreUnavailable: _on_store_unavailable,
+    HTTPException: _on_http_exception,
+}
 
 
 def _routes() -> list[BaseRoute]:
@@ -128,7 +139,7 @@ def _routes() -> list[BaseRoute]:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
-        *accounts.routes,
+        *signin.routes,
         *domains.routes,
         *aliases.routes,
         *account.routes,
@@ -182,13 +193,6 @@ def create_app(
         sealer=Sealer(settings.encryption_key),
         resolver_factory=resolver_factory or (lambda: make_async_resolver(settings)),
     )
-    handlers: dict[Any, Any] = {
-        exc: _on_exception
-        for exc in (
-            AppError, InputError, InvalidValue, TokenError, Unauthorized, RateLimited,
-            LoginRequired, StoreUnavailable, HTTPException, BodyTooLarge,
-        )
-    }  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -198,7 +202,7 @@ def create_app(
     app = Starlette(
         routes=_routes(),
         middleware=_middleware(settings, ctx.https),
-        exception_handlers=handlers,
+        exception_handlers=_HANDLERS,
         lifespan=lifespan,
     )
     app.state.ctx = ctx

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.exceptions import WebError
+
 MAX_BODY = 64 * 1024  # far above the largest form (10 targets, a 500-character note)
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(WebError):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the body must be at most {limit} bytes")
+        message = f"the body must be at most {limit} bytes"
+        super().__init__(413, "too_large", message, title="Too large")
         self.limit = limit
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import jinja2
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from forwarder.clock import Clock
 from forwarder.crypto import Sealer
 from forwarder.settings import Settings
 from forwarder.store.base import Store
@@ -21,19 +22,13 @@ from web.mailer import Mailer, MailQueue
 from web.ratelimit import RateLimits
 from web.tokens import Tokens
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 @dataclass(frozen=True)
 class AppContext:
     settings: Settings
     store: Store
     mailer: Mailer  # for mail whose failure the page reports (target confirmations)
-    outgoing: MailQueue  # for mail sent after the answer (sign-up, reset: web/accounts.py)
+    outgoing: MailQueue  # for mail sent after the answer (sign-up, reset: web/signin.py)
     clock: Clock
     tokens: Tokens
     limits: RateLimits

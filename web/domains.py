@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from forwarder import dnsrecords
 from forwarder.store.base import Domain, User
-from web import actions
+from web import service
 from web.context import ctx_of
 from web.csrf import checked_form
 from web.pages import form_str, redirect, render
@@ -26,7 +26,7 @@ async def add_domain(request: Request) -> Response:
     me = await require(request)
     form = await checked_form(request)
     name = domain_name(form_str(form, "name"))
-    domain = await actions.add_domain(ctx_of(request), me.user, name)
+    domain = await service.add_domain(ctx_of(request), me.user, name)
     return redirect(f"/domains/{domain.id}?notice=domain-added")
 
 
@@ -52,15 +52,15 @@ async def _domain_page(
 
 async def show_domain(request: Request) -> Response:
     me = await require(request)
-    domain = await actions.owned_domain(ctx_of(request), me.user, request.path_params["id"])
+    domain = await service.owned_domain(ctx_of(request), me.user, request.path_params["id"])
     return await _domain_page(request, me.user, domain, None)
 
 
 async def verify_domain(request: Request) -> Response:
     me = await require(request)
     await checked_form(request)
-    domain = await actions.claimed_domain(ctx_of(request), me.user, request.path_params["id"])
-    result = await actions.verify_domain(ctx_of(request), domain)
+    domain = await service.claimed_domain(ctx_of(request), me.user, request.path_params["id"])
+    result = await service.verify_domain(ctx_of(request), domain)
     return await _domain_page(request, me.user, result.domain, result.checks)
 
 
@@ -68,8 +68,8 @@ async def spam_policy(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
-    await actions.set_spam_policy(
+    domain = await service.owned_domain(ctx, me.user, request.path_params["id"])
+    await service.set_spam_policy(
         ctx,
         domain,
         form_str(form, "enabled") == "1",
@@ -83,7 +83,7 @@ async def delete_domain(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     await checked_form(request)
-    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    domain = await service.owned_domain(ctx, me.user, request.path_params["id"])
     await ctx.store.domains.delete(domain.id)
     return redirect("/domains?notice=domain-deleted")
 
@@ -91,7 +91,7 @@ async def delete_domain(request: Request) -> Response:
 async def error_log(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
-    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    domain = await service.owned_domain(ctx, me.user, request.path_params["id"])
     entries = await ctx.store.errors.list_for_domain(domain.id, ctx.now())
     return await render(request, "errors.html", domain=domain, entries=entries)
 

@@ -26,11 +26,11 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol, TextIO
 
+from forwarder.clock import utc_now
 from forwarder.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def build_message(settings: Settings, to: str, subject: str, body: str) -> Email
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = make_msgid(domain=settings.hostname)
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(utc_now())
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834 section 5
     msg.set_content(body)
     return msg

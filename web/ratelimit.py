@@ -35,6 +35,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from forwarder.crypto import keyed_hash
 from forwarder.store.base import InvalidValue, normalize_email
+from web.exceptions import WebError
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,10 @@ DEFAULT_POLICIES: dict[str, Policy] = {
 }
 
 
-class RateLimited(Exception):
+class RateLimited(WebError):
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many attempts; retry after {retry_after} s")
+        message = f"too many attempts; retry after {retry_after} s"
+        super().__init__(429, "rate_limited", message, headers={"retry-after": str(retry_after)})
         self.retry_after = retry_after
 
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from forwarder.crypto import new_token, token_hash
 from forwarder.store.base import User
 from web.context import AppContext, ctx_of
+from web.exceptions import WebError
 
 COOKIE = "qm_session"
 IDLE = timedelta(hours=2)
@@ -26,8 +27,11 @@ ABSOLUTE = timedelta(days=7)
 _TOUCH_AFTER = timedelta(minutes=5)  # refresh the idle expiry at most this often
 
 
-class LoginRequired(Exception):
+class LoginRequired(WebError):
     """The page needs a logged-in user; the app answers with a redirect to /login."""
+
+    def __init__(self) -> None:
+        super().__init__(303, "login_required", "log in first", headers={"location": "/login"})
 
 
 @dataclass(frozen=True)

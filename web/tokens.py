@@ -14,6 +14,7 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from forwarder.settings import Secret
+from web.exceptions import WebError
 
 
 class Purpose(enum.Enum):
@@ -36,8 +37,11 @@ class Purpose(enum.Enum):
         return self.value[1]
 
 
-class TokenError(Exception):
+class TokenError(WebError):
     """A token that is forged, for another purpose, malformed or expired."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "invalid_token", message, title="Link not valid")
 
 
 def _clock_signer(clock: Callable[[], datetime]) -> type[TimestampSigner]:

@@ -19,8 +19,9 @@ from starlette.routing import Route
 from forwarder.crypto import SealError, token_hash
 from forwarder.store.base import User
 from web.context import ctx_of
+from web.credentials import password_matches
 from web.csrf import checked_form
-from web.pages import form_str, message, password_matches, redirect, render
+from web.pages import form_str, message, redirect, render
 from web.sessions import require
 from web.tokens import Purpose, TokenError
 

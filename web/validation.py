@@ -15,6 +15,7 @@ from typing import TypeVar
 from forwarder import addresses
 from forwarder.passwords import WeakPassword, check_password_rules
 from forwarder.store.base import AliasMode, clean_note
+from web.exceptions import WebError
 
 MAX_DESCRIPTION = 500
 MAX_NAME = 100
@@ -22,9 +23,13 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 T = TypeVar("T")
 
 
-class InputError(ValueError):
+class InputError(WebError, ValueError):
+    """The one bad-input refusal: ``field`` and what is wrong with it (``message``, without
+    the field; ``str(error)`` is "field: message", or the message alone when the field is
+    not known, as for a value the store refused)."""
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(422, "invalid_input", f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
 

@@ -26,6 +26,7 @@ import dns.resolver
 import idna
 from publicsuffixlist import PublicSuffixList
 
+from forwarder.checks import CheckError
 from forwarder.checks.dkim import DkimResult
 from forwarder.checks.results import MethodResult, field_name, field_value
 from forwarder.checks.spf import SpfResult
@@ -34,11 +35,11 @@ from forwarder.dmarcrecord import DmarcRecord, parse_record
 _MILDER = {"reject": "quarantine", "quarantine": "none", "none": "none"}
 
 
-class NoSingleAuthor(Exception):
+class NoSingleAuthor(CheckError):
     """No From header, several, or one with other than exactly one usable address."""
 
 
-class DmarcTempError(Exception):
+class DmarcTempError(CheckError):
     """The policy record could not be fetched (DNS timeout or SERVFAIL)."""
 
 

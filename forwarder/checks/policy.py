@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from publicsuffixlist import PublicSuffixList
 
 from forwarder import replies
+from forwarder.addresses import domain_of
 from forwarder.checks.arc import ArcSealer, count_arc_sets
 from forwarder.checks.dkim import DkimResult, DkimVerifier, count_signatures
 from forwarder.checks.dmarc import (
@@ -62,6 +63,7 @@ from forwarder.checks.spf import SpfChecker, SpfResult
 from forwarder.checks.verifier import KeyCache
 from forwarder.dmarcrecord import DmarcRecord
 from forwarder.metrics import Metrics
+from forwarder.replies import Reply
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.rewrite.arc_key import ArcKey
 from forwarder.rewrite.srs import SRS
@@ -176,7 +178,7 @@ class AuthPolicy:
             return None
 
     @staticmethod
-    def _refuse(inbound: Inbound, reply: str) -> Verdict:
+    def _refuse(inbound: Inbound, reply: Reply) -> Verdict:
         return Verdict(message=inbound.message, envelope_sender=inbound.mail_from, reply=reply)
 
 
@@ -191,7 +193,7 @@ def sender_authenticated(mail_from: str, spf: SpfResult, dkim: Sequence[DkimResu
     """Whether the envelope sender's domain vouched for this message: SPF passed for MAIL
     FROM, or a valid DKIM signature's d= is that domain or a parent of it. Only then may a
     bounce of the forwarded copy go back to it through our SRS address (rewrite/srs.py)."""
-    domain = mail_from.rpartition("@")[2].lower().rstrip(".")
+    domain = domain_of(mail_from)
     if not domain:
         return False
     if spf.result == "pass" and spf.identity == "mailfrom":

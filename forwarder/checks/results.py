@@ -83,16 +83,6 @@ def authserv_id(value: bytes) -> str:
     return match.group(0).decode("ascii", "replace").lower().rstrip(".") if match else ""
 
 
-def remove_forged_results(message: bytes, our_id: str) -> tuple[bytes, int]:
-    """The message without Authentication-Results fields that claim ``our_id``, and how many
-    were removed. Every other byte stays as it was."""
-    fields, rest = split_message(message)
-    kept = without_forged_results(fields, our_id)
-    if len(kept) == len(fields):
-        return message, 0
-    return b"".join(kept) + rest, len(fields) - len(kept)
-
-
 def without_forged_results(fields: Iterable[bytes], our_id: str) -> list[bytes]:
     """The header fields but the Authentication-Results that claim ``our_id``."""
     ours = our_id.lower()

@@ -31,7 +31,9 @@ from enum import Enum
 import httpx
 
 from forwarder import replies
+from forwarder.checks import CheckError
 from forwarder.metrics import Metrics
+from forwarder.replies import Reply
 from forwarder.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ class SpamVerdict:
     score: float | None
 
     @property
-    def reply(self) -> str | None:
+    def reply(self) -> Reply | None:
         if self.action is SpamAction.REJECT:
             return replies.SPAM_REJECTED
         if self.action is SpamAction.DEFER:
@@ -91,7 +93,7 @@ class SpamVerdict:
         return f"X-Spam-Status: {flag}, score={self.score:.1f}\r\n".encode("ascii")
 
 
-class SpamCheckFailed(Exception):
+class SpamCheckFailed(CheckError):
     """rspamd could not give a verdict in time (unreachable, an error, a bad answer)."""
 
 

@@ -39,6 +39,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
+from forwarder.checks import CheckError
+
 MIN_RSA_BITS = 1024  # RFC 8301 section 3.2: smaller keys MUST NOT be considered valid
 MAX_RSA_BITS = 4096  # RFC 8301 section 3.2: verifiers MUST be able to validate up to 4096
 RSA_EXPONENTS = frozenset({3, 65537})  # what real DKIM keys use; others cost CPU, not safety
@@ -50,7 +52,7 @@ _HASHES: dict[bytes, Callable[[], hashes.HashAlgorithm]] = {
 _Key = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
 
-class KeyRefused(Exception):
+class KeyRefused(CheckError):
     """The key record cannot be used for this signature: the signature is a permerror.
 
     Deliberately not a ``dkim.DKIMException``: dkimpy would turn that into "invalid" and

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from forwarder import addresses
+from forwarder.clock import utc_now
 from forwarder.settings import Settings
 from forwarder.store import store_for
 from forwarder.store.base import Domain, NotFound, Store, User, normalize_domain, normalize_email
@@ -41,8 +41,7 @@ async def opened(settings: Settings) -> AsyncIterator[Store]:
         await store.close()
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+now = utc_now  # the admin commands' clock
 
 
 async def find_user(store: Store, email: str) -> User:

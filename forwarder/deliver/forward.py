@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
+from forwarder.addresses import domain_of
 from forwarder.deliver.result import DeliveryResult, Transport, temporary
 
 TIMED_OUT = temporary("4.4.7", "forwarding ran out of time")
@@ -21,7 +22,7 @@ def by_domain(targets: Sequence[str]) -> dict[str, list[str]]:
     """Targets (duplicates dropped, order kept) grouped by their domain in lower case."""
     groups: dict[str, list[str]] = {}
     for target in dict.fromkeys(targets):
-        groups.setdefault(target.rpartition("@")[2].lower(), []).append(target)
+        groups.setdefault(domain_of(target), []).append(target)
     return groups
 
 

@@ -19,7 +19,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from forwarder.deliver.result import DeliveryResult, permanent, temporary
+from forwarder.deliver.result import DeliveryFailed, permanent, temporary
 from forwarder.resolver import lookup, parse_mx
 from forwarder.settings import HostPort
 
@@ -31,12 +31,8 @@ class Host:
     secure: bool = False  # the MX answer naming it carried the AD bit (DANE, RFC 7672 2.2.1)
 
 
-class RouteError(Exception):
+class RouteError(DeliveryFailed):
     """No host can be tried; ``result`` says whether that is temporary or permanent."""
-
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.reply)
-        self.result = result
 
 
 async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> list[str]:

@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 from forwarder import replies
 from forwarder.deliver.forward import TIMED_OUT
 from forwarder.deliver.result import DeliveryResult
+from forwarder.replies import Reply
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    reply: str
+    reply: Reply
     delivered: tuple[str, ...] = ()  # targets that accepted
     failed: dict[str, DeliveryResult] = field(default_factory=dict)  # targets that did not
 
     @property
     def deferred(self) -> bool:
-        return self.reply.startswith("4")
+        return self.reply.temporary
 
     @property
     def kind(self) -> str:

@@ -7,6 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from forwarder import replies
+from forwarder.replies import Reply
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
@@ -30,8 +33,16 @@ class DeliveryResult:
         return self.code >= 500
 
     @property
-    def reply(self) -> str:
-        return f"{self.code} {self.enhanced} {self.reason}".replace("  ", " ")
+    def reply(self) -> Reply:
+        return Reply(self.code, self.enhanced, self.reason)
+
+
+class DeliveryFailed(Exception):
+    """The base of the package's exceptions: a failure that ends with ``result``."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.reply)
+        self.result = result
 
 
 def temporary(enhanced: str, reason: str) -> DeliveryResult:
@@ -62,11 +73,9 @@ def from_reply(code: int, text: str) -> DeliveryResult:
     internal host or anything else (issue 8), and it would go back to the sender and into the
     owner's error log. The reason says only what the codes say.
     """
-    first = text.strip().partition(" ")[0]
-    parts = first.split(".")
     klass = str(code)[0] if str(code)[0] in "245" else "4"
-    valid = len(parts) == 3 and all(p.isdigit() and len(p) <= 3 for p in parts)
-    enhanced = first if valid and first[0] == klass else f"{klass}.0.0"
+    given = replies.parse(f"{code} {text}").enhanced  # "" unless the text starts with one
+    enhanced = given if given[:1] == klass else f"{klass}.0.0"
     if klass == "2":
         return DeliveryResult(code, enhanced, "accepted by the target's mail server")
     verdict = "refused" if klass == "5" else "deferred"

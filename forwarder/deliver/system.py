@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from forwarder.deliver.result import DeliveryResult
+from forwarder.deliver.result import DeliveryFailed, DeliveryResult
 from forwarder.deliver.transport import SmtpTransport
 from forwarder.settings import Settings
 
 
-class SystemMailError(Exception):
+class SystemMailError(DeliveryFailed):
     """The message was not accepted; ``result`` holds the target's (or our) answer."""
-
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(f"message not delivered: {result.reply}")
-        self.result = result
 
 
 async def send_system_mail(

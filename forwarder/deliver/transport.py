@@ -31,7 +31,13 @@ from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.mtasts import MtaSts, Policy
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
-from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
+from forwarder.deliver.result import (
+    DeliveryFailed,
+    DeliveryResult,
+    from_reply,
+    permanent,
+    temporary,
+)
 from forwarder.deliver.tls import client_tls_context
 from forwarder.deliver.tlspolicy import (
     OPPORTUNISTIC,
@@ -48,10 +54,8 @@ from forwarder.settings import Settings
 Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
 
 
-class _HostUnusable(Exception):
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.reply)
-        self.result = result
+class _HostUnusable(DeliveryFailed):
+    """This host cannot take the message; the next MX host is tried."""
 
 
 class SmtpTransport:

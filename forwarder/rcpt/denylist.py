@@ -25,8 +25,9 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
+from forwarder.clock import utc_now
 from forwarder.store.base import (
     DenyEntry,
     DenyKind,
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 _RETRY_AFTER_FAILURE = 5.0  # seconds: a down store is not asked at every connection
 
 Snapshot = dict[tuple[DenyKind, str], datetime]  # (kind, normalised value) -> expires at
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _key(kind: DenyKind, value: str) -> str | None:
@@ -80,7 +77,7 @@ class DenyChecks:
         ttl_seconds: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        wallclock: Callable[[], datetime] = _utcnow,
+        wallclock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
         self._ttl = ttl_seconds

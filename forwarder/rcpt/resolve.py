@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from forwarder import replies
 from forwarder.addresses import is_dot_atom
 from forwarder.rcpt.routecache import RoutingCache
+from forwarder.replies import Reply
 from forwarder.seams import BounceAddresses
 from forwarder.settings import Settings
 from forwarder.store.base import (
@@ -48,7 +49,7 @@ POSTMASTER = "postmaster"  # RFC 5321 4.5.1; compared in lower case
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    reply: str  # the RCPT reply, a constant from forwarder.replies
+    reply: Reply  # the RCPT reply, a constant from forwarder.replies
     targets: tuple[str, ...] = ()  # where the message goes (empty for drop and refusals)
     domain_id: str = ""  # set when the domain is ours: refusals are logged for its owner
     alias: str = ""  # the local part as resolved, for the error log
@@ -57,7 +58,7 @@ class Resolution:
 
     @property
     def accepted(self) -> bool:
-        return self.reply.startswith("2")
+        return self.reply.ok
 
 
 def has_source_route(raw_argument: str) -> bool:

@@ -9,8 +9,10 @@ target's mailbox is somewhere. Loop detection (RFC 5321 6.3) needs only the coun
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
+
+from forwarder.clock import utc_now
 
 _RECEIVED = re.compile(rb"^received[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -29,5 +31,5 @@ def count_received(message: bytes) -> int:
 def received_line(hostname: str, *, tls: bool, utf8: bool, now: datetime | None = None) -> bytes:
     """'Received: by mx.example (quietmail) with ESMTPS; <date>' (RFC 3848 / RFC 6531 4.3)."""
     protocol = ("UTF8SMTP" if utf8 else "ESMTP") + ("S" if tls else "")
-    when = format_datetime(now or datetime.now(UTC))
+    when = format_datetime(now or utc_now())
     return f"Received: by {hostname} (quietmail) with {protocol}; {when}\r\n".encode("ascii")

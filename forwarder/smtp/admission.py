@@ -19,6 +19,7 @@ from forwarder import replies
 from forwarder.checks.dnsbl import BlockLists
 from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
+from forwarder.replies import Reply
 from forwarder.settings import Settings
 from forwarder.smtp.data import DataLimits
 from forwarder.smtp.limits import ByteBudget, ConnectionLimiter
@@ -38,7 +39,7 @@ class Connection(Protocol):
     @property
     def idle(self) -> bool: ...
 
-    def close_with(self, reply: str | None) -> None: ...
+    def close_with(self, reply: Reply | None) -> None: ...
 
 
 class Admission:

@@ -28,6 +28,7 @@ import asyncio
 from dataclasses import dataclass
 
 from forwarder import replies
+from forwarder.replies import Reply
 from forwarder.smtp.limits import Holding
 
 CHUNK = 64 * 1024
@@ -45,7 +46,7 @@ class DataLimits:
 class DataInterrupted(Exception):
     """The client stopped sending (``reply`` set: the session says so) or hung up."""
 
-    def __init__(self, reply: str | None) -> None:
+    def __init__(self, reply: Reply | None) -> None:
         super().__init__(reply or "connection lost during DATA")
         self.reply = reply
 
@@ -60,7 +61,7 @@ class _Message:
         self._pending = b""  # the unfinished last line (it starts a line unless _midline)
         self._midline = False  # inside a line too long to keep: only its last byte is kept
         self.received = 0
-        self.refusal: str | None = None
+        self.refusal: Reply | None = None
         self.leftover = b""  # bytes after the end of DATA
 
     def feed(self, chunk: bytes) -> bool:
@@ -103,7 +104,7 @@ class _Message:
             lines = lines[1:]
         self._buffer += lines.replace(b"\r\n.", b"\r\n")
 
-    def _refuse(self, reply: str) -> None:
+    def _refuse(self, reply: Reply) -> None:
         if self.refusal is None:
             self.refusal = reply
         self._buffer = bytearray()  # drop what was read at once (memory)
@@ -117,7 +118,7 @@ class _Message:
 
 async def read_message(
     reader: asyncio.StreamReader, limits: DataLimits, holding: Holding
-) -> tuple[str | None, bytes]:
+) -> tuple[Reply | None, bytes]:
     """Read up to and including ``<CRLF>.<CRLF>``: ``(None, message)``, or a refusal reply
     and ``b""``. ``holding`` grows with the bytes kept; the caller releases it."""
     state = _Message(limits, holding)

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from forwarder import replies
+from forwarder.addresses import domain_of
+from forwarder.clock import utc_now
+from forwarder.replies import Reply
 from forwarder.settings import Settings
 from forwarder.store.base import NewErrorLogEntry, Store, StoreError
 
@@ -35,20 +38,9 @@ def printable(text: str) -> str:
     return "".join(c for c in text if c.isprintable())
 
 
-def domain_of(address: str) -> str:
-    """The domain part of an address, lower case, printable characters only; '' for the null
-    sender or no domain."""
-    _, sep, domain = address.rpartition("@")
-    return printable(domain).strip().rstrip(".").lower()[:253] if sep else ""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ErrorLogWriter:
     def __init__(
-        self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = _utcnow
+        self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utc_now
     ) -> None:
         self._store = store
         self._keep = timedelta(days=settings.error_log_days)
@@ -59,27 +51,26 @@ class ErrorLogWriter:
         *,
         domain_id: str,
         alias: str,
-        reply: str,
+        reply: Reply,
         target_domain: str = "",
         sender: str = "",
     ) -> None:
-        """Write one entry for ``reply`` (a reply line given or received)."""
-        parsed = replies.parse(reply)
-        if parsed.code < 400:
+        """Write one entry for ``reply`` (given, or received and parsed where it came in)."""
+        if reply.code < 400:
             return
         now = self._clock()
         entry = NewErrorLogEntry(
             domain_id=domain_id,
             at=now,
             alias=printable(alias)[:64],
-            code=parsed.code,
-            enhanced_code=parsed.enhanced,
-            reason=printable(replies.short_reason(parsed.text)),
+            code=reply.code,
+            enhanced_code=reply.enhanced,
+            reason=printable(replies.short_reason(reply.text)),
             target_domain=printable(target_domain)[:253],
-            sender_domain=domain_of(sender),
+            sender_domain=domain_of(printable(sender))[:253],
             expires_at=now + self._keep,
         )
         try:
             await self._store.errors.add(entry)
         except StoreError:
-            log.warning("error log entry not written: store unavailable (code %d)", parsed.code)
+            log.warning("error log entry not written: store unavailable (code %d)", reply.code)

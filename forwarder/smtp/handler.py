@@ -17,6 +17,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from forwarder import replies
+from forwarder.addresses import domain_of
 from forwarder.checks.dnsbl import BlockLists
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import Transport, forward
@@ -26,10 +27,11 @@ from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver, Resolution
 from forwarder.rcpt.routecache import RoutingCache
+from forwarder.replies import Reply
 from forwarder.rewrite.received import count_received, received_line
 from forwarder.seams import Inbound, MessagePolicy
 from forwarder.settings import Settings
-from forwarder.smtp.errorlog import ErrorLogWriter, domain_of
+from forwarder.smtp.errorlog import ErrorLogWriter
 from forwarder.smtp.transaction import Transaction
 from forwarder.store.base import SpamPolicy, StoreError
 
@@ -70,10 +72,10 @@ class RelayHandler:
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str
     ) -> str:
         if await self._denylist.helo_denied(hostname):
-            log.info("HELO answered %s: name on the denylist", replies.DENIED_CLIENT[:3])
+            log.info("HELO answered %d: name on the denylist", replies.DENIED_CLIENT.code)
             return replies.DENIED_CLIENT
         session.host_name = hostname
-        return f"250 {server.hostname}"
+        return replies.hello(server.hostname)
 
     async def handle_EHLO(
         self,
@@ -84,7 +86,7 @@ class RelayHandler:
         responses: list[str],
     ) -> list[str]:
         if await self._denylist.helo_denied(hostname):
-            log.info("EHLO answered %s: name on the denylist", replies.DENIED_CLIENT[:3])
+            log.info("EHLO answered %d: name on the denylist", replies.DENIED_CLIENT.code)
             return [replies.DENIED_CLIENT]
         session.host_name = hostname
         # An MX offers no submission: aiosmtpd lists AUTH (after STARTTLS), which only invites
@@ -97,12 +99,10 @@ class RelayHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if await self._denylist.sender_denied(address):
-            log.info("MAIL answered %s: sender on the denylist", replies.DENIED_SENDER[:3])
+            log.info("MAIL answered %d: sender on the denylist", replies.DENIED_SENDER.code)
             return replies.DENIED_SENDER
         if self._blocklists is not None:
-            zone = await self._blocklists.domain_listed(
-                session.host_name or "", address.rpartition("@")[2]
-            )
+            zone = await self._blocklists.domain_listed(session.host_name or "", domain_of(address))
             if zone is not None:
                 log.info("MAIL answered 550: HELO name or sender domain on a DNS block list")
                 return replies.blocklisted_sender(zone)
@@ -124,7 +124,7 @@ class RelayHandler:
             resolution = await self._resolver.resolve(address, envelope.sender)
         except StoreError:
             envelope.refused += 1
-            log.warning("RCPT answered %s: store unavailable", replies.STORE_UNAVAILABLE[:3])
+            log.warning("RCPT answered %d: store unavailable", replies.STORE_UNAVAILABLE.code)
             return replies.STORE_UNAVAILABLE
         if resolution.bounce and envelope.declared_size > self._settings.bounce_max_size:
             resolution = Resolution(replies.BOUNCE_TOO_BIG)  # by the SIZE declared (RFC 1870)
@@ -145,22 +145,22 @@ class RelayHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Transaction) -> str:
         reply = await self._data(session, envelope)
-        if not reply.startswith("2"):  # successes log nothing (DESIGN promise 2)
-            log.info("DATA answered %s (%d targets)", reply[:3], len(envelope.targets))
+        if not reply.ok:  # successes log nothing (DESIGN promise 2)
+            log.info("DATA answered %d (%d targets)", reply.code, len(envelope.targets))
         return reply
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("unexpected %s in an SMTP session", type(error).__name__)
         return replies.LOCAL_ERROR
 
-    async def refused(self, envelope: Transaction, reply: str) -> None:
+    async def refused(self, envelope: Transaction, reply: Reply) -> None:
         """A reply given at DATA for the whole transaction: one entry per alias."""
         for origin in dict.fromkeys(envelope.origins):
             await self._errors.record(
                 domain_id=origin.domain_id, alias=origin.alias, reply=reply, sender=envelope.sender
             )
 
-    async def _data(self, session: Session, envelope: Transaction) -> str:
+    async def _data(self, session: Session, envelope: Transaction) -> Reply:
         message = envelope.original_content or b""
         if envelope.bounce and len(message) > self._settings.bounce_max_size:
             await self.refused(envelope, replies.BOUNCE_TOO_BIG)  # the bytes, whatever SIZE said
@@ -217,7 +217,7 @@ class RelayHandler:
 
     async def _spam_check(
         self, envelope: Transaction, inbound: Inbound
-    ) -> tuple[str | None, bytes]:
+    ) -> tuple[Reply | None, bytes]:
         """rspamd's refusal, or None and the header lines it adds (none when it is off)."""
         policy = envelope.spam or SpamPolicy()
         if self._spam is None or not policy.enabled:

@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Callable
 
 from forwarder import replies
+from forwarder.replies import Reply
 
 
 class ConnectionLimiter:
@@ -28,7 +29,7 @@ class ConnectionLimiter:
         self._count = 0
         self._open: dict[str, int] = {}  # IP -> open connections; entries removed at zero
 
-    def acquire(self, ip: str) -> str | None:
+    def acquire(self, ip: str) -> Reply | None:
         """None when the connection is admitted (then ``release`` it), else the reply."""
         if self._count >= self._total:
             return replies.TOO_MANY_CONNECTIONS_IN_ALL

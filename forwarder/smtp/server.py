@@ -3,7 +3,7 @@
 ``Relay(settings, store)`` is the relay ``quietmail serve`` runs: the inbound checks and ARC
 sealing (:class:`forwarder.checks.policy.AuthPolicy`, its ARC key opened at :meth:`start`)
 and the SRS bounce path (:class:`forwarder.rewrite.srs.SRS`). A test that wants less passes
-``policy=`` (for example ``PassThrough()``) and ``bounces=`` explicitly.
+``policy=`` and ``bounces=`` explicitly (tests/support/seams.py has ``PassThrough()``).
 
 ``start()`` listens on ``smtp_host:smtp_port`` (port 0 picks a free one, see
 :attr:`Relay.port`); ``stop()`` stops accepting, lets open transactions finish within

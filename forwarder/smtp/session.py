@@ -40,6 +40,7 @@ from aiosmtpd.testing.statuscodes import SMTP_STATUS_CODES as _AIOSMTPD
 
 from forwarder import metrics, replies
 from forwarder.rcpt.resolve import has_source_route
+from forwarder.replies import Reply
 from forwarder.smtp.admission import Admission
 from forwarder.smtp.data import DataInterrupted, has_buffered_line, read_message
 from forwarder.smtp.limits import Holding, client_key
@@ -59,7 +60,7 @@ _DENIED_COMMANDS = 10  # commands a denied client may send before it is closed
 # Replies that may wait for the next one: nothing closes or switches the connection after
 # them (not 220 before TLS, 221/421 before a close, 354/334 the client waits for, or 502,
 # which aiosmtpd also gives right before closing on too many unknown commands).
-_MAY_WAIT = frozenset("250 251 252 450 451 452 500 501 503 550 551 552 553 554 555".split())  # noqa: SIM905
+_MAY_WAIT = frozenset((250, 251, 252, 450, 451, 452, 500, 501, 503, 550, 551, 552, 553, 554, 555))
 _HELD_LINES = 100  # a client that pipelines without end still gets its replies
 
 
@@ -68,7 +69,7 @@ class RelaySMTP(SMTP):
         self,
         admission: Admission,
         handler: Any,
-        on_refused: Callable[[Transaction, str], Awaitable[None]],
+        on_refused: Callable[[Transaction, Reply], Awaitable[None]],
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
@@ -81,18 +82,18 @@ class RelaySMTP(SMTP):
         self._in_data = False
         self._refused = 0  # RCPTs refused on this connection, across transactions
         self._out: list[bytes] = []  # reply lines not yet written
-        self.last_reply = ""
+        self.last_reply = Reply(0, "", "")  # none yet
 
     # ------------------------------------------------------------ replies
 
     async def push(self, status: str) -> None:  # type: ignore[override]
         status = _TRANSLATE.get(status, status)
-        self.last_reply = status
+        self.last_reply = replies.parse(status)  # aiosmtpd's own lines come in as str
         self._out.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n")
         if status[3:4] == "-":  # more lines of this reply follow (RFC 5321 4.2.1)
             return
         waiting = len(self._out) < _HELD_LINES and has_buffered_line(self._reader)
-        if waiting and status[:3] in _MAY_WAIT:
+        if waiting and self.last_reply.code in _MAY_WAIT:
             return  # the next command is already here: its reply goes out with this one
         self._flush()
         await self._writer.drain()
@@ -141,7 +142,7 @@ class RelaySMTP(SMTP):
                 self.close_with(None)
                 return
         if await self._admission.denylist.client_denied(self._ip):
-            log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
+            log.info("connection answered %d: client on the denylist", replies.DENIED_CLIENT.code)
             self._admission.refused(metrics.REFUSED_DENYLIST)
             await self._refuse_client(replies.DENIED_CLIENT)
             return
@@ -155,7 +156,7 @@ class RelaySMTP(SMTP):
         self._admission.accepted()
         await super()._handle_client()
 
-    async def _refuse_client(self, reply: str) -> None:
+    async def _refuse_client(self, reply: Reply) -> None:
         await self.push(reply)
         for _ in range(_DENIED_COMMANDS):
             try:
@@ -171,7 +172,7 @@ class RelaySMTP(SMTP):
     def _timeout_cb(self) -> None:
         self.close_with(replies.IDLE_TIMEOUT)  # RFC 5321 4.5.3.2: 421 before closing
 
-    def close_with(self, reply: str | None) -> None:
+    def close_with(self, reply: Reply | None) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -212,7 +213,7 @@ class RelaySMTP(SMTP):
         else:
             await super().smtp_RCPT(arg)
         self._admission.replied(metrics.STAGE_RCPT, self.last_reply)
-        if self.last_reply.startswith("5"):
+        if self.last_reply.permanent:
             await self._count_refusal()
 
     async def _count_refusal(self) -> None:
@@ -221,7 +222,8 @@ class RelaySMTP(SMTP):
         self._refused += 1
         client_spent = self._admission.refusals.add(self._ip)
         if client_spent or self._refused >= self._admission.settings.max_refused_per_connection:
-            log.info("RCPT answered %s: too many refused recipients", replies.TOO_MANY_REFUSALS[:3])
+            code = replies.TOO_MANY_REFUSALS.code
+            log.info("RCPT answered %d: too many refused recipients", code)
             await self._cut_off()
 
     async def _cut_off(self) -> None:
@@ -270,7 +272,7 @@ class RelaySMTP(SMTP):
             refusal, message = await read_message(self._reader, limits, holding)
         except DataInterrupted as exc:
             if exc.reply is not None:
-                log.info("DATA answered %s: the client stopped sending", exc.reply[:3])
+                log.info("DATA answered %d: the client stopped sending", exc.reply.code)
                 self._admission.replied(metrics.STAGE_DATA, exc.reply)
             holding.release()
             self.close_with(exc.reply)

@@ -39,13 +39,13 @@ from typing import Any
 
 import aiosmtplib
 
-from forwarder.seams import NoBounceAddresses, PassThrough
 from forwarder.settings import HostPort, Secret, Settings
 from forwarder.smtp.server import Relay
 from forwarder.smtp.tls import write_self_signed
 from forwarder.store.base import AliasMode
 from forwarder.store.sqlite import SqliteStore
 from tests.support.dns_server import DNSServer
+from tests.support.seams import NoBounceAddresses, PassThrough
 from tests.support.smtp_sink import SmtpSink
 
 DOMAIN = "bench.test"

@@ -12,11 +12,11 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from forwarder.seams import NoBounceAddresses, PassThrough
 from forwarder.settings import Secret, Settings
 from forwarder.smtp.server import Relay
 from forwarder.store.base import AliasMode, Store
 from tests.support.dns_server import DNSServer
+from tests.support.seams import NoBounceAddresses, PassThrough
 from tests.support.smtp_sink import SmtpSink
 
 HOSTNAME = "mx.quietmail.test"

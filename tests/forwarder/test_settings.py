@@ -9,15 +9,20 @@ from pathlib import Path
 import pytest
 
 from forwarder.settings import (
+    ENV_PREFIX,
     ConfigError,
     HostPort,
     Secret,
     Settings,
-    env_name,
     load_settings,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "quietmail.example.toml"
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a field, as load_settings reads it."""
+    return ENV_PREFIX + field_name.upper()
 
 
 def _toml(tmp_path: Path, text: str) -> Path:

@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from web import actions
+from web import service
 from web.api.common import json_object
 from web.api.keys import authenticate
 from web.context import ctx_of
-from web.errors import AppError
-from web.pages import password_matches
+from web.credentials import password_matches
+from web.exceptions import WebError
 from web.validation import only_keys, password
 
 
@@ -33,7 +33,7 @@ async def list_targets(request: Request) -> Response:
 
 async def delete_target(request: Request) -> Response:
     user = await authenticate(request)
-    await actions.remove_target(ctx_of(request), user, request.path_params["target_id"])
+    await service.remove_target(ctx_of(request), user, request.path_params["target_id"])
     return Response(status_code=204)
 
 
@@ -48,7 +48,7 @@ async def delete_account(request: Request) -> Response:
     data = await json_object(request)
     only_keys(data, {"password"})
     if not await password_matches(request, user, password(data.get("password"))):
-        raise AppError(403, "wrong_password", "the password is not right; nothing was deleted")
+        raise WebError(403, "wrong_password", "the password is not right; nothing was deleted")
     counts = await ctx_of(request).store.delete_account(user.id)
     return JSONResponse({"deleted": counts})
 

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from forwarder.store.base import Alias, AliasMode, Domain, Recipient, User
-from web import actions
+from web import service
 from web.api.common import alias_json, json_object
 from web.api.keys import authenticate
 from web.context import AppContext, ctx_of
@@ -26,7 +26,7 @@ async def _json(ctx: AppContext, user: User, alias: Alias, domain: Domain) -> di
 
 
 async def _saved_json(
-    ctx: AppContext, user: User, saved: actions.SavedAlias, domain: Domain
+    ctx: AppContext, user: User, saved: service.SavedAlias, domain: Domain
 ) -> dict[str, Any]:
     """An added or updated alias, saying which new targets got no confirmation message."""
     return await _json(ctx, user, saved.alias, domain) | {
@@ -37,7 +37,7 @@ async def _saved_json(
 async def list_aliases(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
     aliases = await ctx.store.aliases.list_for_domain(domain.id)
     recipients = await _recipients(ctx, user)
     return JSONResponse({"aliases": [alias_json(a, domain, recipients) for a in aliases]})
@@ -46,10 +46,10 @@ async def list_aliases(request: Request) -> Response:
 async def add_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
     data = await json_object(request)
     only_keys(data, {"local_part", "targets", "mode", "description"})
-    saved = await actions.create_alias(
+    saved = await service.create_alias(
         ctx,
         user,
         domain,
@@ -64,18 +64,18 @@ async def add_alias(request: Request) -> Response:
 async def get_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    alias, domain = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    alias, domain = await service.owned_alias(ctx, user, request.path_params["alias_id"])
     return JSONResponse(await _json(ctx, user, alias, domain))
 
 
 async def update_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    alias, domain = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    alias, domain = await service.owned_alias(ctx, user, request.path_params["alias_id"])
     data = await json_object(request)
     only_keys(data, {"targets", "mode", "description"})
     max_targets = ctx.settings.max_targets
-    saved = await actions.update_alias(
+    saved = await service.update_alias(
         ctx,
         user,
         alias,
@@ -89,7 +89,7 @@ async def update_alias(request: Request) -> Response:
 async def delete_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    alias, _ = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    alias, _ = await service.owned_alias(ctx, user, request.path_params["alias_id"])
     await ctx.store.aliases.delete(alias.id)
     return Response(status_code=204)
 

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 
 from forwarder import dnsrecords
 from forwarder.store.base import Alias, Domain, ErrorLogEntry, Recipient
-from web.body_limit import MAX_BODY
-from web.errors import AppError
+from web.body_limit import MAX_BODY, BodyTooLarge
+from web.exceptions import WebError
 from web.validation import InputError
 
 
@@ -31,11 +31,11 @@ async def json_object(request: Request) -> dict[str, Any]:
     when it is over MAX_BODY."""
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise AppError(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
+        raise BodyTooLarge(MAX_BODY)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        raise AppError(400, "invalid_json", "the body is not valid JSON") from None
+        raise WebError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InputError("body", "must be a JSON object")
     return data

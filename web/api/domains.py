@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from forwarder import dnsrecords
-from web import actions
+from web import service
 from web.api.common import check_json, domain_json, error_entry_json, json_object, record_json
 from web.api.keys import authenticate
 from web.context import ctx_of
@@ -24,7 +24,7 @@ async def add_domain(request: Request) -> Response:
     user = await authenticate(request)
     data = await json_object(request)
     only_keys(data, {"name"})
-    domain = await actions.add_domain(ctx_of(request), user, domain_name(data.get("name")))
+    domain = await service.add_domain(ctx_of(request), user, domain_name(data.get("name")))
     records = dnsrecords.records_for(ctx_of(request).settings, domain)
     body = domain_json(domain) | {"dns_records": [record_json(r) for r in records]}
     return JSONResponse(body, status_code=201)
@@ -32,14 +32,14 @@ async def add_domain(request: Request) -> Response:
 
 async def get_domain(request: Request) -> Response:
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx_of(request), user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx_of(request), user, request.path_params["domain_id"])
     return JSONResponse(domain_json(domain))
 
 
 async def delete_domain(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
     await ctx.store.domains.delete(domain.id)
     return Response(status_code=204)
 
@@ -47,7 +47,7 @@ async def delete_domain(request: Request) -> Response:
 async def dns_records(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
     records = dnsrecords.records_for(ctx.settings, domain)
     return JSONResponse({"records": [record_json(r) for r in records]})
 
@@ -55,8 +55,8 @@ async def dns_records(request: Request) -> Response:
 async def verify_domain(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.claimed_domain(ctx, user, request.path_params["domain_id"])
-    result = await actions.verify_domain(ctx, domain)
+    domain = await service.claimed_domain(ctx, user, request.path_params["domain_id"])
+    result = await service.verify_domain(ctx, domain)
     return JSONResponse(
         {
             "verified": result.domain.verified,
@@ -70,13 +70,13 @@ async def verify_domain(request: Request) -> Response:
 async def set_spam_policy(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
     data = await json_object(request)
     only_keys(data, {"enabled", "reject_score", "catch_all_reject_score"})
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise InputError("enabled", "must be true or false")
-    domain = await actions.set_spam_policy(
+    domain = await service.set_spam_policy(
         ctx, domain, enabled, data.get("reject_score"), data.get("catch_all_reject_score")
     )
     return JSONResponse(domain_json(domain))
@@ -85,7 +85,7 @@ async def set_spam_policy(request: Request) -> Response:
 async def error_log(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
-    domain = await actions.owned_domain(ctx, user, request.path_params["domain_id"])
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
     entries = await ctx.store.errors.list_for_domain(domain.id, ctx.now())
     return JSONResponse({"errors": [error_entry_json(e) for e in entries]})
 

@@ -12,12 +12,17 @@ from starlette.requests import Request
 from forwarder.crypto import new_token, token_hash
 from forwarder.store.base import User
 from web.context import ctx_of
+from web.exceptions import WebError
 
 _KEY = re.compile(r"qm_([0-9a-f]{8})_([A-Za-z0-9_-]{32,100})")
 
 
-class Unauthorized(Exception):
+class Unauthorized(WebError):
     """No key, a malformed key, or a key that is not (or no longer) valid."""
+
+    def __init__(self) -> None:
+        text = "a valid API key is needed: Authorization: Bearer qm_..."
+        super().__init__(401, "unauthorized", text, headers={"www-authenticate": "Bearer"})
 
 
 def new_api_key() -> tuple[str, str]:

@@ -145,15 +145,6 @@ class MongoDenylist:
         await self._db.denylist.insert(doc)
         return deny_record(doc)
 
-    async def match(self, kind: DenyKind, value: str, now: datetime) -> DenyEntry | None:
-        flt = {
-            "kind": check_enum(DenyKind, kind, "denylist kind").value,
-            "value": normalize_deny_value(value),
-            "expires_at": {"$gt": to_db_time(now, "now")},
-        }
-        docs = await self._db.denylist.find(flt, sort=[("expires_at", -1)], limit=1)
-        return deny_record(docs[0]) if docs else None
-
     async def list_active(self, now: datetime) -> list[DenyEntry]:
         flt = {"expires_at": {"$gt": to_db_time(now, "now")}}
         docs = await self._db.denylist.find(flt, sort=[("created_at", 1), ("_id", 1)])

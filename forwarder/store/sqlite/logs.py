@@ -138,18 +138,6 @@ class SqliteDenylist:
         )
         return deny_record(rows[0])
 
-    async def match(self, kind: DenyKind, value: str, now: datetime) -> DenyEntry | None:
-        row = await self._db.fetch_one(
-            "SELECT * FROM denylist WHERE kind = ? AND value = ? AND expires_at > ? "
-            "ORDER BY expires_at DESC LIMIT 1",
-            (
-                check_enum(DenyKind, kind, "denylist kind").value,
-                normalize_deny_value(value),
-                db_time(now, "now"),
-            ),
-        )
-        return None if row is None else deny_record(row)
-
     async def list_active(self, now: datetime) -> list[DenyEntry]:
         rows = await self._db.fetch(
             "SELECT * FROM denylist WHERE expires_at > ? ORDER BY created_at, rowid",

@@ -11,8 +11,8 @@ from forwarder.checks.results import (
     authserv_id,
     build_header,
     pvalue,
-    remove_forged_results,
     split_message,
+    without_forged_results,
 )
 from forwarder.seams import Inbound
 from tests.forwarder.checks.conftest import (
@@ -61,10 +61,11 @@ async def test_results_of_other_servers_are_kept(zone: DNSServer, policy: AuthPo
 
 def test_removal_keeps_every_other_byte() -> None:
     message = make_message(extra=FORGED + "X-Folded: a\r\n\tb\r\n")
-    cleaned, removed = remove_forged_results(message, HOSTNAME)
-    assert removed == 1
-    assert cleaned == message.replace(FORGED.encode(), b"")
-    assert remove_forged_results(cleaned, HOSTNAME) == (cleaned, 0)
+    fields, rest = split_message(message)  # as policy.py removes them
+    kept = without_forged_results(fields, HOSTNAME)
+    assert len(fields) - len(kept) == 1
+    assert b"".join(kept) + rest == message.replace(FORGED.encode(), b"")
+    assert without_forged_results(kept, HOSTNAME) == kept
 
 
 def test_split_message_round_trips() -> None:

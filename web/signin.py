@@ -1,4 +1,5 @@
-"""Sign-up, e-mail verification, log-in (with the optional second factor), log-out, reset.
+"""Getting into an account (the account itself is web/account.py): sign-up, e-mail
+verification, log-in (with the optional second factor), log-out, password reset.
 
 Answers never tell whether an address has an account: sign-up and reset say the same thing
 either way, a failed log-in costs one argon2 verification whether the user exists or not, and
@@ -16,8 +17,9 @@ from forwarder.passwords import hash_password, verify_password
 from forwarder.store.base import AlreadyExists, User
 from web import devices, totp
 from web.context import ctx_of
+from web.credentials import count_attempt, password_fingerprint
 from web.csrf import checked_form
-from web.pages import count_attempt, form_str, message, password_fingerprint, redirect, render
+from web.pages import form_str, message, redirect, render
 from web.sessions import current, end, start
 from web.tokens import Purpose, TokenError
 from web.validation import InputError, email, new_password, password

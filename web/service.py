@@ -1,5 +1,6 @@
-"""What the pages and the API both do, in one place: ownership checks, domains, aliases,
-target confirmation. Handlers translate :class:`AppError` into a page or a JSON error.
+"""The service layer: what the pages and the API both do, in one place: ownership checks,
+domains, aliases, target confirmation. It raises :class:`WebError` (web/exceptions.py), which
+web/app.py turns into a page or a JSON error.
 
 Ownership: an object of another account is reported exactly like a missing one (404), so
 ids cannot be probed.
@@ -8,11 +9,11 @@ ids cannot be probed.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forwarder import addresses, dnsrecords
+from forwarder.crypto import new_token
 from forwarder.store.base import (
     Alias,
     AliasMode,
@@ -24,14 +25,14 @@ from forwarder.store.base import (
     User,
 )
 from web.context import AppContext
-from web.errors import AppError
+from web.exceptions import WebError
 from web.mailer import MailError
 from web.tokens import Purpose
 from web.validation import InputError, is_object_id, spam_score
 
 
-def not_found(what: str) -> AppError:
-    return AppError(404, "not_found", f"no such {what}")
+def not_found(what: str) -> WebError:
+    return WebError(404, "not_found", f"no such {what}")
 
 
 async def owned_domain(ctx: AppContext, user: User, domain_id: str) -> Domain:
@@ -60,8 +61,8 @@ async def claimed_domain(ctx: AppContext, user: User, domain_id: str) -> Domain:
     so nothing about other accounts is revealed)."""
     try:
         return await owned_domain(ctx, user, domain_id)
-    except AppError as exc:
-        raise AppError(exc.status, exc.code, exc.message + CLAIM_GONE) from None
+    except WebError as exc:
+        raise WebError(exc.status, exc.code, exc.message + CLAIM_GONE) from None
 
 
 CLAIM_GONE = (
@@ -74,20 +75,20 @@ async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
     """A claim of the name. Other accounts' unverified claims do not block it (issue 5: only
     a domain verified by another account cannot be claimed), and it never sees them."""
     if name == ctx.settings.hostname:
-        raise AppError(422, "invalid_input", "name: this is the server's own host name")
+        raise InputError("name", "this is the server's own host name")
     for existing in await ctx.store.domains.list_by_name(name):
         if existing.owner_id == user.id:
-            raise AppError(409, "domain_exists", f"you have already added {existing.name}")
+            raise WebError(409, "domain_exists", f"you have already added {existing.name}")
         if existing.verified:
             raise _in_use(existing.name)
     try:
-        return await ctx.store.domains.create(name, user.id, secrets.token_hex(16), ctx.now())
+        return await ctx.store.domains.create(name, user.id, new_token(24), ctx.now())
     except AlreadyExists:  # verified (or added by this account) since the look-up
         raise _in_use(name) from None
 
 
-def _in_use(name: str) -> AppError:
-    return AppError(409, "domain_in_use", f"{name} is already in use by another account")
+def _in_use(name: str) -> WebError:
+    return WebError(409, "domain_in_use", f"{name} is already in use by another account")
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,14 @@ async def verify_domain(ctx: AppContext, domain: Domain) -> Verification:
         try:
             await ctx.store.domains.set_verified(domain.id, ctx.now())
         except AlreadyExists:
-            raise AppError(
+            raise WebError(
                 409,
                 "domain_verified_elsewhere",
                 f"{domain.name} has been verified by another account first, so this claim "
                 "cannot be verified. If the domain is yours, check who can change its DNS.",
             ) from None
         except NotFound:  # removed meanwhile: another account verified it
-            raise AppError(404, "not_found", "no such domain" + CLAIM_GONE) from None
+            raise WebError(404, "not_found", "no such domain" + CLAIM_GONE) from None
         domain = await ctx.store.domains.get(domain.id) or domain
     return Verification(checks, proven, domain)
 
@@ -161,7 +162,7 @@ async def create_alias(
             domain.id, local_part, targets, mode, description, ctx.now()
         )
     except AlreadyExists:
-        raise AppError(409, "alias_exists", f"{local_part}@{domain.name} exists") from None
+        raise WebError(409, "alias_exists", f"{local_part}@{domain.name} exists") from None
     except NotFound:
         raise not_found("domain") from None
     return SavedAlias(alias, await ensure_recipients(ctx, user, alias.targets))
@@ -239,7 +240,7 @@ async def remove_target(ctx: AppContext, user: User, recipient_id: str) -> Recip
         raise not_found("target")
     used = await ctx.store.aliases.count_with_target(user.id, found[0].address)
     if used:
-        raise AppError(
+        raise WebError(
             409,
             "target_in_use",
             f"{used} alias{'es' if used > 1 else ''} forward to this target: "
