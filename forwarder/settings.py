@@ -102,7 +102,7 @@ class Settings:
     inflight_bytes_per_ip: int = 192 * 1024 * 1024
     data_chunk_timeout: float = 60.0
     idle_timeout: float = 300.0
-    max_connections_per_ip: int = 10
+    max_connections_per_ip: int = 50  # Postfix's default per client (issue 14)
     max_connections: int = 500
     max_refused_per_connection: int = 20
     max_refused_per_ip: int = 100

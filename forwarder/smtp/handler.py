@@ -19,7 +19,7 @@ from forwarder import replies
 from forwarder.checks.dnsbl import BlockLists
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import Transport, forward
-from forwarder.deliver.delivered import DeliveredMemory, fingerprint
+from forwarder.deliver.delivered import DeliveredRecord, fingerprint
 from forwarder.deliver.outcome import Outcome, decide
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver, Resolution
@@ -42,7 +42,7 @@ class RelayHandler:
         resolver: AliasResolver,
         policy: MessagePolicy,
         transport: Transport,
-        memory: DeliveredMemory,
+        memory: DeliveredRecord,
         errors: ErrorLogWriter,
         denylist: DenyChecks,
         blocklists: BlockLists | None = None,
@@ -187,7 +187,7 @@ class RelayHandler:
         # than be held with it while the targets answer (issue 8, memory).
         envelope.content = envelope.original_content = None
         del message, inbound
-        pending = [t for t in envelope.targets if not self._memory.seen(fp, t)]
+        pending = await self._memory.pending(fp, list(envelope.targets))
         if not pending:
             return replies.DELIVERED
         trace = received_line(
@@ -202,9 +202,8 @@ class RelayHandler:
             prefix=trace + added,  # sent ahead of the message, not joined to it (a copy)
         )
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))
-        if outcome.deferred:
-            for target in outcome.delivered:
-                self._memory.remember(fp, target)
+        if outcome.deferred:  # recorded first: the sooner, the fewer a crash can duplicate
+            await self._memory.remember(fp, outcome.delivered)
         await self._log_failures(envelope, outcome)
         return outcome.reply
 

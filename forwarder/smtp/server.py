@@ -24,7 +24,7 @@ from forwarder.checks.dnsbl import BlockLists
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import ConnectionPool, SmtpTransport
-from forwarder.deliver.delivered import DeliveredMemory
+from forwarder.deliver.delivered import DeliveredRecord
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver
 from forwarder.rcpt.routecache import RoutingCache
@@ -57,7 +57,7 @@ class Relay:
         self.settings = settings
         self.cache = RoutingCache(store, settings.alias_cache_ttl)
         self.errors = ErrorLogWriter(store, settings)
-        self.memory = DeliveredMemory.for_settings(settings)
+        self.memory = DeliveredRecord.for_settings(settings, store.delivered)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
         self.spam = Rspamd(settings) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
@@ -98,6 +98,7 @@ class Relay:
             self.spam,
         )
         self.policy = policy
+        await self.memory.start()  # the delivered-target keys, refreshed in the background
         logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
         return_freed_memory()  # message buffers leave memory with the message (limits.py)
         loop = asyncio.get_running_loop()
@@ -140,6 +141,7 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(admission.drained.wait(), 2.0)
         await self.pool.close()
+        await self.memory.stop()
         if self.spam is not None:
             await self.spam.close()
         if isinstance(self.policy, ClosablePolicy):  # the checks' threads (auth/policy.py)

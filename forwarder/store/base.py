@@ -55,6 +55,7 @@ from forwarder.store.checks import (
     MAX_TEXT,
     MAX_TOTP_STEP,
     check_bytes,
+    check_delivered_keys,
     check_enum,
     check_error_entry,
     check_int,
@@ -121,6 +122,7 @@ __all__ = [
     "AlreadyExists",
     "ApiKey",
     "ApiKeys",
+    "Delivered",
     "DenyEntry",
     "DenyKind",
     "Denylist",
@@ -142,6 +144,7 @@ __all__ = [
     "User",
     "Users",
     "check_bytes",
+    "check_delivered_keys",
     "check_enum",
     "check_error_entry",
     "check_int",
@@ -343,6 +346,26 @@ class Denylist(Protocol):
     async def purge_expired(self, now: datetime) -> int: ...
 
 
+class Delivered(Protocol):
+    """The targets that already accepted a message answered ``451`` (DESIGN promise 3): keyed
+    hashes of (message fingerprint, target), each with an expiry, and nothing else; written
+    only for a partly delivered message, shared by every worker and node on the database,
+    removed by the sweeper (and by a TTL index on MongoDB). Keys are checked by
+    :func:`check_delivered_keys`. ``stamp`` values come only from :meth:`since`."""
+
+    async def remember(self, keys: Sequence[str], expires_at: datetime) -> None:
+        """Record the keys (a key already there keeps the later expiry)."""
+
+    async def seen(self, keys: Sequence[str], now: datetime) -> set[str]:
+        """Those of ``keys`` recorded and not expired."""
+
+    async def since(self, stamp: int, now: datetime) -> tuple[int, list[str]]:
+        """A new stamp, and at least every unexpired key remembered since ``stamp`` was
+        returned (maybe more; 0 means since ever). Nothing remembered since: ``(stamp, [])``."""
+
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
 class Store(Protocol):
     """One open database. Sub-stores are attributes; whole-account operations live here."""
 
@@ -354,6 +377,7 @@ class Store(Protocol):
     recipients: Recipients
     errors: ErrorLog
     denylist: Denylist
+    delivered: Delivered
 
     async def open(self) -> None:
         """Connect, create or migrate the schema / indexes. Raises StoreUnavailable."""
