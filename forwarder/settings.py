@@ -36,6 +36,7 @@ from forwarder.config_values import (  # the value types, re-exported; one parse
     _max_auth_signatures,
     _nameservers,
     _networks,
+    _non_negative_int,
     _optional_path,
     _path,
     _port,
@@ -78,6 +79,7 @@ class Settings:
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    smtp_workers: int = 0  # relay processes sharing the SMTP port; 0: one per CPU (issue 14)
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_base_url: str = ""  # empty: http://web_host:web_port
@@ -182,6 +184,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "inflight_bytes_per_ip": _positive_int,
     "data_chunk_timeout": _positive_float,
     "idle_timeout": _positive_float,
+    "smtp_workers": _non_negative_int,
     "max_connections_per_ip": _positive_int,
     "max_connections": _positive_int,
     "max_refused_per_connection": _positive_int,

@@ -1,7 +1,9 @@
 """The server process: store, relay, web app and expiry sweeper in one event loop.
 
 ``quietmail serve`` runs everything, ``quietmail smtp`` the relay and ``quietmail web`` the
-web app (each with the sweeper). SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the relay
+web app (each with the sweeper). With ``smtp_workers`` above 1 (by default one per CPU) the
+relay runs in that many worker processes sharing the port, started, restarted and stopped
+by this one (:mod:`forwarder.cli.workers`). SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the relay
 first, with its grace period for transactions in flight (issue 3, "Shutdown"), then the web
 app, then the sweeper and the store; the process then exits with status 0.
 """
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from forwarder.cli.workers import Supervisor, worker_count
 from forwarder.settings import ConfigError, Settings
 from forwarder.store import sqlite_path, store_for
 from forwarder.store.base import Store
@@ -124,7 +127,9 @@ async def run(
             stack.push_async_callback(_cancel, sweeper)
             listening: list[str] = []
             web_task = await _start_web(settings, store, stack, listening) if web else None
-            if smtp:
+            if smtp and worker_count(settings) > 1:
+                await _start_workers(settings, stack, listening)
+            elif smtp:
                 await _start_relay(settings, store, stack, listening)
             _log_start(settings, listening, stored_secrets, mode)
             await _wait_for_stop(stop, web_task)
@@ -165,6 +170,17 @@ async def _start_relay(
         raise ConfigError(f"smtp_port: cannot listen on {where}: {exc.strerror or exc}") from None
     stack.push_async_callback(relay.stop)  # its own grace period, then 421 4.3.2
     listening.append(f"SMTP on {settings.smtp_host}:{relay.port}")
+
+
+async def _start_workers(
+    settings: Settings, stack: contextlib.AsyncExitStack, listening: list[str]
+) -> None:
+    supervisor = Supervisor(settings, worker_count(settings))
+    await supervisor.start()  # ConfigError when the port is taken or a worker cannot start
+    stack.push_async_callback(supervisor.stop)  # SIGTERM each; their grace, then 421 4.3.2
+    listening.append(
+        f"SMTP on {settings.smtp_host}:{supervisor.port} ({supervisor.workers} workers)"
+    )
 
 
 async def _wait_for_stop(stop: asyncio.Event, web_task: asyncio.Task[None] | None) -> None:

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 class Relay:
     session_class: type[RelaySMTP] = RelaySMTP  # tests count its writes with a subclass
+    reuse_port = False  # True in a relay worker: N processes share the port (cli/workers.py)
 
     def __init__(
         self,
@@ -103,7 +104,10 @@ class Relay:
         return_freed_memory()  # message buffers leave memory with the message (limits.py)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self._protocol, host=self.settings.smtp_host, port=self.settings.smtp_port
+            self._protocol,
+            host=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            reuse_port=self.reuse_port or None,
         )
         log.info("SMTP relay listening")
 
