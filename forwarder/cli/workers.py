@@ -143,6 +143,11 @@ class Supervisor:
 
     async def start(self) -> None:
         """Every worker listening, or ConfigError (one died before it listened)."""
+        from forwarder.rewrite.arc_key import open_arc_key
+
+        # Once here: a bad key is one clear error, and a generated one is made once, not by
+        # every worker at the same time.
+        await open_arc_key(self._settings)
         self._sock = reserve_port(self._settings.smtp_host, self._settings.smtp_port)
         share = worker_share(dataclasses.replace(self._settings, smtp_port=self.port), self.workers)
         self._settings = share
