@@ -99,6 +99,7 @@ async def _serve(settings: Settings, ready: Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    orphaned = asyncio.create_task(_until_orphaned(os.getppid(), stop))
     store = store_for(settings)
     await store.open()
     try:
@@ -111,7 +112,19 @@ async def _serve(settings: Settings, ready: Event) -> None:
         finally:
             await relay.stop()
     finally:
+        orphaned.cancel()
         await store.close()
+
+
+async def _until_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """A supervisor killed outright cannot stop its workers: they stop themselves (gracefully)
+    rather than hold the port for ever."""
+    while True:
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            break
+    log.warning("the supervisor is gone; this relay worker stops")
+    stop.set()
 
 
 def _join_all(procs: list[SpawnProcess], timeout: float) -> None:

@@ -153,3 +153,32 @@ async def test_two_workers_share_the_port_and_a_killed_one_is_restarted(
 
 def _stop(server: Server) -> tuple[int, float]:
     return server.stop(signal.SIGTERM)
+
+
+@pytest.mark.e2e
+async def test_workers_stop_when_the_supervisor_is_killed(
+    tmp_path: Path, dns_server: DNSServer, sink: SmtpSink
+) -> None:
+    """A supervisor killed outright leaves no worker holding the port."""
+    db = tmp_path / "quietmail.sqlite3"
+    await prepare_store(db)
+    with quietmail(tmp_path, "smtp", **server_env(db, dns_server, sink.port, 2)) as server:
+        await asyncio.to_thread(server.wait_listening, 90.0)
+        workers = relay_workers(server.proc.pid)
+        assert len(workers) == 2
+        server.proc.kill()
+        server.proc.wait()
+        gone = await _wait_for(
+            lambda: not any(_alive(pid) for pid in workers),
+            30.0,
+        )
+        assert gone
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
