@@ -27,7 +27,7 @@ from tests.forwarder.cli.test_runtime import ROOT, Server
 from tests.forwarder.cli.test_workers import prepare_store, server_env
 from tests.support.dns_server import DNSServer
 from tests.support.postfix import free_port, postfix_usable, running_postfix
-from tests.support.smtp_sink import SmtpSink
+from tests.support.smtp_sink import Received, SmtpSink
 
 MESSAGES = 200
 TARGETS = ("one@one.example", "two@two.example")  # two domains: two outbound transactions
@@ -58,6 +58,7 @@ def _kill(server: Server) -> None:
     os.killpg(server.proc.pid, signal.SIGKILL)
     server.proc.wait()
     assert server.proc.stderr is not None
+    server.log += server.proc.stderr.read().decode(errors="replace")
     server.proc.stderr.close()
 
 
@@ -72,35 +73,49 @@ def _inject(port: int) -> None:
             smtp.sendmail("sender@origin.test", ["team@aliases.test"], message)
 
 
+class _Timed(list[Received]):
+    """The sink's list of accepted messages, stamped with the time each one was appended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    def append(self, item: Received) -> None:
+        self.at.append(time.monotonic())
+        super().append(item)
+
+
 class Arrivals:
     """When each copy reached the sink: (message number, target) -> times."""
 
     def __init__(self, sink: SmtpSink) -> None:
-        self.sink = sink
-        self.seen = 0
-        self.times: dict[tuple[int, str], list[float]] = defaultdict(list)
+        self.accepted = _Timed()
+        sink.messages = self.accepted
 
-    def poll(self) -> None:
-        now = time.monotonic()
-        for received in self.sink.messages[self.seen :]:
-            found = MESSAGE_ID.search(received.data)
-            assert found is not None, received.data[:200]
+    @property
+    def times(self) -> dict[tuple[int, str], list[float]]:
+        found: dict[tuple[int, str], list[float]] = defaultdict(list)
+        for received, when in zip(self.accepted, self.accepted.at, strict=True):
+            number = MESSAGE_ID.search(received.data)
+            assert number is not None, received.data[:200]
             for rcpt in received.rcpt_tos:
-                self.times[(int(found.group(1)), rcpt.lower())].append(now)
-        self.seen = len(self.sink.messages)
+                found[(int(number.group(1)), rcpt.lower())].append(when)
+        return found
 
     def complete(self) -> bool:
-        return all(self.times.get((i, t)) for i in range(MESSAGES) for t in TARGETS)
+        times = self.times
+        return all(times.get((i, t)) for i in range(MESSAGES) for t in TARGETS)
 
 
-def _classify(arrivals: Arrivals, kills: list[float]) -> tuple[int, int, int]:
+def _classify(arrivals: Arrivals, kills: list[tuple[float, float]]) -> tuple[int, int, int]:
     """lost, duplicated by a kill, duplicated with no kill between the copies (after a 451)."""
-    lost = sum(1 for i in range(MESSAGES) for t in TARGETS if not arrivals.times.get((i, t)))
+    times = arrivals.times
+    lost = sum(1 for i in range(MESSAGES) for t in TARGETS if not times.get((i, t)))
     by_kill = without_kill = 0
-    for times in arrivals.times.values():
-        for first, second in itertools.pairwise(times):
-            # The poll sees a copy up to 50 ms late; a kill just before it may have come after.
-            if any(first - 0.1 <= k <= second for k in kills):
+    for copies in times.values():
+        for first, second in itertools.pairwise(copies):
+            # A kill from SIGKILL sent to the process reaped overlaps the copies' interval.
+            if any(start <= second and first <= end for start, end in kills):
                 by_kill += 1
             else:
                 without_kill += 1
@@ -129,8 +144,9 @@ async def test_postfix_through_quietmail_killed_twice_loses_and_duplicates_nothi
     env = {**server_env(db, dns_server, sink.port, 2), "QUIETMAIL_SMTP_PORT": str(port)}
     sink.answer(BUSY, "451 4.2.1 mailbox busy, try again later")
     arrivals = Arrivals(sink)
-    kills: list[float] = []
+    kills: list[tuple[float, float]] = []
     server = await asyncio.to_thread(_start, tmp_path, env)
+    servers = [server]
     try:
         with running_postfix(port) as postfix:
             started = time.monotonic()
@@ -143,14 +159,15 @@ async def test_postfix_through_quietmail_killed_twice_loses_and_duplicates_nothi
                 assert elapsed < DEADLINE, f"not done: {postfix.log()[-3000:]}"
                 if pending_kills and elapsed >= pending_kills[0]:
                     pending_kills.pop(0)
-                    kills.append(time.monotonic())
+                    killed = time.monotonic()
                     await asyncio.to_thread(_kill, server)
+                    kills.append((killed, time.monotonic()))
                     server = await asyncio.to_thread(_start, tmp_path, env)
+                    servers.append(server)
                 if busy and elapsed >= BUSY_UNTIL:
                     sink.reset()  # the busy target takes mail again
                     busy = False
                     recovered = time.monotonic()
-                arrivals.poll()
                 await asyncio.sleep(0.05)
             await injecting
             wall = time.monotonic() - started
@@ -160,16 +177,16 @@ async def test_postfix_through_quietmail_killed_twice_loses_and_duplicates_nothi
     finally:
         if server.proc.poll() is None:
             _kill(server)
-    arrivals.poll()
     lost, by_kill, without_kill = _classify(arrivals, kills)
     # Answered 451 at least once: the other target took it while the busy one refused.
+    times = arrivals.times
     partly = [
         i
         for i in range(MESSAGES)
-        if arrivals.times.get((i, TARGETS[0]), [recovered])[0] < recovered
-        and arrivals.times.get((i, BUSY), [0.0])[0] >= recovered
+        if times.get((i, TARGETS[0]), [recovered])[0] < recovered
+        and times.get((i, BUSY), [0.0])[0] >= recovered
     ]
-    partly_twice = sum(len(arrivals.times[(i, TARGETS[0])]) > 1 for i in partly)
+    partly_twice = sum(len(times[(i, TARGETS[0])]) > 1 for i in partly)
     print(
         f"\ncrash test: {MESSAGES} messages x {len(TARGETS)} targets, {len(kills)} kills, "
         f"{wall:.1f} s: lost {lost}; duplicated copies: {by_kill} with a kill between the "
@@ -177,6 +194,9 @@ async def test_postfix_through_quietmail_killed_twice_loses_and_duplicates_nothi
         f"delivered), of which {partly_twice} reached the accepting target twice"
     )
     assert status == 0, server.log
+    logs = "".join(s.log for s in servers)
+    assert "could not record" not in logs  # every partial delivery was recorded
+    assert "Traceback" not in logs
     assert len(kills) == len(KILLS_AT)
     assert lost == 0
     assert without_kill == 0
