@@ -47,6 +47,13 @@ def _positive_int(key: str, raw: object) -> int:
     return value
 
 
+def _non_negative_int(key: str, raw: object) -> int:
+    value = _int(key, raw)
+    if value < 0:
+        raise ConfigError(f"{key}: {raw!r} must not be negative")
+    return value
+
+
 def _positive_float(key: str, raw: object) -> float:
     if isinstance(raw, bool):
         raise ConfigError(f"{key}: {raw!r} is not a number")

@@ -36,6 +36,7 @@ from forwarder.config_values import (  # one parser per kind of value
     _hostname,
     _log_level,
     _nameservers,
+    _non_negative_int,
     _optional_path,
     _optional_port,
     _path,
@@ -79,6 +80,7 @@ class Settings:
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    smtp_workers: int = 0  # relay processes sharing the SMTP port; 0: one per CPU (issue 14)
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_base_url: str = ""  # empty: http://web_host:web_port
@@ -108,7 +110,7 @@ class Settings:
     inflight_bytes_per_ip: int = 192 * 1024 * 1024
     data_chunk_timeout: float = 60.0
     idle_timeout: float = 300.0
-    max_connections_per_ip: int = 10
+    max_connections_per_ip: int = 50  # Postfix's default per client (issue 14)
     max_connections: int = 500
     max_refused_per_connection: int = 20
     max_refused_per_ip: int = 100
@@ -195,6 +197,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "inflight_bytes_per_ip": _positive_int,
     "data_chunk_timeout": _positive_float,
     "idle_timeout": _positive_float,
+    "smtp_workers": _non_negative_int,
     "max_connections_per_ip": _positive_int,
     "max_connections": _positive_int,
     "max_refused_per_connection": _positive_int,

@@ -1,4 +1,5 @@
-"""The expiry sweeper: removes sessions, error log entries and denylist entries past expiry.
+"""The expiry sweeper: removes sessions, error log entries, denylist entries and delivered-target
+records (DESIGN promise 3) past expiry.
 
 Reads already ignore expired records (store contract); the sweep makes the bytes go away too
 (DESIGN promise 4: an error log entry is not kept beyond its 7 days); on SQLite each purge that
@@ -28,6 +29,7 @@ async def sweep_once(store: Store, now: datetime) -> dict[str, int]:
         "sessions": await store.sessions.purge_expired(now),
         "errors": await store.errors.purge_expired(now),
         "denylist": await store.denylist.purge_expired(now),
+        "delivered": await store.delivered.purge_expired(now),
     }
 
 
@@ -48,9 +50,11 @@ async def sweep_forever(
         else:
             if any(counts.values()):
                 log.info(
-                    "expiry sweep removed %d sessions, %d error log entries, %d denylist entries",
+                    "expiry sweep removed %d sessions, %d error log entries, %d denylist entries, "
+                    "%d delivered-target records",
                     counts["sessions"],
                     counts["errors"],
                     counts["denylist"],
+                    counts["delivered"],
                 )
         await asyncio.sleep(interval)

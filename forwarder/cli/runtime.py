@@ -2,8 +2,10 @@
 
 ``quietmail serve`` runs everything, ``quietmail smtp`` the relay and ``quietmail web`` the
 web app (each with the sweeper); with ``metrics_port`` set, ``/metrics`` listens on a port of
-its own (forwarder/cli/metrics_listener.py). At start it says where the web app is and, on a
-fresh SQLite data dir, how to make the first account (issue 13, "First run").
+its own (forwarder/cli/metrics_listener.py). With ``smtp_workers`` above 1 (by default one per
+CPU) the relay runs in that many worker processes sharing the port, started, restarted and
+stopped by this one (:mod:`forwarder.cli.workers`). At start it says where the web app is and,
+on a fresh SQLite data dir, how to make the first account (issue 13, "First run").
 
 SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the relay first, with its grace period for
 transactions in flight (issue 3, "Shutdown"), then the web app, then the sweeper and the
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from forwarder.cli.startlog import log_first_run, log_start
+from forwarder.cli.workers import start_workers, worker_count
 from forwarder.settings import ConfigError, Settings
-from forwarder.store import sqlite_path, store_for
+from forwarder.store import store_for
 from forwarder.store.base import Store
 from forwarder.sweeper import DEFAULT_INTERVAL, sweep_forever
 
@@ -133,15 +137,19 @@ async def run(
             sweeper = asyncio.create_task(sweep_forever(store, interval=sweep_interval))
             stack.push_async_callback(_cancel, sweeper)
             listening: list[str] = []
+            if smtp and settings.metrics_port is not None:
+                _sum_worker_metrics(stack, worker_count(settings))
             web_task = await _start_web(settings, store, stack, listening) if web else None
             metrics = _process_metrics() if smtp else None
-            if metrics is not None:
+            if smtp and worker_count(settings) > 1:
+                await start_workers(settings, stack, listening)
+            elif metrics is not None:
                 await _start_relay(settings, store, stack, listening, metrics)
             if settings.metrics_port is not None:
                 await _start_metrics(settings, metrics, stack, listening)
-            _log_start(settings, listening, stored_secrets, mode)
+            log_start(settings, listening, stored_secrets, mode)
             if web:
-                await _log_first_run(settings, store, listening)
+                await log_first_run(settings, store, listening)
             await _wait_for_stop(stop, web_task)
             log.info("stopping")
     finally:
@@ -185,6 +193,17 @@ async def _start_relay(
         raise ConfigError(f"smtp_port: cannot listen on {where}: {exc.strerror or exc}") from None
     stack.push_async_callback(relay.stop)  # its own grace period, then 421 4.3.2
     listening.append(f"SMTP on {settings.smtp_host}:{relay.port}")
+
+
+def _sum_worker_metrics(stack: contextlib.ExitStack | contextlib.AsyncExitStack, n: int) -> None:
+    """With several relay workers, prometheus_client's multiprocess mode, so /metrics is their
+    sum (forwarder/cli/multiproc.py); it must be chosen before the library is imported."""
+    from forwarder.cli.multiproc import multiprocess_metrics
+
+    try:
+        stack.enter_context(multiprocess_metrics(n))
+    except RuntimeError:  # imported already (an in-process caller): this process's own only
+        log.warning("metrics: the relay workers' counters are not summed in this process")
 
 
 def _process_metrics() -> Metrics:
@@ -239,57 +258,3 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def _log_start(settings: Settings, listening: list[str], stored_secrets: bool, mode: str) -> None:
-    if mode:
-        (log.warning if settings.local_mode else log.info)("%s", mode)
-    if not settings.local_mode and not settings.postmaster_address:
-        log.warning(
-            "postmaster_address is not set: mail to postmaster@%s is refused, though RFC 5321 "
-            "4.5.1 asks for it to be accepted",
-            settings.hostname,
-        )
-    log.info("quietmail listening: %s; database %s", ", ".join(listening), _db_kind(settings))
-    if stored_secrets:
-        log.warning(
-            "secrets come from %s/secrets.toml (generated once); set "
-            "QUIETMAIL_SECRET_KEY, QUIETMAIL_SRS_SECRET and QUIETMAIL_ENCRYPTION_KEY in production",
-            settings.data_dir,
-        )
-
-
-def _web_url(settings: Settings, listening: list[str]) -> str:
-    """The configured public URL, else the address the web socket really has (port 0)."""
-    if settings.web_base_url:
-        return settings.base_url
-    port = next(e.rpartition(":")[2] for e in listening if e.startswith("web on "))
-    return settings.replace(web_port=int(port)).base_url
-
-
-async def _log_first_run(settings: Settings, store: Store, listening: list[str]) -> None:
-    """Where the web app is and, on a fresh SQLite data dir, how to make the first account.
-    Only for SQLite: listing a fleet's MongoDB users at every start would cost, and a fleet
-    is not a first run."""
-    url = _web_url(settings, listening)
-    log.info("web app: open %s in a browser", url)
-    if not _db_kind(settings).startswith("SQLite") or await store.users.list_all():
-        return
-    where = (
-        "the confirmation link is printed here, in this terminal"
-        if settings.local_mode
-        else "the confirmation link is mailed to the address you give"
-    )
-    log.info(
-        "no account yet: sign up at %s/signup (%s), or run `quietmail user create EMAIL`",
-        url,
-        where,
-    )
-
-
-def _db_kind(settings: Settings) -> str:
-    """The backend and, for SQLite, the file; never a MongoDB URL (it may hold a password)."""
-    url = settings.resolved_database_url.reveal()
-    if url.startswith("sqlite:"):
-        return f"SQLite at {sqlite_path(url)}"
-    return "MongoDB"

@@ -21,7 +21,7 @@ from forwarder.addresses import domain_of
 from forwarder.checks.dnsbl import BlockLists
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import Transport, forward
-from forwarder.deliver.delivered import DeliveredMemory, fingerprint
+from forwarder.deliver.delivered import DeliveredRecord, fingerprint
 from forwarder.deliver.outcome import Outcome, decide
 from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
@@ -46,7 +46,7 @@ class RelayHandler:
         resolver: AliasResolver,
         policy: MessagePolicy,
         transport: Transport,
-        memory: DeliveredMemory,
+        memory: DeliveredRecord,
         errors: ErrorLogWriter,
         denylist: DenyChecks,
         blocklists: BlockLists | None = None,
@@ -191,7 +191,7 @@ class RelayHandler:
         # than be held with it while the targets answer (issue 8, memory).
         envelope.content = envelope.original_content = None
         del message, inbound
-        pending = [t for t in envelope.targets if not self._memory.seen(fp, t)]
+        pending = await self._memory.pending(fp, list(envelope.targets))
         if not pending:
             return replies.DELIVERED
         trace = received_line(
@@ -209,9 +209,8 @@ class RelayHandler:
         outcome = decide(pending, results, already=len(envelope.targets) - len(pending))
         if self._metrics is not None:  # counters only: a success logs nothing (promise 2)
             self._metrics.forwarded(outcome.kind, time.monotonic() - started)
-        if outcome.deferred:
-            for target in outcome.delivered:
-                self._memory.remember(fp, target)
+        if outcome.deferred:  # recorded first: the sooner, the fewer a crash can duplicate
+            await self._memory.remember(fp, outcome.delivered)
         await self._log_failures(envelope, outcome)
         return outcome.reply
 

@@ -24,7 +24,7 @@ from forwarder.checks.dnsbl import BlockLists
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.rspamd import Rspamd
 from forwarder.deliver import ConnectionPool, SmtpTransport
-from forwarder.deliver.delivered import DeliveredMemory
+from forwarder.deliver.delivered import DeliveredRecord
 from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 class Relay:
     session_class: type[RelaySMTP] = RelaySMTP  # tests count its writes with a subclass
+    reuse_port = False  # True in a relay worker: N processes share the port (cli/workers.py)
 
     def __init__(
         self,
@@ -62,7 +63,7 @@ class Relay:
         self.metrics = Metrics() if metrics is None else metrics
         self.cache = RoutingCache(store, settings.alias_cache_ttl)
         self.errors = ErrorLogWriter(store, settings)
-        self.memory = DeliveredMemory.for_settings(settings)
+        self.memory = DeliveredRecord.for_settings(settings, store.delivered)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
         self.spam = Rspamd(settings, self.metrics) if settings.rspamd_url else None
         # Outbound connections are kept between messages (deliver/pool.py), closed at stop.
@@ -106,11 +107,15 @@ class Relay:
             self.metrics,
         )
         self.policy = policy
+        await self.memory.start()  # the delivered-target keys, refreshed in the background
         logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
         return_freed_memory()  # message buffers leave memory with the message (limits.py)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self._protocol, host=self.settings.smtp_host, port=self.settings.smtp_port
+            self._protocol,
+            host=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            reuse_port=self.reuse_port or None,
         )
         log.info("SMTP relay listening")
 
@@ -148,6 +153,7 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(admission.drained.wait(), 2.0)
         await self.pool.close()
+        await self.memory.stop()
         if self.spam is not None:
             await self.spam.close()
         if isinstance(self.policy, ClosablePolicy):  # the checks' threads (auth/policy.py)

@@ -55,6 +55,7 @@ from forwarder.store.checks import (
     MAX_TEXT,
     MAX_TOTP_STEP,
     check_bytes,
+    check_delivered_keys,
     check_enum,
     check_error_entry,
     check_int,
@@ -81,6 +82,7 @@ from forwarder.store.errors import (
 from forwarder.store.protocols import (
     Aliases,
     ApiKeys,
+    Delivered,
     Denylist,
     Domains,
     ErrorLog,
@@ -131,6 +133,7 @@ __all__ = [
     "AlreadyExists",
     "ApiKey",
     "ApiKeys",
+    "Delivered",
     "DenyEntry",
     "DenyKind",
     "Denylist",
@@ -152,6 +155,7 @@ __all__ = [
     "User",
     "Users",
     "check_bytes",
+    "check_delivered_keys",
     "check_enum",
     "check_error_entry",
     "check_int",
@@ -194,6 +198,7 @@ class Store(Protocol):
     recipients: Recipients
     errors: ErrorLog
     denylist: Denylist
+    delivered: Delivered
 
     async def open(self) -> None:
         """Connect, create or migrate the schema / indexes. Raises StoreUnavailable."""

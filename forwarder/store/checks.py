@@ -145,6 +145,21 @@ def check_sequence(values: object, what: str) -> tuple[object, ...]:
     return tuple(values)
 
 
+MAX_DELIVERED_KEYS = 1000  # targets of one message (the relay caps recipients far lower)
+
+
+def check_delivered_keys(values: object) -> tuple[str, ...]:
+    """Delivered-target keys: keyed hashes as 64 lower-case hex digits, nothing else, so no
+    address or other readable value can be stored as one (DESIGN promise 3)."""
+    keys = check_str_list(values, "delivered keys")
+    if len(keys) > MAX_DELIVERED_KEYS:
+        raise InvalidValue("too many delivered keys")
+    for key in keys:
+        if len(key) != 64 or key.strip("0123456789abcdef"):
+            raise InvalidValue("a delivered key is a keyed hash (64 hex digits)")
+    return keys
+
+
 def check_str_list(values: object, what: str) -> tuple[str, ...]:
     return tuple(require_str(value, what) for value in check_sequence(values, what))
 

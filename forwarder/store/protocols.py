@@ -193,3 +193,23 @@ class Denylist(Protocol):
 
     async def remove(self, entry_id: str) -> bool: ...
     async def purge_expired(self, now: datetime) -> int: ...
+
+
+class Delivered(Protocol):
+    """The targets that already accepted a message answered ``451`` (DESIGN promise 3): keyed
+    hashes of (message fingerprint, target), each with an expiry, and nothing else; written
+    only for a partly delivered message, shared by every worker and node on the database,
+    removed by the sweeper (and by a TTL index on MongoDB). Keys are checked by
+    :func:`check_delivered_keys`. ``stamp`` values come only from :meth:`since`."""
+
+    async def remember(self, keys: Sequence[str], expires_at: datetime) -> None:
+        """Record the keys (a key already there keeps the later expiry)."""
+
+    async def seen(self, keys: Sequence[str], now: datetime) -> set[str]:
+        """Those of ``keys`` recorded and not expired."""
+
+    async def since(self, stamp: int, now: datetime) -> tuple[int, list[str]]:
+        """A new stamp, and at least every unexpired key remembered since ``stamp`` was
+        returned (maybe more; 0 means since ever). Nothing remembered since: ``(stamp, [])``."""
+
+    async def purge_expired(self, now: datetime) -> int: ...

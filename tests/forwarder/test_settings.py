@@ -244,3 +244,10 @@ def test_database_url_password_never_shows(tmp_path: Path) -> None:
         assert "Zq9-db-pass" not in shown and "db.example" not in shown
     from_file = load_settings(_toml(tmp_path, f"database_url = '{url}'\n"), environ={})
     assert "Zq9-db-pass" not in repr(from_file)
+
+
+def test_per_ip_connection_cap_defaults_to_postfixs_per_client_default() -> None:
+    """A sending Postfix opens up to 20 connections per destination; a cap of 10 answered it
+    421 over and over (issue 14). 50 is Postfix's smtpd_client_connection_count_limit."""
+    assert Settings().max_connections_per_ip == 50
+    assert Settings(max_connections_per_ip=7).max_connections_per_ip == 7

@@ -14,7 +14,8 @@ ids (never ObjectIds); indexes created by :meth:`MongoStore.open`:
                  target_domain, hour) where hour exists (the row entries are counted in);
                  TTL on expires_at (promise 4: gone after 7 days)
     denylist     (kind, value); TTL on expires_at
-    meta         the generation counter document
+    delivered    _id is the keyed hash (unique); TTL on expires_at (promise 3)
+    meta         the generation and delivered-writes counter documents
 
 The TTL indexes use expireAfterSeconds=0: a document goes once its own expiry date passes.
 The TTL monitor runs every 60 s, so reads filter on ``now`` as well.
@@ -33,6 +34,7 @@ from pymongo import AsyncMongoClient
 from forwarder.store.base import (
     Aliases,
     ApiKeys,
+    Delivered,
     Denylist,
     Domains,
     ErrorLog,
@@ -45,6 +47,7 @@ from forwarder.store.base import (
 from forwarder.store.mongo.account import delete_account, export_account
 from forwarder.store.mongo.accounts import MongoApiKeys, MongoSessions, MongoUsers
 from forwarder.store.mongo.core import Collection, MongoDb, translate_errors
+from forwarder.store.mongo.delivered import MongoDelivered
 from forwarder.store.mongo.domains import MongoDomains
 from forwarder.store.mongo.logs import ERROR_KEY, MongoDenylist, MongoErrorLog
 from forwarder.store.mongo.routing import MongoAliases, MongoRecipients
@@ -101,6 +104,7 @@ INDEXES: tuple[tuple[str, tuple[tuple[str, int], ...], dict[str, Any]], ...] = (
     ("errors", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
     ("denylist", (("kind", 1), ("value", 1)), {"name": "kind_value"}),
     ("denylist", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
+    ("delivered", (("expires_at", 1),), {"expireAfterSeconds": 0, "name": "expires_at_ttl"}),
 )
 
 # (collection attribute, index name) of earlier versions, dropped by open().
@@ -143,6 +147,7 @@ class MongoStore:
         self.recipients: Recipients = MongoRecipients(self._db)
         self.errors: ErrorLog = MongoErrorLog(self._db)
         self.denylist: Denylist = MongoDenylist(self._db)
+        self.delivered: Delivered = MongoDelivered(self._db)
 
     @classmethod
     def from_url(cls, url: str, database: str | None = None) -> MongoStore:

@@ -206,6 +206,7 @@ class MongoDb:
         self.errors = Collection(database["error_log"])
         self.denylist = Collection(database["denylist"])
         self.meta = Collection(database["meta"])
+        self.delivered = Collection(database["delivered"])
 
     async def bump_generation(self, *, session: Any = None) -> None:
         """Called after every write to domains, aliases or recipients, and after deleting an

@@ -19,6 +19,7 @@ from forwarder.store.base import (
     ACCOUNT_KINDS,
     Aliases,
     ApiKeys,
+    Delivered,
     Denylist,
     Domains,
     ErrorLog,
@@ -40,6 +41,7 @@ from forwarder.store.sqlite.accounts import (
     user_record,
 )
 from forwarder.store.sqlite.db import Db, Tx
+from forwarder.store.sqlite.delivered import SqliteDelivered
 from forwarder.store.sqlite.domains import SqliteDomains, domain_record
 from forwarder.store.sqlite.logs import SqliteDenylist, SqliteErrorLog, error_record
 from forwarder.store.sqlite.routing import (
@@ -105,6 +107,7 @@ class SqliteStore:
         self.recipients: Recipients = SqliteRecipients(self._db)
         self.errors: ErrorLog = SqliteErrorLog(self._db)
         self.denylist: Denylist = SqliteDenylist(self._db)
+        self.delivered: Delivered = SqliteDelivered(self._db)
 
     async def open(self) -> None:
         if self._db.is_open:

@@ -209,8 +209,21 @@ _V5: list[str] = [
     "ALTER TABLE domains ADD COLUMN spam_catch_all_score REAL",
 ]
 
+# Version 6: the delivered-target records (issue 14, DESIGN promise 3): the keyed hashes of
+# the targets that accepted a message answered 451, so a retry reaching any worker, or this
+# node after a crash, goes only to the targets still missing. ``seq`` only grows (sqlite/
+# delivered.py). No foreign key: a record names no account and expires within days.
+_V6: list[str] = [
+    """CREATE TABLE delivered (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        expires_at INTEGER NOT NULL
+    ) STRICT""",
+    "CREATE INDEX delivered_expiry ON delivered (expires_at)",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(tuple(v) for v in (_V1, _V2, _V3, _V4, _V5))
+MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

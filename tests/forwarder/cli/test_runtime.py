@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from forwarder.cli.runtime import _db_kind
+from forwarder.cli.startlog import db_kind as _db_kind
 from forwarder.settings import Secret, Settings
 from forwarder.store.base import DenyKind, NewErrorLogEntry, Store
 from forwarder.store.mongo import MongoStore
@@ -253,15 +253,17 @@ async def _fill_expiring(store: Store, now: datetime) -> None:
             NewErrorLogEntry(domain.id, now, f"a{index}", 451, "4.3.0", "r", "", "", expires)
         )
         await store.denylist.add(DenyKind.IP, f"192.0.2.{index}", "abuse", now, expires)
+        await store.delivered.remember([f"{index:064x}"], expires)
 
 
 async def test_sweep_removes_only_expired_records(sqlite_store: Store) -> None:
     now = datetime.now(UTC)
     await _fill_expiring(sqlite_store, now)
-    assert await sweep_once(sqlite_store, now) == {"sessions": 1, "errors": 1, "denylist": 1}
-    assert await sweep_once(sqlite_store, now) == {"sessions": 0, "errors": 0, "denylist": 0}
+    one = {"sessions": 1, "errors": 1, "denylist": 1, "delivered": 1}
+    assert await sweep_once(sqlite_store, now) == one
+    assert await sweep_once(sqlite_store, now) == dict.fromkeys(one, 0)
     later = now + timedelta(days=2)
-    assert await sweep_once(sqlite_store, later) == {"sessions": 1, "errors": 1, "denylist": 1}
+    assert await sweep_once(sqlite_store, later) == one
 
 
 async def test_sweep_forever_runs_every_interval(

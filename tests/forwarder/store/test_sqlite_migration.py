@@ -296,3 +296,47 @@ async def test_version_3_error_log_rows_merge_into_counted_rows(tmp_path: Path) 
         assert len(await store.errors.list_for_domain("d1", NOW.replace(year=2029))) == 4
     finally:
         await store.close()
+
+
+V5 = MIGRATIONS[:5]
+
+
+async def test_version_5_database_gains_the_delivered_records_with_data_intact(
+    tmp_path: Path,
+) -> None:
+    """Version 6 (issue 14): a database holding data at version 5 gains the delivered-target
+    table; its rows are untouched and the generation does not move (no routing change)."""
+    path = tmp_path / "v5.sqlite3"
+    db = Db()
+    await db.connect(str(path), PRAGMAS)
+    try:
+        assert await migrate(db, V5) == 5
+        for sql, params in _V1_ROWS:
+            if "error_log" not in sql:  # version 4 rebuilt it; a counted row instead
+                await db.fetch(sql, params)
+        await db.fetch(
+            "INSERT INTO error_log (id, domain_id, at, last_at, hour, count, alias, code, "
+            "enhanced_code, reason, target_domain, sender_domain, expires_at) "
+            "VALUES ('e1', 'd1', ?, ?, ?, 1, 'hello', 550, '5.1.1', 'r', '', 's.example', ?)",
+            (US, US, US // HOUR, US * 2),
+        )
+        row = await db.fetch_one("SELECT value FROM meta WHERE key = 'generation'")
+        assert row is not None
+        generation = int(row[0])
+    finally:
+        await db.close()
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        assert await store.pragma("user_version") == SCHEMA_VERSION >= 6
+        assert await store.generation() == generation
+        user = await store.users.get("u1")
+        assert user is not None and user.email == "ann@example.org"
+        assert [a.local_part for a in await store.aliases.list_for_domain("d1")] == ["hello"]
+        assert len(await store.errors.list_for_domain("d1", NOW.replace(year=2029))) == 1
+        key = "c" * 64
+        await store.delivered.remember([key], NOW.replace(year=2031))
+        assert await store.delivered.seen([key], NOW) == {key}
+        assert await store.generation() == generation
+    finally:
+        await store.close()
