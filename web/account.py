@@ -18,17 +18,22 @@ from web.api.keys import new_api_key
 from web.context import ctx_of
 from web.csrf import checked_form
 from web.errors import AppError
+from web.forms import FormPage, Refill
 from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import clear_cookie, require, start
 from web.validation import MAX_NAME, new_password, text
 
 
-async def account_page(request: Request) -> Response:
+async def account_page(request: Request, refill: Refill | None = None) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     keys = await ctx.store.api_keys.list_for_user(me.user.id)
     recipients = await ctx.store.recipients.list_for_owner(me.user.id)
-    return await render(request, "account.html", keys=keys, recipients=recipients)
+    refill = refill or Refill(status=200)
+    return await render(
+        request, "account.html", status=refill.status, keys=keys, recipients=recipients,
+        values=refill.values, errors=refill.errors,
+    )  # fmt: skip
 
 
 async def change_password(request: Request) -> Response:
@@ -36,7 +41,7 @@ async def change_password(request: Request) -> Response:
     me = await require(request)
     form = await checked_form(request)
     if not await password_matches(request, me.user, form_str(form, "current")):
-        return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
+        return await account_page(request, Refill({}, {"current": "Wrong password."}, 400))
     secret = new_password(form_str(form, "password"))
     await ctx.store.users.set_password(me.user.id, await hash_password(secret))
     await ctx.store.sessions.delete_for_user(me.user.id)  # every session, this one too
@@ -115,6 +120,8 @@ async def delete_account(request: Request) -> Response:
     devices.forget(request, response)
     return response
 
+
+reshow: dict[object, FormPage] = {change_password: account_page, create_key: account_page}
 
 routes = [
     Route("/account", account_page, methods=["GET"]),

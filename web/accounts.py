@@ -30,7 +30,7 @@ _CHECK_MAIL = "If the address can be used, a message with a link is on its way. 
 
 
 async def signup_page(request: Request) -> Response:
-    return await render(request, "signup.html", email="")
+    return await render(request, "signup.html")
 
 
 async def signup(request: Request) -> Response:
@@ -42,7 +42,7 @@ async def signup(request: Request) -> Response:
         address = email(raw_email)
         secret = new_password(form_str(form, "password"))
     except InputError as exc:
-        return await render(request, "signup.html", status=400, email=raw_email, error=str(exc))
+        return await _again(request, "signup.html", exc, email=raw_email)
     try:
         user = await ctx.store.users.create(address, await hash_password(secret), ctx.now())
     except AlreadyExists:
@@ -70,6 +70,14 @@ def send_verification(request: Request, user: User) -> None:
     link = f"{ctx.settings.base_url}/verify-email?token={token}"
     body = f"Confirm your quietmail account by opening this link:\n\n{link}\n"
     _mail(request, user.email, "Confirm your quietmail account", body)
+
+
+async def _again(request: Request, template: str, exc: InputError, **values: object) -> Response:
+    """The form again with the message next to its field and what was typed (web/forms.py)."""
+    token = values.pop("token", "")
+    return await render(
+        request, template, status=400, values=values, errors={exc.field: exc.message}, token=token
+    )
 
 
 async def verify_email_page(request: Request) -> Response:
@@ -163,7 +171,7 @@ async def logout(request: Request) -> Response:
 
 
 async def reset_request_page(request: Request) -> Response:
-    return await render(request, "reset_request.html", email="")
+    return await render(request, "reset_request.html")
 
 
 async def reset_request(request: Request) -> Response:
@@ -174,8 +182,7 @@ async def reset_request(request: Request) -> Response:
     try:
         address = email(raw_email)
     except InputError as exc:
-        error = str(exc)
-        return await render(request, "reset_request.html", status=400, email=raw_email, error=error)
+        return await _again(request, "reset_request.html", exc, email=raw_email)
     user = await ctx.store.users.get_by_email(address)
     if user is not None:
         payload = {"u": user.id, "p": password_fingerprint(request, user)}
@@ -209,7 +216,7 @@ async def reset(request: Request) -> Response:
     try:
         secret = new_password(form_str(form, "password"))
     except InputError as exc:
-        return await render(request, "reset.html", status=400, token=token, error=str(exc))
+        return await _again(request, "reset.html", exc, token=token)
     await ctx.store.users.set_password(user.id, await hash_password(secret))
     await ctx.store.sessions.delete_for_user(user.id)
     # A reset is what someone does who lost control of the account: keys made by whoever

@@ -74,10 +74,10 @@ async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
     """A claim of the name. Other accounts' unverified claims do not block it (issue 5: only
     a domain verified by another account cannot be claimed), and it never sees them."""
     if name == ctx.settings.hostname:
-        raise AppError(422, "invalid_input", "name: this is the server's own host name")
+        raise AppError(422, "invalid_input", "name: this is the server's own host name", "name")
     for existing in await ctx.store.domains.list_by_name(name):
         if existing.owner_id == user.id:
-            raise AppError(409, "domain_exists", f"you have already added {existing.name}")
+            raise AppError(409, "domain_exists", f"you have already added {existing.name}", "name")
         if existing.verified:
             raise _in_use(existing.name)
     try:
@@ -87,7 +87,7 @@ async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
 
 
 def _in_use(name: str) -> AppError:
-    return AppError(409, "domain_in_use", f"{name} is already in use by another account")
+    return AppError(409, "domain_in_use", f"{name} is already in use by another account", "name")
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,9 @@ async def create_alias(
             domain.id, local_part, targets, mode, description, ctx.now()
         )
     except AlreadyExists:
-        raise AppError(409, "alias_exists", f"{local_part}@{domain.name} exists") from None
+        raise AppError(
+            409, "alias_exists", f"{local_part}@{domain.name} exists", "local_part"
+        ) from None
     except NotFound:
         raise not_found("domain") from None
     return SavedAlias(alias, await ensure_recipients(ctx, user, alias.targets))

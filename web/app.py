@@ -24,7 +24,7 @@ from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
-from web import account, accounts, aliases, domains, totp
+from web import account, accounts, aliases, domains, forms, totp
 from web.api import account as api_account
 from web.api import aliases as api_aliases
 from web.api import domains as api_domains
@@ -80,6 +80,10 @@ async def _error(
 
 async def _on_exception(request: Request, exc: Exception) -> Response:
     """Every exception of the map in web/errors.py becomes its answer here."""
+    if not _is_api(request) and isinstance(exc, AppError | InputError | InvalidValue):
+        page = await _form_again(request, exc)
+        if page is not None:
+            return page
     if isinstance(exc, AppError):
         return await _error(request, exc.status, exc.code, exc.message)
     if isinstance(exc, InputError | InvalidValue):
@@ -104,6 +108,22 @@ async def _on_exception(request: Request, exc: Exception) -> Response:
             request, exc.status_code, codes.get(exc.status_code, "error"), exc.detail
         )
     raise exc
+
+
+async def _form_again(
+    request: Request, exc: AppError | InputError | InvalidValue
+) -> Response | None:
+    """The refused form again, filled in, when the endpoint has a form page (web/forms.py)."""
+    if isinstance(exc, InputError):
+        field, text, status = exc.field, exc.message, 422
+    elif isinstance(exc, AppError):
+        if exc.status not in (409, 422):  # not a value of the form: a missing object, say
+            return None
+        field, text = forms.split_message(exc.message, exc.field)
+        status = exc.status
+    else:
+        (field, text), status = forms.split_message(str(exc)), 422
+    return await forms.reshown(request, request.app.state.form_pages, field, text, status)
 
 
 def _routes() -> list[BaseRoute]:
@@ -189,4 +209,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.form_pages = {**domains.reshow, **aliases.reshow, **account.reshow}
     return app

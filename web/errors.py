@@ -4,6 +4,8 @@
 into a page elsewhere, in one place:
 
     AppError(status, code, message)      -> that status and code
+    (on a page whose form caused it, the three below too: the form again, the message next
+    to its field, what was typed kept: web/forms.py)
     web.validation.InputError,
     forwarder.store.base.InvalidValue    -> 422 invalid_input
     web.tokens.TokenError                -> 400 invalid_token ("Link not valid")
@@ -21,8 +23,9 @@ class AppError(Exception):
     """A refusal with its HTTP status and a stable error code (the codes are listed in the
     OpenAPI document, web/openapi.py)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.field = field  # the form field the refusal is about, if one (web/forms.py)

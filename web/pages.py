@@ -43,6 +43,8 @@ async def render(
     notice = request.query_params.get("notice", "")
     context.setdefault("notice", NOTICES.get(notice, ""))
     context.setdefault("error", "")
+    context.setdefault("values", {})  # a refused form's values and messages (web/forms.py)
+    context.setdefault("errors", {})
     return ctx_of(request).templates.TemplateResponse(
         request, template, context, status_code=status
     )
