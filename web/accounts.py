@@ -27,6 +27,34 @@ _TIMING_HASH = (
     "sTZKrWKCYC7tacjhWWFbx3O+fmOBbIuOUi0Igp71+Y8"
 )
 _CHECK_MAIL = "If the address can be used, a message with a link is on its way. Check your mail."
+_LOCAL_MAIL = (
+    "If the address can be used, the message with the link is printed in the terminal where "
+    "quietmail serve runs: this server is in local mode and sends no mail. Look there."
+)
+_MAIL_FAILING = (
+    "This server could not send mail just now, so the message with the link may not arrive. "
+    "Try again later, or tell the server's operator."
+)
+
+_RESENT = {
+    _LOCAL_MAIL: "Confirm your address first: the link is printed again in the terminal where "
+    "quietmail serve runs (this server is in local mode and sends no mail).",
+    _MAIL_FAILING: "Confirm your address first. The link was to be sent again, but this server "
+    "could not send mail just now; try again later.",
+    _CHECK_MAIL: "Confirm your address first: we have sent the link again.",
+}
+
+
+def mail_notice(request: Request) -> tuple[str, str]:
+    """(title, text) of the page that promised a mail (issue 13): where to look in local mode,
+    and that sending fails when the server's last message failed (a state of the server, the
+    same whatever the address, so it tells nothing about accounts)."""
+    ctx = ctx_of(request)
+    if ctx.settings.local_mode:
+        return "Look in the terminal", _LOCAL_MAIL
+    if ctx.outgoing.failing:
+        return "Mail could not be sent", _MAIL_FAILING
+    return "Check your mail", _CHECK_MAIL
 
 
 async def signup_page(request: Request) -> Response:
@@ -47,9 +75,9 @@ async def signup(request: Request) -> Response:
         user = await ctx.store.users.create(address, await hash_password(secret), ctx.now())
     except AlreadyExists:
         _mail(request, address, "Someone tried to sign up with this address", _EXISTS)
-        return await message(request, "Check your mail", _CHECK_MAIL)
+        return await message(request, *mail_notice(request))
     send_verification(request, user)
-    return await message(request, "Check your mail", _CHECK_MAIL)
+    return await message(request, *mail_notice(request))
 
 
 _EXISTS = (
@@ -123,7 +151,7 @@ async def login(request: Request) -> Response:
         return await _login_failed(request, raw_email)
     if user.verified_at is None:
         send_verification(request, user)
-        text = "Confirm your address first: we have sent the link again."
+        text = _RESENT[mail_notice(request)[1]]
         return await message(request, "Confirm your e-mail address", text, status=403)
     if user.totp_secret_sealed is not None:
         token = ctx.tokens.make(
@@ -190,7 +218,7 @@ async def reset_request(request: Request) -> Response:
         link += ctx.tokens.make(Purpose.PASSWORD_RESET, payload)
         body = f"To choose a new quietmail password, open this link within an hour:\n\n{link}\n"
         _mail(request, user.email, "Reset your quietmail password", body)
-    return await message(request, "Check your mail", _CHECK_MAIL)
+    return await message(request, *mail_notice(request))
 
 
 async def _reset_user(request: Request, token: object) -> User:

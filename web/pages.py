@@ -45,6 +45,7 @@ async def render(
     context.setdefault("error", "")
     context.setdefault("values", {})  # a refused form's values and messages (web/forms.py)
     context.setdefault("errors", {})
+    context.setdefault("local_mode", ctx_of(request).settings.local_mode)
     return ctx_of(request).templates.TemplateResponse(
         request, template, context, status_code=status
     )
