@@ -21,7 +21,7 @@ from web.errors import AppError
 from web.forms import FormPage, Refill
 from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import clear_cookie, require, start
-from web.validation import MAX_NAME, new_password, text
+from web.validation import MAX_NAME, InputError, new_password, text
 
 
 async def account_page(request: Request, refill: Refill | None = None) -> Response:
@@ -56,6 +56,27 @@ async def change_password(request: Request) -> Response:
     if user is not None:
         await start(request, response, user)  # a fresh session for the person who changed it
     return response
+
+
+async def preferences(request: Request) -> Response:
+    """The default target of one-click aliases (random ones, password managers) and what
+    "off" means on the alias page (issue 13). The default target is the account's own
+    address or one of its confirmed targets, so no confirmation mail is needed for it."""
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    target = form_str(form, "default_target").strip().lower()
+    confirmed = {
+        r.address for r in await ctx.store.recipients.list_for_owner(me.user.id) if r.verified_at
+    }
+    if target != me.user.email and target not in confirmed:
+        raise InputError("default_target", "choose your own address or a confirmed target")
+    off_mode = form_str(form, "off_mode")
+    if off_mode not in ("reject", "drop"):
+        raise InputError("off_mode", "must be reject or drop")
+    stored = "" if target == me.user.email else target
+    await ctx.store.users.set_preferences(me.user.id, stored, off_mode)
+    return redirect("/account?notice=preferences-saved")
 
 
 async def create_key(request: Request) -> Response:
@@ -121,11 +142,16 @@ async def delete_account(request: Request) -> Response:
     return response
 
 
-reshow: dict[object, FormPage] = {change_password: account_page, create_key: account_page}
+reshow: dict[object, FormPage] = {
+    change_password: account_page,
+    create_key: account_page,
+    preferences: account_page,
+}
 
 routes = [
     Route("/account", account_page, methods=["GET"]),
     Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/preferences", preferences, methods=["POST"]),
     Route("/account/api-keys", create_key, methods=["POST"]),
     Route("/account/api-keys/{id}/revoke", revoke_key, methods=["POST"]),
     Route("/account/targets/{id}/remove", remove_target_form, methods=["POST"]),

@@ -24,7 +24,17 @@ from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
-from web import account, accounts, aliases, domains, forms, totp
+from web import (
+    account,
+    accounts,
+    alias_bulk,
+    alias_list,
+    aliases,
+    domains,
+    forms,
+    random_alias,
+    totp,
+)
 from web.api import account as api_account
 from web.api import aliases as api_aliases
 from web.api import domains as api_domains
@@ -138,6 +148,9 @@ def _routes() -> list[BaseRoute]:
         Route("/", home, methods=["GET"]),
         *accounts.routes,
         *domains.routes,
+        *alias_list.routes,
+        *alias_bulk.routes,  # /aliases/bulk and /aliases/random before /aliases/{id}
+        *random_alias.routes,
         *aliases.routes,
         *account.routes,
         *totp.routes,

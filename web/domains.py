@@ -65,9 +65,15 @@ async def _domain_page(
 
 
 async def show_domain(request: Request) -> Response:
+    """The domain's page; with ``?checked=1`` (where "Check DNS" leads after its POST) the
+    records are looked up live and shown with what was found."""
+    ctx = ctx_of(request)
     me = await require(request)
-    domain = await actions.owned_domain(ctx_of(request), me.user, request.path_params["id"])
-    return await _domain_page(request, me.user, domain, None)
+    domain = await actions.owned_domain(ctx, me.user, request.path_params["id"])
+    checks = None
+    if request.query_params.get("checked") == "1":
+        checks = await dnsrecords.check_records(ctx.settings, domain, ctx.resolver_factory())
+    return await _domain_page(request, me.user, domain, checks)
 
 
 async def domain_form_page(request: Request, refill: Refill) -> Response:
@@ -81,8 +87,10 @@ async def verify_domain(request: Request) -> Response:
     me = await require(request)
     await checked_form(request)
     domain = await actions.claimed_domain(ctx_of(request), me.user, request.path_params["id"])
-    result = await actions.verify_domain(ctx_of(request), domain)
-    return await _domain_page(request, me.user, result.domain, result.checks)
+    await actions.verify_domain(ctx_of(request), domain)
+    # Post/Redirect/Get (issue 13): a reload does not post again; the page shows the records
+    # as they are then.
+    return redirect(f"/domains/{domain.id}?checked=1")
 
 
 async def spam_policy(request: Request) -> Response:

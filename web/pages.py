@@ -22,6 +22,10 @@ NOTICES = {
     "alias-saved": "Alias saved.",
     "spam-saved": "Spam filtering saved. The mail server applies it within a minute.",
     "alias-deleted": "Alias deleted.",
+    "aliases-saved": "The selected aliases are saved.",
+    "aliases-deleted": "The selected aliases are deleted.",
+    "random-alias": "New random alias made; it forwards to your default target. Copy it below.",
+    "preferences-saved": "Saved.",
     "password-changed": "Password changed. Every other session has been logged out.",
     "password-changed-keys-revoked": "Password changed. Every other session has been logged "
     "out and every API key revoked.",
