@@ -37,6 +37,7 @@ from web import (
 )
 from web.api import account as api_account
 from web.api import aliases as api_aliases
+from web.api import compat as api_compat
 from web.api import domains as api_domains
 from web.api.common import error_response
 from web.api.keys import Unauthorized
@@ -140,6 +141,7 @@ def _routes() -> list[BaseRoute]:
     api: list[BaseRoute] = [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *api_domains.routes,
+        *api_compat.api_routes,  # before /aliases/{alias_id}; no path is shared
         *api_aliases.routes,
         *api_account.routes,
     ]
@@ -155,6 +157,7 @@ def _routes() -> list[BaseRoute]:
         *account.routes,
         *totp.routes,
         Mount(API_PREFIX, routes=api),
+        *api_compat.routes,  # SimpleLogin's unversioned path
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
