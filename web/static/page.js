@@ -1,4 +1,4 @@
-// quietmail alias page: copy buttons and instant filtering. The page works without this
+// quietmail pages: copy buttons, and instant filtering on the alias page. Pages work without this
 // file (the search form filters on the server); this only adds to it. No inline code: the
 // Content-Security-Policy allows scripts from this origin only.
 "use strict";
