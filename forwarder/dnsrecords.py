@@ -3,7 +3,10 @@
 Shared by ``quietmail domain dns`` and the web app's domain page. Two records are required:
 the MX that sends the domain's mail here, and a TXT token that proves the owner controls the
 zone. SPF and DMARC records are advice: quietmail forwards with SRS, so they protect the
-owner's own outgoing mail rather than the forwarding itself.
+owner's own outgoing mail rather than the forwarding itself. So are the MTA-STS records
+(RFC 8461): the ``_mta-sts`` TXT record whose id is derived from the policy quietmail serves
+(so it changes when the policy does), ``mta-sts.<domain>`` pointing at the web app that
+serves the policy (web/mtasts.py), and a TLS-RPT record (RFC 8460) for reports.
 
 Checks never raise on DNS trouble: a timeout, NXDOMAIN or SERVFAIL becomes the problem text
 of the record it concerns, so a caller can show every record's state at once.
@@ -12,7 +15,10 @@ of the record it concerns, so a caller can show every record's state at once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import dns.asyncresolver
 import dns.exception
@@ -29,6 +35,34 @@ VERIFICATION_PREFIX = "quietmail-verification="
 MX_PREFERENCE = 10
 SPF_ADVICE = "v=spf1 mx ~all"
 DMARC_ADVICE = "v=DMARC1; p=none"
+# The policy served for every verified domain: "testing" first (RFC 8461 10.2: senders
+# report, nobody refuses), MX = this server, a week (what Google and Microsoft publish).
+MTA_STS_MODE = "testing"
+MTA_STS_MAX_AGE = 604_800
+
+
+def mta_sts_policy(settings: Settings) -> str:
+    """The policy text for ``https://mta-sts.<domain>/.well-known/mta-sts.txt`` (RFC 8461
+    3.2); the same for every domain, since all their mail comes here."""
+    lines = ["version: STSv1", f"mode: {MTA_STS_MODE}", f"mx: {settings.hostname}"]
+    return "\r\n".join([*lines, f"max_age: {MTA_STS_MAX_AGE}"]) + "\r\n"
+
+
+def mta_sts_id(settings: Settings) -> str:
+    """The TXT record's id (1-32 letters and digits, RFC 8461 3.1), derived from the policy
+    text so that it changes exactly when the policy does."""
+    return hashlib.sha256(mta_sts_policy(settings).encode()).hexdigest()[:20]
+
+
+def web_host(settings: Settings) -> str:
+    """Where ``mta-sts.<domain>`` should point: the web app's host name (this server's
+    name when the web app is addressed by IP, which a CNAME cannot name)."""
+    host = urlsplit(settings.base_url).hostname or settings.hostname
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return settings.hostname
 
 
 @dataclass(frozen=True)
@@ -87,6 +121,33 @@ def records_for(settings: Settings, domain: Domain) -> list[DnsRecord]:
             "advice: a DMARC policy (RFC 7489); tighten p= once your own mail passes",
             False,
         ),
+        *_mta_sts_records(settings, name),
+    ]
+
+
+def _mta_sts_records(settings: Settings, name: str) -> list[DnsRecord]:
+    return [
+        DnsRecord(
+            "TXT",
+            f"_mta-sts.{name}",
+            f"v=STSv1; id={mta_sts_id(settings)}",
+            "advice: MTA-STS (RFC 8461), senders must use verified TLS to reach quietmail",
+            False,
+        ),
+        DnsRecord(
+            "CNAME",
+            f"mta-sts.{name}",
+            f"{web_host(settings)}.",
+            "advice: where senders fetch the MTA-STS policy (served by quietmail's web app)",
+            False,
+        ),
+        DnsRecord(
+            "TXT",
+            f"_smtp._tls.{name}",
+            f"v=TLSRPTv1; rua=mailto:postmaster@{name}",
+            "advice: TLS-RPT (RFC 8460), senders report TLS failures to your postmaster",
+            False,
+        ),
     ]
 
 
@@ -94,17 +155,25 @@ async def check_records(
     settings: Settings, domain: Domain, resolver: dns.asyncresolver.Resolver
 ) -> list[RecordCheck]:
     """Look each record up in live DNS; the result is in the order of :func:`records_for`."""
-    mx_rec, token_rec, spf_rec, dmarc_rec = records_for(settings, domain)
-    mx, txt, dmarc = await asyncio.gather(
+    mx_rec, token_rec, spf_rec, dmarc_rec, sts_rec, host_rec, rpt_rec = records_for(
+        settings, domain
+    )
+    mx, txt, dmarc, sts, host, rpt = await asyncio.gather(
         _lookup(resolver, domain.name, "MX"),
         _lookup(resolver, domain.name, "TXT"),
         _lookup(resolver, dmarc_rec.name, "TXT"),
+        _lookup(resolver, sts_rec.name, "TXT"),
+        _lookup(resolver, host_rec.name, "CNAME"),
+        _lookup(resolver, rpt_rec.name, "TXT"),
     )
     return [
         _check_mx(mx_rec, mx, settings.hostname),
         _check_token(token_rec, txt),
         _check_single(spf_rec, txt, "v=spf1", "SPF", "RFC 7208 3.2"),
         _check_dmarc(dmarc_rec, dmarc),
+        _check_exact(sts_rec, sts, "v=STSv1", "MTA-STS"),
+        _check_exact(host_rec, host, "", "CNAME"),
+        _check_single(rpt_rec, rpt, "v=TLSRPTv1", "TLS-RPT", "RFC 8460 3"),
     ]
 
 
@@ -190,6 +259,18 @@ def _check_single(record: DnsRecord, answer: _Answer, tag: str, what: str, rfc: 
     if len(found) > 1:
         return RecordCheck(record, False, found, f"more than one {what} record ({rfc})")
     return RecordCheck(record, True, found, "")
+
+
+def _check_exact(record: DnsRecord, answer: _Answer, tag: str, what: str) -> RecordCheck:
+    """Exactly the advised value (an MTA-STS id must match the policy served, RFC 8461 3.1)."""
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    found = tuple(v for v in answer.values if _has_tag(v, tag)) if tag else answer.values
+    norm = {" ".join(v.lower().split()) for v in found}
+    if " ".join(record.value.lower().split()) in norm and len(found) == 1:
+        return RecordCheck(record, True, found, "")
+    problem = f"no {what} record" if not found else f"the {what} record differs"
+    return RecordCheck(record, False, found, problem)
 
 
 def _check_dmarc(record: DnsRecord, answer: _Answer) -> RecordCheck:

@@ -69,6 +69,9 @@ DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 
 # ---------------------------------------------------------------- spam (rspamd at DATA)
 SPAM_REJECTED = "550 5.7.1 Message refused as spam"
+# Issue 10: a client that sent spam_refusals_per_ip messages refused as spam within
+# spam_refusal_window seconds is turned away at connection until the window ends.
+TOO_MUCH_SPAM = "421 4.7.0 Too much mail from your address was refused as spam, try later"
 SPAM_DEFERRED = "451 4.7.1 Message deferred by the spam filter, try again later"
 # RFC 5321 4.5.3.1.10: a client that gets 452 for a recipient sends it in a later transaction.
 OTHER_SPAM_POLICY = "452 4.5.3 Send to this recipient in a separate transaction"

@@ -19,6 +19,7 @@ operator who has just published a record expects to see it.
 from __future__ import annotations
 
 import dns.asyncresolver
+import dns.flags
 import dns.resolver
 import dns.rrset
 
@@ -43,6 +44,8 @@ def _configure(
     resolver.lifetime = settings.dns_timeout
     resolver.timeout = min(settings.dns_timeout, 2.0)
     resolver.cache = cache
+    if settings.dnssec_trusted:  # RFC 6840 5.7: a validating resolver sets AD when asked
+        resolver.flags = dns.flags.RD | dns.flags.AD
 
 
 def make_async_resolver(

@@ -14,28 +14,31 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forwarder.config_policy import (  # policy values and parsers
+    _REPLACED,
+    ListZone,
+    _address,
+    _line_length,
+    _list_zones,
+    _max_auth_signatures,
+    _networks,
+    _outbound_tls,
+)
 from forwarder.config_values import (  # the value types, re-exported; one parser per kind
     ConfigError,
     HostPort,
-    ListZone,
     Secret,
-    _address,
     _base_url,
     _bool,
     _database_url,
     _hostname,
-    _line_length,
-    _list_zones,
     _log_level,
-    _max_auth_signatures,
     _nameservers,
-    _networks,
     _optional_path,
     _path,
     _port,
@@ -44,6 +47,7 @@ from forwarder.config_values import (  # the value types, re-exported; one parse
     _secret,
     _smarthost,
     _str,
+    read_toml,
 )
 
 __all__ = [
@@ -89,7 +93,10 @@ class Settings:
     outbound_smarthost: HostPort | None = None
     outbound_port: int = 25
     outbound_timeout: float = 60.0
-    outbound_tls_verify: bool = False
+    outbound_tls: str = "policy"  # opportunistic | policy | required (issue 12)
+    outbound_ca_file: Path | None = None  # extra CAs for MX hosts and MTA-STS policy servers
+    mta_sts_port: int = 443  # where MTA-STS policies are fetched (RFC 8461 3.3 says 443)
+    dnssec_trusted: bool = False  # trust the AD bit of dns_nameservers' answers (DANE)
     dns_nameservers: tuple[HostPort, ...] = ()
     dns_timeout: float = 5.0
 
@@ -128,6 +135,8 @@ class Settings:
     rspamd_url: str = ""  # empty: no rspamd
     rspamd_timeout: float = 15.0
     rspamd_fail_open: bool = False
+    spam_refusals_per_ip: int = 10  # messages refused as spam within spam_refusal_window
+    spam_refusal_window: float = 3600.0  # then that client is refused at connection (421)
     spam_min_reject_score: float = 5.0  # bounds for the reject scores domain owners choose
     spam_max_reject_score: float = 50.0
 
@@ -170,7 +179,10 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "outbound_smarthost": _smarthost,
     "outbound_port": _port,
     "outbound_timeout": _positive_float,
-    "outbound_tls_verify": _bool,
+    "outbound_tls": _outbound_tls,
+    "outbound_ca_file": _optional_path,
+    "mta_sts_port": _port,
+    "dnssec_trusted": _bool,
     "dns_nameservers": _nameservers,
     "dns_timeout": _positive_float,
     "max_message_size": _positive_int,
@@ -205,6 +217,8 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "rspamd_url": _base_url,
     "rspamd_timeout": _positive_float,
     "rspamd_fail_open": _bool,
+    "spam_refusals_per_ip": _positive_int,
+    "spam_refusal_window": _positive_float,
     "spam_min_reject_score": _positive_float,
     "spam_max_reject_score": _positive_float,
     "secret_key": _secret,
@@ -219,27 +233,6 @@ def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}_"))
-        else:
-            flat[name] = value
-    return flat
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return _flatten(tomllib.load(handle))
-    except OSError as exc:
-        raise ConfigError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
-
-
 def load_settings(
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -249,6 +242,8 @@ def load_settings(
     values: dict[str, Any] = {}
     if config_file is not None:
         for key, raw in read_toml(config_file).items():
+            if key in _REPLACED:
+                raise ConfigError(_REPLACED[key])
             if key not in _PARSERS:
                 raise ConfigError(f"{key}: unknown key in {config_file}")
             values[key] = _PARSERS[key](key, raw)
@@ -256,6 +251,8 @@ def load_settings(
         if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if key in _REPLACED:
+            raise ConfigError(name + _REPLACED[key].removeprefix(key))
         if key not in _PARSERS:
             raise ConfigError(f"{name}: unknown setting")
         values[key] = _PARSERS[key](name, raw)
@@ -268,6 +265,10 @@ def load_settings(
     if settings.postmaster_address.rpartition("@")[2] == settings.hostname:
         # postmaster@hostname would forward to itself (RFC 5321 4.5.1 wants a real mailbox)
         raise ConfigError("postmaster_address: must be a mailbox elsewhere, not at hostname")
+    # Checked here, not at the first delivery: a missing CA file would otherwise turn every
+    # delivery that needs verified TLS into a 451.
+    if settings.outbound_ca_file is not None and not settings.outbound_ca_file.is_file():
+        raise ConfigError(f"outbound_ca_file: {settings.outbound_ca_file} is not a file")
     return settings
 
 

@@ -32,6 +32,7 @@ from web import (
     aliases,
     domains,
     forms,
+    mtasts,
     random_alias,
     totp,
 )
@@ -156,6 +157,7 @@ def _routes() -> list[BaseRoute]:
         *aliases.routes,
         *account.routes,
         *totp.routes,
+        *mtasts.routes,
         Mount(API_PREFIX, routes=api),
         *api_compat.routes,  # SimpleLogin's unversioned path
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.name
 import dns.rdatatype
 import dns.resolver
@@ -27,6 +28,7 @@ from forwarder.settings import HostPort
 class Host:
     name: str  # for TLS SNI and logs of counts only
     addresses: tuple[str, ...]
+    secure: bool = False  # the MX answer naming it carried the AD bit (DANE, RFC 7672 2.2.1)
 
 
 class RouteError(Exception):
@@ -71,7 +73,7 @@ async def smarthost(resolver: dns.asyncresolver.Resolver, relay: HostPort) -> li
 async def mail_hosts(resolver: dns.asyncresolver.Resolver, domain: str) -> list[Host]:
     """The hosts to try for ``domain``, best first. Raises RouteError."""
     try:
-        records = await _mx_records(resolver, domain)
+        records, secure = await _mx_records(resolver, domain)
     except dns.resolver.NXDOMAIN:
         raise RouteError(permanent("5.1.2", "target domain does not exist")) from None
     except dns.exception.DNSException:
@@ -82,23 +84,27 @@ async def mail_hosts(resolver: dns.asyncresolver.Resolver, domain: str) -> list[
         raise RouteError(permanent("5.1.10", "target domain accepts no mail (null MX)"))
     else:
         names = [name for _, name in records]
-    return await _resolve_hosts(resolver, names)
+    return await _resolve_hosts(resolver, names, secure)
 
 
 async def _mx_records(
     resolver: dns.asyncresolver.Resolver, domain: str
-) -> list[tuple[int, str]] | None:
-    texts = await _query(resolver, domain, "MX")
-    if not texts:
-        return None
-    records = [parse_mx(text) for text in texts]
+) -> tuple[list[tuple[int, str]] | None, bool]:
+    """The MX records (None: there are none), and whether the answer was authenticated."""
+    answer = await resolver.resolve(domain, "MX", search=False, raise_on_no_answer=False)
+    secure = bool(answer.response.flags & dns.flags.AD)
+    if answer.rrset is None:
+        return None, secure
+    records = [parse_mx(r.to_text()) for r in answer.rrset]
     # Same preference: randomise (RFC 5321 5.1), then stable sort by preference.
     random.shuffle(records)
     records.sort(key=lambda record: record[0])
-    return records
+    return records, secure
 
 
-async def _resolve_hosts(resolver: dns.asyncresolver.Resolver, names: list[str]) -> list[Host]:
+async def _resolve_hosts(
+    resolver: dns.asyncresolver.Resolver, names: list[str], secure: bool
+) -> list[Host]:
     hosts: list[Host] = []
     trouble = False
     for name in names:
@@ -108,7 +114,7 @@ async def _resolve_hosts(resolver: dns.asyncresolver.Resolver, names: list[str])
             trouble = True
             continue
         if found:
-            hosts.append(Host(name, found))
+            hosts.append(Host(name, found, secure))
     if hosts:
         return hosts
     if trouble:

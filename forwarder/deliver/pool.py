@@ -27,7 +27,10 @@ from collections.abc import Callable
 
 import aiosmtplib
 
-Key = tuple[str, str, int]  # (host name for TLS, address, port)
+# (host name for TLS, address, port, the TLS need it was opened under: tlspolicy.Need's
+# value). A connection opened opportunistically never serves a host that needs verified
+# TLS or DANE, and the other way round (issue 12).
+Key = tuple[str, str, int, str]
 
 IDLE_TIMEOUT = 30.0
 PER_HOST = 4

@@ -3,14 +3,17 @@ target domain carrying all of that domain's recipients; with a :class:`Connectio
 connection whose transaction ended cleanly is kept for the next message to that host.
 
 Hosts are tried in order until one holds a conversation; a refused connection, a timeout or
-a greeting other than 220 moves on to the next (RFC 5321 5.1). STARTTLS is used whenever the
-host offers it (RFC 3207, opportunistic); certificates are checked only when
-``settings.outbound_tls_verify`` is on. Once a host answers MAIL, its replies are final.
+a greeting other than 220 moves on to the next (RFC 5321 5.1). What TLS each host needs is
+decided first (tlspolicy.py: DANE, MTA-STS, the ``outbound_tls`` floor); a host that cannot
+give it is skipped with a 4xx, never used in cleartext (starttls.py). Elsewhere STARTTLS is
+used whenever offered (RFC 3207, opportunistic) without checking the certificate. TLS 1.2
+is the floor. Once a host answers MAIL, its replies are final.
 
-One client TLS context serves every STARTTLS of a transport. Left to itself, aiosmtplib
-builds a new one per connection, and building one loads the system's CA certificates:
-measured ~40 ms of CPU per forwarded message (tests/bench --split --tls), against ~3 ms for
-the rest of the relay's work on it. The context is built on first use, in a worker thread.
+Two client TLS contexts (unverified and verifying) serve every STARTTLS of a transport.
+Left to itself, aiosmtplib builds a new one per connection, and building one loads the
+system's CA certificates: measured ~40 ms of CPU per forwarded message (tests/bench --split
+--tls), against ~3 ms for the rest of the relay's work on it. Each is built on first use,
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -23,11 +26,21 @@ from collections.abc import Mapping, Sequence
 import aiosmtplib
 import dns.asyncresolver
 
-from forwarder.deliver import mx
+from forwarder.deliver import mx, starttls
 from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
+from forwarder.deliver.mtasts import MtaSts, Policy
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
 from forwarder.deliver.result import DeliveryResult, from_reply, permanent, temporary
+from forwarder.deliver.tls import client_tls_context
+from forwarder.deliver.tlspolicy import (
+    OPPORTUNISTIC,
+    HostTls,
+    Need,
+    Refused,
+    TlsCounters,
+    TlsPolicy,
+)
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
 
@@ -54,14 +67,29 @@ class SmtpTransport:
         if resolver is None:  # answers kept for their TTL, in memory (see resolver.py)
             resolver = make_async_resolver(settings, dns_cache())
         self._resolver = resolver
-        self._tls_context: ssl.SSLContext | None = None
+        self._contexts: dict[bool, ssl.SSLContext] = {}
+        self.counters = TlsCounters()
+        self.mta_sts = MtaSts(resolver, settings.mta_sts_port, self.verified_context)
+        self._policy = TlsPolicy(
+            settings.outbound_tls,
+            settings.dnssec_trusted,
+            settings.outbound_port,
+            resolver,
+            self.mta_sts,
+            self.counters,
+        )
 
-    async def tls_context(self) -> ssl.SSLContext:
-        """The context every STARTTLS of this transport uses (built once)."""
-        if self._tls_context is None:
-            verify = self._settings.outbound_tls_verify
-            self._tls_context = await asyncio.to_thread(client_tls_context, verify)
-        return self._tls_context
+    async def tls_context(self, verify: bool = False) -> ssl.SSLContext:
+        """The context every STARTTLS of this transport uses, unverified or verifying
+        (built once each; the verifying one also checks MTA-STS policy servers)."""
+        if verify not in self._contexts:
+            ca_file = self._settings.outbound_ca_file
+            built = await asyncio.to_thread(client_tls_context, verify, ca_file)
+            self._contexts.setdefault(verify, built)
+        return self._contexts[verify]
+
+    async def verified_context(self) -> ssl.SSLContext:
+        return await self.tls_context(True)
 
     async def send(
         self, envelope_sender: str, recipients: Sequence[str], message: bytes, prefix: bytes = b""
@@ -76,44 +104,72 @@ class SmtpTransport:
             results.update(chunk)
         return results
 
-    async def _hosts(self, domain: str) -> tuple[list[mx.Host], int]:
+    async def _hosts(self, domain: str) -> tuple[list[mx.Host], int, Policy | None]:
         relay = self._settings.outbound_smarthost
         if relay is not None:
-            return await mx.smarthost(self._resolver, relay), relay.port
-        return await mx.mail_hosts(self._resolver, domain), self._settings.outbound_port
+            return await mx.smarthost(self._resolver, relay), relay.port, None
+        hosts = await mx.mail_hosts(self._resolver, domain)
+        return hosts, self._settings.outbound_port, await self._policy.domain_policy(domain)
+
+    async def _host_tls(self, domain: str, policy: Policy | None, host: mx.Host) -> HostTls:
+        if self._settings.outbound_smarthost is not None:
+            return self._policy.smarthost()
+        return await self._policy.host(domain, policy, host)
 
     async def _send_domain(
         self, sender: str, domain: str, recipients: list[str], message: Parts
     ) -> dict[str, DeliveryResult]:
         try:
-            hosts, port = await self._hosts(domain)
+            hosts, port, policy = await self._hosts(domain)
         except mx.RouteError as exc:
             return dict.fromkeys(recipients, exc.result)
         last = temporary("4.4.1", "no mail host of the target domain answered")
         for host in hosts:
+            try:
+                tls = await self._host_tls(domain, policy, host)
+            except Refused as exc:  # RFC 8461 5: try the next MX host, never this one
+                last = exc.result
+                continue
             for address in host.addresses:
                 try:
                     return await self._session(
-                        host.name, address, port, sender, recipients, message
+                        host.name, address, port, tls, sender, recipients, message
                     )
                 except _HostUnusable as exc:
                     last = exc.result
         return dict.fromkeys(recipients, last)
 
-    async def _connect(self, name: str, address: str, port: int) -> aiosmtplib.SMTP:
+    async def _connect(
+        self, name: str, address: str, port: int, tls: HostTls
+    ) -> tuple[aiosmtplib.SMTP, HostTls]:
+        """A connection upgraded as ``tls`` needs, and what it was opened under: under MTA-STS
+        ``testing`` a failure is counted and the host used opportunistically instead."""
+        try:
+            return await self._open(name, address, port, tls), tls
+        except Refused as exc:
+            if not tls.report_only:
+                self.counters.policy_refusals += 1
+                raise _HostUnusable(exc.result) from None
+        self.counters.testing_failures += 1
+        return await self._open(name, address, port, OPPORTUNISTIC), OPPORTUNISTIC
+
+    async def _open(self, name: str, address: str, port: int, tls: HostTls) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
             hostname=address,
             port=port,
             timeout=self._settings.outbound_timeout,
             start_tls=False,
-            validate_certs=self._settings.outbound_tls_verify,
+            validate_certs=False,  # the contexts passed to starttls decide
             local_hostname=self._settings.hostname,
         )
         try:
             await client.connect()
             await client.ehlo()
-            if client.supports_extension("starttls"):
-                await client.starttls(server_hostname=name, tls_context=await self.tls_context())
+            unverified = await self.tls_context(False)
+            await starttls.upgrade(client, name, tls, unverified, await self.tls_context(True))
+        except Refused:
+            client.close()
+            raise
         except SMTP_ERRORS as exc:
             client.close()
             unusable = temporary("4.4.1", "could not talk to the target's mail host")
@@ -125,16 +181,23 @@ class SmtpTransport:
         name: str,
         address: str,
         port: int,
+        tls: HostTls,
         sender: str,
         recipients: list[str],
         message: Parts,
     ) -> dict[str, DeliveryResult]:
-        key = (name, address, port)
-        kept = self._pool.take(key) if self._pool is not None else None
-        if kept is not None:
-            with contextlib.suppress(_Stale):  # closed while idle: open a fresh one below
-                return await self._use(key, kept, True, sender, recipients, message)
-        client = await self._connect(name, address, port)
+        # The pool is keyed by the TLS a connection was opened under: a connection opened
+        # opportunistically never serves a host that needs verified TLS or DANE.
+        keys = [(name, address, port, tls.need.value)]
+        if tls.report_only:
+            keys.append((name, address, port, Need.NONE.value))
+        for key in keys:
+            kept = self._pool.take(key) if self._pool is not None else None
+            if kept is not None:
+                with contextlib.suppress(_Stale):  # closed while idle: open a fresh one
+                    return await self._use(key, kept, True, sender, recipients, message)
+        client, opened = await self._connect(name, address, port, tls)
+        key = (name, address, port, opened.need.value)
         return await self._use(key, client, False, sender, recipients, message)
 
     async def _use(
@@ -149,21 +212,14 @@ class SmtpTransport:
         clean = False
         try:
             results, clean = await _transaction(client, sender, recipients, message, kept)
+            if any(r.ok for r in results.values()):
+                self.counters.count_delivery(starttls.mode(client, Need(key[3])))
             return results
         finally:  # also when the forward was cancelled: then the connection is not clean
             if clean and self._pool is not None:
                 self._pool.give(key, client)
             else:
                 await quit_politely(client)
-
-
-def client_tls_context(verify: bool) -> ssl.SSLContext:
-    """What aiosmtplib would build for ``validate_certs=verify`` (its ``_build_tls_context``):
-    the system's CA certificates, and hostname and chain checks only when ``verify``."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.check_hostname = verify
-    context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-    return context
 
 
 class _Stale(Exception):

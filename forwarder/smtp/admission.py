@@ -48,6 +48,8 @@ class Admission:
         self.blocklists = blocklists  # None: the operator listed no DNS block list
         self.limiter = ConnectionLimiter(settings.max_connections_per_ip, settings.max_connections)
         self.refusals = RefusalWindow(settings.max_refused_per_ip, settings.refused_window)
+        # Messages refused as spam, per client (issue 10): the same in-memory window, apart.
+        self.spam = RefusalWindow(settings.spam_refusals_per_ip, settings.spam_refusal_window)
         self.budget = ByteBudget(settings.inflight_bytes_budget, settings.inflight_bytes_per_ip)
         self.data_limits = DataLimits(
             max_size=settings.max_message_size,

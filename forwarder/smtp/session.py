@@ -130,10 +130,14 @@ class RelaySMTP(SMTP):
             await self.push(self._refusal)
             self.close_with(None)
             return
-        if self._admission.refusals.blocked(self._ip):
-            await self.push(replies.TOO_MANY_REFUSALS)
-            self.close_with(None)
-            return
+        for window, reply in (
+            (self._admission.refusals, replies.TOO_MANY_REFUSALS),
+            (self._admission.spam, replies.TOO_MUCH_SPAM),
+        ):
+            if window.blocked(self._ip):
+                await self.push(reply)
+                self.close_with(None)
+                return
         if await self._admission.denylist.client_denied(self._ip):
             log.info("connection answered %s: client on the denylist", replies.DENIED_CLIENT[:3])
             await self._refuse_client(replies.DENIED_CLIENT)
@@ -274,3 +278,5 @@ class RelaySMTP(SMTP):
         finally:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
+        if status == replies.SPAM_REJECTED:
+            self._admission.spam.add(self._ip)  # counted; refused at its next connection

@@ -1,9 +1,15 @@
-"""TLS for the relay's STARTTLS (RFC 3207): the server context, and in local mode a
-self-signed certificate made once into the data directory.
+"""TLS for the relay's inbound STARTTLS (RFC 3207): the server context, and in local mode
+a self-signed certificate made once into the data directory.
 
-TLS 1.2 is the floor (RFC 8996 retired 1.0 and 1.1). Senders on the internet do not check an
-MX's certificate, so a self-signed one is enough to keep mail encrypted on the wire in local
-mode; a real deployment configures ``QUIETMAIL_TLS_CERT`` / ``QUIETMAIL_TLS_KEY``.
+TLS 1.2 is the floor (RFC 8996 retired 1.0 and 1.1; forwarder/deliver/tls.py does the same
+outbound), and TLS 1.2 is limited
+to forward-secret AEAD suites (ECDHE/DHE with AES-GCM or ChaCha20-Poly1305, the set of
+RFC 9325 4.2 and Mozilla's "intermediate" profile); TLS 1.3 suites are all AEAD already.
+
+Most senders on the internet do not check an MX's certificate, so a self-signed one is
+enough to keep mail encrypted on the wire in local mode; a real deployment configures
+``QUIETMAIL_TLS_CERT`` / ``QUIETMAIL_TLS_KEY`` (and needs a CA-issued certificate for the
+MTA-STS policy it publishes, see README).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from cryptography.x509.oid import NameOID
 from forwarder.localmode import ensure_data_dir
 from forwarder.settings import ConfigError, Settings
 
+SERVER_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!aDSS:!SHA1"
 CERT_FILE = "smtp-tls-cert.pem"
 KEY_FILE = "smtp-tls-key.pem"
 
@@ -31,6 +38,7 @@ def server_tls_context(settings: Settings) -> ssl.SSLContext | None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(SERVER_CIPHERS)
     try:
         context.load_cert_chain(settings.tls_cert, settings.tls_key)
     except (OSError, ssl.SSLError) as exc:

@@ -10,8 +10,9 @@ Not collected by pytest (the file name does not start with ``test_``).
 DKIM, DMARC, ARC sealing and SRS on every message, which is DKIM-signed by a 2048-bit key
 published, with SPF and a p=reject DMARC record, on the loopback DNS server.
 
-``--tls`` makes the sink offer STARTTLS (a self-signed certificate, not verified, as with
-the default ``outbound_tls_verify``), as most real mail hosts do.
+``--tls`` makes the sink offer STARTTLS (a self-signed certificate, not verified: the
+target domain publishes no MTA-STS policy, so the default ``outbound_tls = "policy"`` sends
+opportunistically), as most real mail hosts do.
 
 By default the DNS server, the sink and the clients share the relay's process (and its GIL):
 the figure is then the whole set-up's, not the relay's alone. ``--split`` runs them in a

@@ -8,10 +8,13 @@ import pytest
 from publicsuffixlist import PublicSuffixList
 
 from forwarder.checks.dmarc import DmarcEvaluator
+from forwarder.deliver.mtasts import parse_policy, txt_id
 from forwarder.dnsrecords import (
     DMARC_ADVICE,
     SPF_ADVICE,
     check_records,
+    mta_sts_id,
+    mta_sts_policy,
     ownership_proven,
     records_for,
 )
@@ -21,6 +24,7 @@ from forwarder.store.base import Domain
 from tests.support.dns_server import DNSServer
 
 TOKEN = "c2VjcmV0LXRva2Vu"
+STS_ID = mta_sts_id(Settings(hostname="mx.quietmail.test"))
 DOMAIN = Domain(
     id="d1",
     name="example.test",
@@ -40,6 +44,9 @@ def _publish_all(server: DNSServer) -> None:
     server.add("example.test.", "MX", "10 mx.quietmail.test.")
     server.txt("example.test.", f"quietmail-verification={TOKEN}", SPF_ADVICE)
     server.txt("_dmarc.example.test.", DMARC_ADVICE)
+    server.txt("_mta-sts.example.test.", f"v=STSv1; id={STS_ID}")
+    server.add("mta-sts.example.test.", "CNAME", "mx.quietmail.test.")
+    server.txt("_smtp._tls.example.test.", "v=TLSRPTv1; rua=mailto:postmaster@example.test")
 
 
 def test_records_for_names_required_and_advice() -> None:
@@ -49,15 +56,27 @@ def test_records_for_names_required_and_advice() -> None:
         ("TXT", "example.test", f"quietmail-verification={TOKEN}", True),
         ("TXT", "example.test", "v=spf1 mx ~all", False),
         ("TXT", "_dmarc.example.test", "v=DMARC1; p=none", False),
+        ("TXT", "_mta-sts.example.test", f"v=STSv1; id={STS_ID}", False),
+        ("CNAME", "mta-sts.example.test", "mx.quietmail.test.", False),
+        ("TXT", "_smtp._tls.example.test", "v=TLSRPTv1; rua=mailto:postmaster@example.test", False),
     ]
     assert all(r.purpose for r in records)
+
+
+def test_mta_sts_id_follows_the_policy_served() -> None:
+    settings = Settings(hostname="mx.quietmail.test")
+    policy = mta_sts_policy(settings)
+    assert parse_policy(policy, "x").mx == ("mx.quietmail.test",)  # our own strict parser
+    assert mta_sts_id(settings) == STS_ID and txt_id([f"v=STSv1; id={STS_ID}"]) == STS_ID
+    assert mta_sts_id(settings.replace(hostname="mx2.quietmail.test")) != STS_ID
 
 
 async def test_all_records_published(dns_server: DNSServer) -> None:
     _publish_all(dns_server)
     settings = _settings(dns_server)
     checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
-    assert [c.ok for c in checks] == [True, True, True, True], [c.problem for c in checks]
+    assert all(c.ok for c in checks), [c.problem for c in checks]
+    assert len(checks) == 7
     assert checks[0].found == ("10 mx.quietmail.test.",)
     assert checks[1].found == (f"quietmail-verification={TOKEN}",)
     assert ownership_proven(checks)
@@ -76,7 +95,7 @@ async def test_wrong_token_and_foreign_mx(dns_server: DNSServer) -> None:
     dns_server.txt("example.test.", "quietmail-verification=someone-elses-token")
     settings = _settings(dns_server)
     checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
-    mx, token, spf, dmarc = checks
+    mx, token, spf, dmarc = checks[:4]
     assert not mx.ok and "no MX record points to mx.quietmail.test" in mx.problem
     assert not token.ok and token.problem == "the verification token differs"
     assert not spf.ok and spf.problem == "no SPF record"

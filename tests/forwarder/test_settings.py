@@ -46,17 +46,41 @@ def test_file_then_environment_wins(tmp_path: Path) -> None:
     assert (settings.web_host, settings.web_port) == ("0.0.0.0", 8100)  # nested table
 
 
-def test_environment_parses_lists_and_host_ports() -> None:
+def test_environment_parses_lists_and_host_ports(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("")
     settings = load_settings(
         environ={
             "QUIETMAIL_DNS_NAMESERVERS": "127.0.0.1:5353, 10.0.0.1",
             "QUIETMAIL_OUTBOUND_SMARTHOST": "relay.example:587",
-            "QUIETMAIL_OUTBOUND_TLS_VERIFY": "yes",
+            "QUIETMAIL_OUTBOUND_TLS": "Required",
+            "QUIETMAIL_OUTBOUND_CA_FILE": str(ca_file),
+            "QUIETMAIL_MTA_STS_PORT": "8443",
+            "QUIETMAIL_DNSSEC_TRUSTED": "yes",
         }
     )
     assert settings.dns_nameservers == (HostPort("127.0.0.1", 5353), HostPort("10.0.0.1", 53))
     assert settings.outbound_smarthost == HostPort("relay.example", 587)
-    assert settings.outbound_tls_verify is True
+    assert settings.outbound_tls == "required"
+    assert settings.outbound_ca_file == ca_file
+    assert settings.mta_sts_port == 8443 and settings.dnssec_trusted is True
+
+
+def test_outbound_tls_defaults_to_policy_and_rejects_other_words(tmp_path: Path) -> None:
+    assert Settings().outbound_tls == "policy" and Settings().mta_sts_port == 443
+    with pytest.raises(ConfigError, match="QUIETMAIL_OUTBOUND_TLS: 'strict'"):
+        load_settings(environ={"QUIETMAIL_OUTBOUND_TLS": "strict"})
+    with pytest.raises(ConfigError, match=r"^outbound_ca_file: .* is not a file"):
+        load_settings(environ={"QUIETMAIL_OUTBOUND_CA_FILE": str(tmp_path / "missing.pem")})
+
+
+def test_the_replaced_tls_verify_key_says_what_replaced_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="QUIETMAIL_OUTBOUND_TLS_VERIFY: replaced by"):
+        load_settings(environ={"QUIETMAIL_OUTBOUND_TLS_VERIFY": "yes"})
+    config = tmp_path / "q.toml"
+    config.write_text("outbound_tls_verify = true\n")
+    with pytest.raises(ConfigError, match=r"^outbound_tls_verify: replaced by outbound_tls"):
+        load_settings(config, environ={})
 
 
 def test_test_only_variables_are_ignored() -> None:

@@ -5,6 +5,8 @@ own so it serves whichever event loop the test runs. ``silent = True`` makes it 
 queries, which is how tests produce DNS timeouts (SPF temperror, 451 on delivery);
 ``delay(name, seconds)`` makes it answer questions for one name that much later (a slow
 selector), each in a thread of its own so other names are answered at once.
+``secure("zone.")`` makes every answer at or below that name carry the AD bit, as a
+validating resolver does for a DNSSEC-signed zone (DANE tests).
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class ZoneData:
         self.silent = False
         self.queries = 0
         self._delays: dict[dns.name.Name, float] = {}
+        self.secure_zones: set[dns.name.Name] = set()
+
+    def secure(self, zone: str) -> None:
+        """Answers for ``zone`` and below carry the AD bit (RFC 4035 3.2.3)."""
+        with self.lock:
+            self.secure_zones.add(dns.name.from_text(zone))
 
     def add(self, name: str, rdtype: str, *values: str, ttl: int = 60) -> None:
         key = (dns.name.from_text(name), dns.rdatatype.from_text(rdtype))
@@ -88,6 +96,8 @@ class ZoneData:
                 for name, _ in self._records
             )
             cname = self._records.get((question.name, dns.rdatatype.CNAME))
+            if any(question.name.is_subdomain(zone) for zone in self.secure_zones):
+                response.flags |= dns.flags.AD
         if values:
             rrset = dns.rrset.from_text_list(question.name, ttl, "IN", question.rdtype, values)
             response.answer.append(rrset)

@@ -2,6 +2,7 @@
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.resolver
 import pytest
 
@@ -37,3 +38,14 @@ async def test_silent_times_out(dns_server: DNSServer) -> None:
     resolver.lifetime = 0.3
     with pytest.raises(dns.exception.Timeout):
         await resolver.resolve("example.test.", "A")
+
+
+async def test_answers_in_a_secure_zone_carry_the_ad_bit(dns_server: DNSServer) -> None:
+    dns_server.add("signed.test.", "MX", "10 mx.signed.test.")
+    dns_server.add("plain.test.", "MX", "10 mx.plain.test.")
+    dns_server.secure("signed.test.")
+    resolver = _resolver(dns_server)
+    signed = await resolver.resolve("signed.test.", "MX")
+    plain = await resolver.resolve("plain.test.", "MX")
+    assert signed.response.flags & dns.flags.AD
+    assert not plain.response.flags & dns.flags.AD

@@ -15,7 +15,9 @@ import pytest
 
 from forwarder import replies
 from forwarder.store.base import CATCH_ALL, SpamPolicy
+from tests.forwarder.checks.test_dnsbl import connect_from
 from tests.forwarder.conftest import DOMAIN, World, make_message, now
+from tests.forwarder.rcpt.test_denylist_relay import RawClient
 from tests.support.rspamd import RspamdServer, running_rspamd
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -177,6 +179,29 @@ async def test_recipients_with_another_spam_policy_go_in_another_transaction(
         replies.ACCEPTED_RECIPIENT,
     ]
     assert reply == replies.DELIVERED
+
+
+async def test_a_client_sending_spam_again_and_again_is_refused_at_connection(
+    world: World, rspamd: RspamdServer
+) -> None:
+    """Issue 10, item 5: after spam_refusals_per_ip messages refused as spam, the client's
+    next connection is turned away at once, from memory; another client is still served."""
+    await world.alias("shop", [TARGET])
+    await world.start(rspamd_url=rspamd.url, spam_refusals_per_ip=2)
+    spam = make_message(body=GTUBE + "\r\n")
+    for _ in range(2):
+        assert await forward(world, spam) == replies.SPAM_REJECTED
+    client = await RawClient.connect(world.port)  # 127.0.0.1, the spammer
+    try:
+        assert await client.reply() == replies.TOO_MUCH_SPAM
+        assert await client.closed()
+    finally:
+        client.close()
+    other = await connect_from("127.0.0.2", world.port)
+    try:
+        assert (await other.reply()).startswith("220")
+    finally:
+        other.close()
 
 
 def test_rspamd_log_names_no_address(rspamd: RspamdServer) -> None:

@@ -172,11 +172,13 @@ async def test_pool_keeps_at_most_per_host_and_quits_the_rest() -> None:
             await client.connect()
             clients.append(client)
         for client in clients:
-            pool.give(("host.t.test", "127.0.0.1", port), client)
+            pool.give(("host.t.test", "127.0.0.1", port, "opportunistic"), client)
         assert len(pool) == 2  # the third was sent QUIT
-        assert pool.take(("host.t.test", "127.0.0.1", port)) is clients[1]  # newest first
-        assert pool.take(("other", "127.0.0.1", port)) is None
-        pool.give(("host.t.test", "127.0.0.1", port), clients[1])
+        assert (
+            pool.take(("host.t.test", "127.0.0.1", port, "opportunistic")) is clients[1]
+        )  # newest first
+        assert pool.take(("other", "127.0.0.1", port, "opportunistic")) is None
+        pool.give(("host.t.test", "127.0.0.1", port, "opportunistic"), clients[1])
     finally:
         await pool.close()
         await host.stop()

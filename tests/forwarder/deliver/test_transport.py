@@ -128,7 +128,8 @@ async def test_one_tls_context_serves_every_starttls(dns_server: DNSServer, tmp_
         assert [m.tls for m in tls_sink.messages] == [True, True]
         context = await transport.tls_context()
         assert context.session_stats()["connect"] == 2  # both handshakes used this context
-        assert context.verify_mode == ssl.CERT_NONE  # outbound_tls_verify is off by default
+        assert context.verify_mode == ssl.CERT_NONE  # no policy: opportunistic by default
+        assert context.minimum_version == ssl.TLSVersion.TLSv1_2
     finally:
         await tls_sink.stop()
 
@@ -140,7 +141,7 @@ async def test_verified_tls_refuses_an_untrusted_certificate(
     try:
         dns_server.add("t.test.", "MX", "10 tls.t.test.")
         dns_server.add("tls.t.test.", "A", "127.0.0.1")
-        settings = settings_for(dns_server, tls_sink.port, outbound_tls_verify=True)
+        settings = settings_for(dns_server, tls_sink.port, outbound_tls="required")
         results = await SmtpTransport(settings).send("s@o.test", ["a@t.test"], make_message())
         assert results["a@t.test"].temporary  # self-signed: not to be trusted, try later
         assert tls_sink.messages == []
