@@ -12,7 +12,7 @@ from starlette.routing import Route
 from forwarder.crypto import token_hash
 from forwarder.passwords import hash_password
 from forwarder.store.base import AlreadyExists
-from web import actions, devices
+from web import actions, devices, totp
 from web.accounts import revoke_api_keys
 from web.api.keys import new_api_key
 from web.context import ctx_of
@@ -132,8 +132,8 @@ async def delete_account(request: Request) -> Response:
     me = await require(request)
     form = await checked_form(request)
     if not await password_matches(request, me.user, form_str(form, "password")):
-        text_ = "Wrong password: nothing was deleted."
-        return await message(request, "Not deleted", text_, status=400, link="/account")
+        errors = {"delete_password": "Wrong password: nothing was deleted."}
+        return await account_page(request, Refill({}, errors, 400))
     counts = await ctx.store.delete_account(me.user.id)
     request.state.current = None  # the session went with the account
     response = await render(request, "deleted.html", counts=counts, user=None)
@@ -146,6 +146,7 @@ reshow: dict[object, FormPage] = {
     change_password: account_page,
     create_key: account_page,
     preferences: account_page,
+    totp.totp_disable: account_page,  # its form is on the account page
 }
 
 routes = [

@@ -129,10 +129,13 @@ async def _form_again(
     if isinstance(exc, InputError):
         field, text, status = exc.field, exc.message, 422
     elif isinstance(exc, AppError):
-        if exc.status not in (409, 422):  # not a value of the form: a missing object, say
+        if exc.status not in (400, 409, 422):  # not a value of the form: a missing object
             return None
         field, text = forms.split_message(exc.message, exc.field)
         status = exc.status
+        if exc.field:  # named by the endpoint, maybe a field of one of several forms
+            pages = request.app.state.form_pages
+            return await forms.reshown(request, pages, "", "", status, {field: text})
     else:
         (field, text), status = forms.split_message(str(exc)), 422
     return await forms.reshown(request, request.app.state.form_pages, field, text, status)

@@ -54,14 +54,22 @@ async def typed_values(request: Request) -> dict[str, str]:
 
 
 async def reshown(
-    request: Request, pages: Mapping[object, FormPage], field_name: str, text: str, status: int
+    request: Request,
+    pages: Mapping[object, FormPage],
+    field_name: str,
+    text: str,
+    status: int,
+    errors: Mapping[str, str] | None = None,
 ) -> Response | None:
-    """The form's page again with the message by ``field_name``; None when the endpoint
-    has no form page (the caller answers with its message page)."""
+    """The form's page again with the message by ``field_name`` (or ``errors`` as given,
+    keyed as the page's template names them); None when the endpoint has no form page (the
+    caller answers with its message page)."""
     page = pages.get(request.scope.get("endpoint"))
     if page is None or request.method != "POST":
         return None
     values = await typed_values(request)
-    if field_name not in await request.form():
-        field_name = ""  # a field the form does not have: the message goes on top
-    return await page(request, Refill(values, {field_name: text}, status))
+    if errors is None:
+        if field_name not in await request.form():
+            field_name = ""  # a field the form does not have: the message goes on top
+        errors = {field_name: text}
+    return await page(request, Refill(values, errors, status))

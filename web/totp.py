@@ -23,6 +23,7 @@ from forwarder.crypto import SealError, token_hash
 from forwarder.store.base import User
 from web.context import ctx_of
 from web.csrf import checked_form
+from web.errors import AppError
 from web.pages import form_str, message, password_matches, redirect, render
 from web.sessions import require
 from web.tokens import Purpose, TokenError
@@ -145,11 +146,13 @@ async def totp_disable(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
+    if me.user.totp_secret_sealed is None:  # a stale page: it is off already
+        return redirect("/account?notice=totp-disabled")
     if not await password_matches(request, me.user, form_str(form, "password")):
-        return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
+        raise AppError(400, "wrong_password", "Wrong password.", "totp_password")
     if not await check_second_factor(request, me.user, form_str(form, "code")):
         text = "That code is not right, or was used already: enter the code your app shows now."
-        return await message(request, "Not changed", text, status=400, link="/account")
+        raise AppError(400, "wrong_code", text, "totp_code")
     await ctx.store.users.set_totp(me.user.id, None, [])
     return redirect("/account?notice=totp-disabled")
 

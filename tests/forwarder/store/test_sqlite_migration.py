@@ -296,3 +296,21 @@ async def test_version_3_error_log_rows_merge_into_counted_rows(tmp_path: Path) 
         assert len(await store.errors.list_for_domain("d1", NOW.replace(year=2029))) == 4
     finally:
         await store.close()
+
+
+async def test_users_written_before_version_6_get_the_default_preferences(tmp_path: Path) -> None:
+    """Issue 13: an account from before keeps its own address as the default target of new
+    aliases (stored as "") and "off" rejects."""
+    path = tmp_path / "v2.sqlite3"
+    await _write_v1(path, V2)
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        assert await store.pragma("user_version") == SCHEMA_VERSION >= 6
+        user = await store.users.get("u1")
+        assert user is not None and (user.default_target, user.off_mode) == ("", "reject")
+        await store.users.set_preferences("u1", "", "drop")
+        user = await store.users.get("u1")
+        assert user is not None and user.off_mode == "drop"
+    finally:
+        await store.close()
