@@ -146,8 +146,6 @@ async def totp_disable(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     form = await checked_form(request)
-    if me.user.totp_secret_sealed is None:  # a stale page: it is off already
-        return redirect("/account?notice=totp-disabled")
     if not await password_matches(request, me.user, form_str(form, "password")):
         raise AppError(400, "wrong_password", "Wrong password.", "totp_password")
     if not await check_second_factor(request, me.user, form_str(form, "code")):

@@ -21,7 +21,7 @@ from typing import IO
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 
 from tests.web.browser_support import (
     LAUNCH_ARGS,
@@ -35,7 +35,7 @@ from tests.web.browser_support import (
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "newcomer@example.net"
 PASSWORD = "a long and quiet password"
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 WAIT_MS = 15_000
 _LINK = re.compile(r"https?://\S+/verify-email\?token=\S+")
 
