@@ -59,3 +59,19 @@ def test_target_is_the_one_word_on_every_page() -> None:
         text = template.read_text().lower()
         for other in ("forward to (", "recipient address", ">recipient"):
             assert other not in text, (template.name, other)
+
+
+async def test_per_row_buttons_on_the_account_page_have_names_of_their_own(
+    new_client: ClientFactory, outbox: OutboxMailer
+) -> None:
+    client = new_client()
+    await register(client, outbox, "ann@example.org")
+    await post(client, "/account/api-keys", {"name": "laptop"})
+    domain_id = await add_domain(client, "example.net")
+    await post(
+        client, f"/domains/{domain_id}/aliases", {"local_part": "a", "targets": "x@y.example"}
+    )
+    page = (await client.get("/account")).text
+    assert 'aria-label="Revoke the key laptop"' in page
+    assert 'aria-label="Remove the target x@y.example"' in page
+    assert 'aria-current="page">Account' in page
