@@ -12,24 +12,29 @@ from starlette.routing import Route
 from forwarder.crypto import token_hash
 from forwarder.passwords import hash_password
 from forwarder.store.base import AlreadyExists
-from web import devices, service
+from web import devices, service, totp
 from web.api.keys import new_api_key
 from web.context import ctx_of
 from web.credentials import password_matches
 from web.csrf import checked_form
 from web.exceptions import WebError
+from web.forms import FormPage, Refill
 from web.pages import form_str, message, redirect, render
 from web.sessions import clear_cookie, require, start
 from web.signin import revoke_api_keys
-from web.validation import MAX_NAME, new_password, text
+from web.validation import MAX_NAME, InputError, new_password, text
 
 
-async def account_page(request: Request) -> Response:
+async def account_page(request: Request, refill: Refill | None = None) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
     keys = await ctx.store.api_keys.list_for_user(me.user.id)
     recipients = await ctx.store.recipients.list_for_owner(me.user.id)
-    return await render(request, "account.html", keys=keys, recipients=recipients)
+    refill = refill or Refill(status=200)
+    return await render(
+        request, "account.html", status=refill.status, keys=keys, recipients=recipients,
+        values=refill.values, errors=refill.errors,
+    )  # fmt: skip
 
 
 async def change_password(request: Request) -> Response:
@@ -37,7 +42,7 @@ async def change_password(request: Request) -> Response:
     me = await require(request)
     form = await checked_form(request)
     if not await password_matches(request, me.user, form_str(form, "current")):
-        return await message(request, "Not changed", "Wrong password.", status=400, link="/account")
+        return await account_page(request, Refill({}, {"current": "Wrong password."}, 400))
     secret = new_password(form_str(form, "password"))
     await ctx.store.users.set_password(me.user.id, await hash_password(secret))
     await ctx.store.sessions.delete_for_user(me.user.id)  # every session, this one too
@@ -52,6 +57,27 @@ async def change_password(request: Request) -> Response:
     if user is not None:
         await start(request, response, user)  # a fresh session for the person who changed it
     return response
+
+
+async def preferences(request: Request) -> Response:
+    """The default target of one-click aliases (random ones, password managers) and what
+    "off" means on the alias page (issue 13). The default target is the account's own
+    address or one of its confirmed targets, so no confirmation mail is needed for it."""
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    target = form_str(form, "default_target").strip().lower()
+    confirmed = {
+        r.address for r in await ctx.store.recipients.list_for_owner(me.user.id) if r.verified_at
+    }
+    if target != me.user.email and target not in confirmed:
+        raise InputError("default_target", "choose your own address or a confirmed target")
+    off_mode = form_str(form, "off_mode")
+    if off_mode not in ("reject", "drop"):
+        raise InputError("off_mode", "must be reject or drop")
+    stored = "" if target == me.user.email else target
+    await ctx.store.users.set_preferences(me.user.id, stored, off_mode)
+    return redirect("/account?notice=preferences-saved")
 
 
 async def create_key(request: Request) -> Response:
@@ -107,8 +133,8 @@ async def delete_account(request: Request) -> Response:
     me = await require(request)
     form = await checked_form(request)
     if not await password_matches(request, me.user, form_str(form, "password")):
-        text_ = "Wrong password: nothing was deleted."
-        return await message(request, "Not deleted", text_, status=400, link="/account")
+        errors = {"delete_password": "Wrong password: nothing was deleted."}
+        return await account_page(request, Refill({}, errors, 400))
     counts = await ctx.store.delete_account(me.user.id)
     request.state.current = None  # the session went with the account
     response = await render(request, "deleted.html", counts=counts, user=None)
@@ -117,9 +143,17 @@ async def delete_account(request: Request) -> Response:
     return response
 
 
+reshow: dict[object, FormPage] = {
+    change_password: account_page,
+    create_key: account_page,
+    preferences: account_page,
+    totp.totp_disable: account_page,  # its form is on the account page
+}
+
 routes = [
     Route("/account", account_page, methods=["GET"]),
     Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/preferences", preferences, methods=["POST"]),
     Route("/account/api-keys", create_key, methods=["POST"]),
     Route("/account/api-keys/{id}/revoke", revoke_key, methods=["POST"]),
     Route("/account/targets/{id}/remove", remove_target_form, methods=["POST"]),

@@ -13,6 +13,8 @@ from starlette.routing import Route
 from web import service
 from web.context import ctx_of
 from web.csrf import checked_form
+from web.domains import domain_form_page
+from web.forms import FormPage, Refill
 from web.pages import form_str, message, redirect, render
 from web.sessions import require
 from web.tokens import Purpose
@@ -42,10 +44,14 @@ def _saved(domain_id: str, saved: service.SavedAlias) -> Response:
     return redirect(f"/domains/{domain_id}?notice={notice}")
 
 
-async def edit_alias_page(request: Request) -> Response:
+async def edit_alias_page(request: Request, refill: Refill | None = None) -> Response:
     me = await require(request)
     alias, domain = await service.owned_alias(ctx_of(request), me.user, request.path_params["id"])
-    return await render(request, "alias.html", alias=alias, domain=domain)
+    refill = refill or Refill(status=200)
+    return await render(
+        request, "alias.html", status=refill.status, alias=alias, domain=domain,
+        values=refill.values, errors=refill.errors,
+    )  # fmt: skip
 
 
 async def update_alias(request: Request) -> Response:
@@ -97,6 +103,8 @@ async def confirm_recipient(request: Request) -> Response:
         await ctx.store.recipients.set_verified(owner, address, ctx.now())
     return await message(request, "Accepted", "Mail will now be forwarded to this address.")
 
+
+reshow: dict[object, FormPage] = {add_alias: domain_form_page, update_alias: edit_alias_page}
 
 routes = [
     Route("/domains/{id}/aliases", add_alias, methods=["POST"]),

@@ -27,9 +27,21 @@ from forwarder.crypto import Sealer, derive_key
 from forwarder.resolver import make_async_resolver
 from forwarder.settings import Settings
 from forwarder.store.base import InvalidValue, Store, StoreUnavailable
-from web import account, aliases, domains, mtasts, signin, totp
+from web import (
+    account,
+    alias_bulk,
+    alias_list,
+    aliases,
+    domains,
+    forms,
+    mtasts,
+    random_alias,
+    signin,
+    totp,
+)
 from web.api import account as api_account
 from web.api import aliases as api_aliases
+from web.api import compat as api_compat
 from web.api import domains as api_domains
 from web.api.common import error_response
 from web.body_limit import BodyLimitMiddleware
@@ -81,13 +93,34 @@ def _is_api(request: Request) -> bool:
 
 
 async def _answer(request: Request, exc: WebError) -> Response:
-    """Every refusal (web/exceptions.py) becomes its answer here: JSON under /api, a page
-    with the same status elsewhere."""
+    """Every refusal (web/exceptions.py) becomes its answer here: JSON under /api; on a page
+    whose form caused it, the form again with the message next to its field and what was
+    typed kept (web/forms.py); else a page with the same status."""
     if _is_api(request):
         return error_response(exc.status, exc.code, str(exc), exc.headers or None)
+    page = await _form_again(request, exc)
+    if page is not None:
+        return page
     response = await message(request, exc.title, str(exc), status=exc.status)
     response.headers.update(exc.headers)
     return response
+
+
+async def _form_again(request: Request, exc: WebError) -> Response | None:
+    """The refused form again, filled in, when the endpoint has a form page. Only bad input
+    (InputError) and plain refusals about a value (400, 409, 422); not a bad link, a rate
+    limit or a missing object."""
+    pages = request.app.state.form_pages
+    if isinstance(exc, InputError):
+        field, text = (exc.field, exc.message) if exc.field else forms.split_message(exc.message)
+        return await forms.reshown(request, pages, field, text, 422)
+    if type(exc) is not WebError or exc.status not in (400, 409, 422):
+        return None
+    if exc.field:  # named by the endpoint, maybe a field of one of several forms
+        field, text = forms.split_message(exc.message, exc.field)
+        return await forms.reshown(request, pages, "", "", exc.status, {field: text})
+    field, text = forms.split_message(exc.message)
+    return await forms.reshown(request, pages, field, text, exc.status)
 
 
 async def _on_web_error(request: Request, exc: Exception) -> Response:
@@ -132,6 +165,7 @@ def _routes() -> list[BaseRoute]:
     api: list[BaseRoute] = [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *api_domains.routes,
+        *api_compat.api_routes,  # before /aliases/{alias_id}; no path is shared
         *api_aliases.routes,
         *api_account.routes,
     ]
@@ -141,11 +175,15 @@ def _routes() -> list[BaseRoute]:
         Route("/", home, methods=["GET"]),
         *signin.routes,
         *domains.routes,
+        *alias_list.routes,
+        *alias_bulk.routes,  # /aliases/bulk and /aliases/random before /aliases/{id}
+        *random_alias.routes,
         *aliases.routes,
         *account.routes,
         *totp.routes,
         *mtasts.routes,
         Mount(API_PREFIX, routes=api),
+        *api_compat.routes,  # SimpleLogin's unversioned path
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
@@ -206,4 +244,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.form_pages = {**domains.reshow, **aliases.reshow, **account.reshow}
     return app

@@ -11,15 +11,20 @@ from forwarder.store.base import Domain, User
 from web import service
 from web.context import ctx_of
 from web.csrf import checked_form
+from web.forms import FormPage, Refill
 from web.pages import form_str, redirect, render
 from web.sessions import require
 from web.validation import domain_name, number_text
 
 
-async def list_domains(request: Request) -> Response:
+async def list_domains(request: Request, refill: Refill | None = None) -> Response:
     me = await require(request)
     domains = await ctx_of(request).store.domains.list_for_owner(me.user.id)
-    return await render(request, "domains.html", domains=domains, name="")
+    refill = refill or Refill(status=200)
+    return await render(
+        request, "domains.html", status=refill.status, domains=domains,
+        values=refill.values, errors=refill.errors,
+    )  # fmt: skip
 
 
 async def add_domain(request: Request) -> Response:
@@ -31,19 +36,28 @@ async def add_domain(request: Request) -> Response:
 
 
 async def _domain_page(
-    request: Request, user: User, domain: Domain, checks: list[dnsrecords.RecordCheck] | None
+    request: Request,
+    user: User,
+    domain: Domain,
+    checks: list[dnsrecords.RecordCheck] | None,
+    refill: Refill | None = None,
 ) -> Response:
     ctx = ctx_of(request)
+    refill = refill or Refill(status=200)
     aliases = await ctx.store.aliases.list_for_domain(domain.id)
     recipients = {r.address: r for r in await ctx.store.recipients.list_for_owner(user.id)}
     return await render(
         request,
         "domain.html",
+        status=refill.status,
+        values=refill.values,
+        errors=refill.errors,
         domain=domain,
         records=dnsrecords.records_for(ctx.settings, domain),
         checks=checks,
         aliases=sorted(aliases, key=lambda a: (a.is_catch_all, a.local_part)),
         recipients=recipients,
+        default_target=user.email,
         max_targets=ctx.settings.max_targets,
         spam_bounds=(ctx.settings.spam_min_reject_score, ctx.settings.spam_max_reject_score),
         rspamd=bool(ctx.settings.rspamd_url),
@@ -51,17 +65,32 @@ async def _domain_page(
 
 
 async def show_domain(request: Request) -> Response:
+    """The domain's page; with ``?checked=1`` (where "Check DNS" leads after its POST) the
+    records are looked up live and shown with what was found."""
+    ctx = ctx_of(request)
+    me = await require(request)
+    domain = await service.owned_domain(ctx, me.user, request.path_params["id"])
+    checks = None
+    if request.query_params.get("checked") == "1":
+        checks = await dnsrecords.check_records(ctx.settings, domain, ctx.resolver_factory())
+    return await _domain_page(request, me.user, domain, checks)
+
+
+async def domain_form_page(request: Request, refill: Refill) -> Response:
+    """The domain page again, with a refused form of it filled in (web/forms.py)."""
     me = await require(request)
     domain = await service.owned_domain(ctx_of(request), me.user, request.path_params["id"])
-    return await _domain_page(request, me.user, domain, None)
+    return await _domain_page(request, me.user, domain, None, refill)
 
 
 async def verify_domain(request: Request) -> Response:
     me = await require(request)
     await checked_form(request)
     domain = await service.claimed_domain(ctx_of(request), me.user, request.path_params["id"])
-    result = await service.verify_domain(ctx_of(request), domain)
-    return await _domain_page(request, me.user, result.domain, result.checks)
+    await service.verify_domain(ctx_of(request), domain)
+    # Post/Redirect/Get (issue 13): a reload does not post again; the page shows the records
+    # as they are then.
+    return redirect(f"/domains/{domain.id}?checked=1")
 
 
 async def spam_policy(request: Request) -> Response:
@@ -95,6 +124,12 @@ async def error_log(request: Request) -> Response:
     entries = await ctx.store.errors.list_for_domain(domain.id, ctx.now())
     return await render(request, "errors.html", domain=domain, entries=entries)
 
+
+reshow: dict[object, FormPage] = {
+    add_domain: list_domains,
+    verify_domain: domain_form_page,
+    spam_policy: domain_form_page,
+}
 
 routes = [
     Route("/domains", list_domains, methods=["GET"]),

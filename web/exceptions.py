@@ -36,6 +36,7 @@ class WebError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         title: str = "Sorry",
+        field: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -43,3 +44,4 @@ class WebError(Exception):
         self.message = message
         self.headers = dict(headers or {})
         self.title = title
+        self.field = field  # the form field the refusal is about, if one (web/forms.py)

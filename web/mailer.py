@@ -75,6 +75,11 @@ class OutboundMailer:
         self._settings = settings
         self._send = send  # None: built without an outbound path, every send fails
 
+    @property
+    def ready(self) -> bool:
+        """False when built without an outbound path: every message would fail."""
+        return self._send is not None
+
     async def send(self, to: str, subject: str, body: str) -> None:
         message = build_message(self._settings, to, subject, body).as_bytes()
         try:
@@ -144,6 +149,14 @@ class MailQueue:
         self.mailer = mailer
         self._max_pending = max_pending
         self._pending: set[asyncio.Task[None]] = set()
+        self._last_failed = not getattr(mailer, "ready", True)
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last message the queue sent failed (or no path to send exists): the
+        server's state, the same for every account, so a page may say it (issue 13) without
+        telling whether an address has an account."""
+        return self._last_failed
 
     def send_later(self, to: str, subject: str, body: str) -> None:
         if len(self._pending) >= self._max_pending:
@@ -154,12 +167,15 @@ class MailQueue:
         task.add_done_callback(self._pending.discard)
 
     async def _send(self, to: str, subject: str, body: str) -> None:
+        self._last_failed = True
         try:
             await self.mailer.send(to, subject, body)
         except MailError:
-            pass  # OutboundMailer.send logged it
+            return  # OutboundMailer.send logged it
         except Exception as exc:  # a task's error would otherwise only reach asyncio's log
             log.warning("system mail not sent: %s", type(exc).__name__)
+            return
+        self._last_failed = False
 
     @property
     def pending(self) -> int:

@@ -3,7 +3,10 @@ route exists in the app and that every API route is documented."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+from web.api import compat
 
 _STR = {"type": "string"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -278,7 +281,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": f"{base_url}/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": _paths() | compat.openapi_paths(sys.modules[__name__]),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": _SCHEMAS,

@@ -18,6 +18,10 @@ NOTICES = {
     "alias-saved": "Alias saved.",
     "spam-saved": "Spam filtering saved. The mail server applies it within a minute.",
     "alias-deleted": "Alias deleted.",
+    "aliases-saved": "The selected aliases are saved.",
+    "aliases-deleted": "The selected aliases are deleted.",
+    "random-alias": "New random alias made; it forwards to your default target. Copy it below.",
+    "preferences-saved": "Saved.",
     "password-changed": "Password changed. Every other session has been logged out.",
     "password-changed-keys-revoked": "Password changed. Every other session has been logged "
     "out and every API key revoked.",
@@ -39,6 +43,9 @@ async def render(
     notice = request.query_params.get("notice", "")
     context.setdefault("notice", NOTICES.get(notice, ""))
     context.setdefault("error", "")
+    context.setdefault("values", {})  # a refused form's values and messages (web/forms.py)
+    context.setdefault("errors", {})
+    context.setdefault("local_mode", ctx_of(request).settings.local_mode)
     return ctx_of(request).templates.TemplateResponse(
         request, template, context, status_code=status
     )

@@ -78,7 +78,9 @@ async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
         raise InputError("name", "this is the server's own host name")
     for existing in await ctx.store.domains.list_by_name(name):
         if existing.owner_id == user.id:
-            raise WebError(409, "domain_exists", f"you have already added {existing.name}")
+            raise WebError(
+                409, "domain_exists", f"you have already added {existing.name}", field="name"
+            )
         if existing.verified:
             raise _in_use(existing.name)
     try:
@@ -88,7 +90,9 @@ async def add_domain(ctx: AppContext, user: User, name: str) -> Domain:
 
 
 def _in_use(name: str) -> WebError:
-    return WebError(409, "domain_in_use", f"{name} is already in use by another account")
+    return WebError(
+        409, "domain_in_use", f"{name} is already in use by another account", field="name"
+    )
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,9 @@ async def create_alias(
             domain.id, local_part, targets, mode, description, ctx.now()
         )
     except AlreadyExists:
-        raise WebError(409, "alias_exists", f"{local_part}@{domain.name} exists") from None
+        raise WebError(
+            409, "alias_exists", f"{local_part}@{domain.name} exists", field="local_part"
+        ) from None
     except NotFound:
         raise not_found("domain") from None
     return SavedAlias(alias, await ensure_recipients(ctx, user, alias.targets))

@@ -29,10 +29,38 @@ _TIMING_HASH = (
     "sTZKrWKCYC7tacjhWWFbx3O+fmOBbIuOUi0Igp71+Y8"
 )
 _CHECK_MAIL = "If the address can be used, a message with a link is on its way. Check your mail."
+_LOCAL_MAIL = (
+    "If the address can be used, the message with the link is printed in the terminal where "
+    "quietmail serve runs: this server is in local mode and sends no mail. Look there."
+)
+_MAIL_FAILING = (
+    "This server could not send mail just now, so the message with the link may not arrive. "
+    "Try again later, or tell the server's operator."
+)
+
+_RESENT = {
+    _LOCAL_MAIL: "Confirm your address first: the link is printed again in the terminal where "
+    "quietmail serve runs (this server is in local mode and sends no mail).",
+    _MAIL_FAILING: "Confirm your address first. The link was to be sent again, but this server "
+    "could not send mail just now; try again later.",
+    _CHECK_MAIL: "Confirm your address first: we have sent the link again.",
+}
+
+
+def mail_notice(request: Request) -> tuple[str, str]:
+    """(title, text) of the page that promised a mail (issue 13): where to look in local mode,
+    and that sending fails when the server's last message failed (a state of the server, the
+    same whatever the address, so it tells nothing about accounts)."""
+    ctx = ctx_of(request)
+    if ctx.settings.local_mode:
+        return "Look in the terminal", _LOCAL_MAIL
+    if ctx.outgoing.failing:
+        return "Mail could not be sent", _MAIL_FAILING
+    return "Check your mail", _CHECK_MAIL
 
 
 async def signup_page(request: Request) -> Response:
-    return await render(request, "signup.html", email="")
+    return await render(request, "signup.html")
 
 
 async def signup(request: Request) -> Response:
@@ -44,14 +72,14 @@ async def signup(request: Request) -> Response:
         address = email(raw_email)
         secret = new_password(form_str(form, "password"))
     except InputError as exc:
-        return await render(request, "signup.html", status=400, email=raw_email, error=str(exc))
+        return await _again(request, "signup.html", exc, email=raw_email)
     try:
         user = await ctx.store.users.create(address, await hash_password(secret), ctx.now())
     except AlreadyExists:
         _mail(request, address, "Someone tried to sign up with this address", _EXISTS)
-        return await message(request, "Check your mail", _CHECK_MAIL)
+        return await message(request, *mail_notice(request))
     send_verification(request, user)
-    return await message(request, "Check your mail", _CHECK_MAIL)
+    return await message(request, *mail_notice(request))
 
 
 _EXISTS = (
@@ -72,6 +100,14 @@ def send_verification(request: Request, user: User) -> None:
     link = f"{ctx.settings.base_url}/verify-email?token={token}"
     body = f"Confirm your quietmail account by opening this link:\n\n{link}\n"
     _mail(request, user.email, "Confirm your quietmail account", body)
+
+
+async def _again(request: Request, template: str, exc: InputError, **values: object) -> Response:
+    """The form again with the message next to its field and what was typed (web/forms.py)."""
+    token = values.pop("token", "")
+    return await render(
+        request, template, status=400, values=values, errors={exc.field: exc.message}, token=token
+    )
 
 
 async def verify_email_page(request: Request) -> Response:
@@ -117,7 +153,7 @@ async def login(request: Request) -> Response:
         return await _login_failed(request, raw_email)
     if user.verified_at is None:
         send_verification(request, user)
-        text = "Confirm your address first: we have sent the link again."
+        text = _RESENT[mail_notice(request)[1]]
         return await message(request, "Confirm your e-mail address", text, status=403)
     if user.totp_secret_sealed is not None:
         token = ctx.tokens.make(
@@ -165,7 +201,7 @@ async def logout(request: Request) -> Response:
 
 
 async def reset_request_page(request: Request) -> Response:
-    return await render(request, "reset_request.html", email="")
+    return await render(request, "reset_request.html")
 
 
 async def reset_request(request: Request) -> Response:
@@ -176,8 +212,7 @@ async def reset_request(request: Request) -> Response:
     try:
         address = email(raw_email)
     except InputError as exc:
-        error = str(exc)
-        return await render(request, "reset_request.html", status=400, email=raw_email, error=error)
+        return await _again(request, "reset_request.html", exc, email=raw_email)
     user = await ctx.store.users.get_by_email(address)
     if user is not None:
         payload = {"u": user.id, "p": password_fingerprint(request, user)}
@@ -185,7 +220,7 @@ async def reset_request(request: Request) -> Response:
         link += ctx.tokens.make(Purpose.PASSWORD_RESET, payload)
         body = f"To choose a new quietmail password, open this link within an hour:\n\n{link}\n"
         _mail(request, user.email, "Reset your quietmail password", body)
-    return await message(request, "Check your mail", _CHECK_MAIL)
+    return await message(request, *mail_notice(request))
 
 
 async def _reset_user(request: Request, token: object) -> User:
@@ -211,7 +246,7 @@ async def reset(request: Request) -> Response:
     try:
         secret = new_password(form_str(form, "password"))
     except InputError as exc:
-        return await render(request, "reset.html", status=400, token=token, error=str(exc))
+        return await _again(request, "reset.html", exc, token=token)
     await ctx.store.users.set_password(user.id, await hash_password(secret))
     await ctx.store.sessions.delete_for_user(user.id)
     # A reset is what someone does who lost control of the account: keys made by whoever

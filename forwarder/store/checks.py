@@ -229,6 +229,14 @@ def check_error_entry(entry: object) -> NewErrorLogEntry:
     return entry
 
 
+def check_preferences(default_target: object, off_mode: object) -> tuple[str, str]:
+    """An account's default target ("" or an address, normalised) and off mode."""
+    target = "" if default_target == "" else normalize_email(default_target)
+    if off_mode not in ("reject", "drop"):
+        raise InvalidValue("off mode: must be reject or drop")
+    return target, str(off_mode)
+
+
 def normalize_deny_value(value: object) -> str:
     """IPs, host names and sender addresses compare case-insensitively, without a final dot."""
     text = require_str(value, "denylist value", max_length=MAX_DENY_VALUE).strip()

@@ -81,6 +81,8 @@ def _user(user: User) -> dict[str, Any]:
         "totp": "enabled (sealed secret not exported)" if sealed else "not enabled",
         "recovery_codes": f"{len(user.recovery_code_hashes)} unused (hashes not exported)",
         "totp_last_used_at": totp_step_started(user.totp_last_step),
+        "default_target": user.default_target or user.email,
+        "off_mode": user.off_mode,
     }
 
 

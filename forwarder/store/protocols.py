@@ -37,6 +37,10 @@ class Users(Protocol):
     async def set_email(self, user_id: str, email: str) -> None: ...
     async def set_verified(self, user_id: str, at: datetime | None) -> None: ...
 
+    async def set_preferences(self, user_id: str, default_target: str, off_mode: str) -> None:
+        """The account's default target ("" for its own address, else a normalised address)
+        and what "off" means for its aliases ("reject" or "drop"); InvalidValue otherwise."""
+
     async def set_totp(
         self, user_id: str, secret_sealed: bytes | None, recovery_code_hashes: Sequence[str]
     ) -> None: ...

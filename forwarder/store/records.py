@@ -43,6 +43,10 @@ class User:
     totp_secret_sealed: bytes | None = None
     recovery_code_hashes: tuple[str, ...] = ()
     totp_last_step: int = 0  # the last TOTP time step accepted (RFC 6238 5.2: no replay)
+    # Issue 13: where aliases made in one click (random, password managers) forward ("": the
+    # account's own address), and the mode "off" means on the alias page (reject or drop).
+    default_target: str = ""
+    off_mode: str = "reject"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,13 @@ ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 
 
+def free_port() -> int:
+    """A free loopback port (for a server started as a subprocess, which binds it itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def require_chromium(environ: Mapping[str, str] | None = None, *, binary: Path = CHROMIUM) -> Path:
     """The Chromium binary; skips the test when it is missing (fails when CI requires it)."""
     env = os.environ if environ is None else environ

@@ -51,7 +51,9 @@ async def test_home_page_and_css(client: httpx.AsyncClient) -> None:
     assert home.status_code == 200
     assert "Create an account" in home.text
     assert '<link rel="stylesheet" href="/static/style.css">' in home.text
-    assert "<script" not in home.text and "style=" not in home.text
+    # Script only as the app's own file, never inline (tests/web/test_security_headers.py).
+    assert home.text.count("<script") == 1 and '<script src="/static/page.js" defer>' in home.text
+    assert "style=" not in home.text
     css = await client.get("/static/style.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")

@@ -13,8 +13,13 @@ from web.mailer import OutboxMailer
 
 
 def _form_posts(app: Starlette) -> list[str]:
+    """Every POST of the pages. SimpleLogin's API path (web/api/compat.py) sits at the top
+    level too, but it reads only an API key from a header, never the session cookie, so a
+    page of another site cannot make a browser use it."""
     return [
-        r.path for r in app.routes if isinstance(r, Route) and r.methods and "POST" in r.methods
+        r.path
+        for r in app.routes
+        if isinstance(r, Route) and r.methods and "POST" in r.methods and "/api/" not in r.path
     ]
 
 

@@ -12,7 +12,7 @@ from forwarder.settings import Settings
 from forwarder.store.base import NewErrorLogEntry, Store
 from tests.support.dns_server import DNSServer
 from tests.web.conftest import ClientFactory, MovableClock
-from tests.web.helpers import add_domain, post, register, user_id
+from tests.web.helpers import add_domain, check_dns, post, register, user_id
 from web.mailer import OutboxMailer
 
 
@@ -75,12 +75,12 @@ async def test_verify_checks_dns_record_by_record(
     domain = await sqlite_store.domains.get(domain_id)
     assert domain is not None
     dns_server.add("example.net", "MX", "10 mx.quietmail.test.")
-    first = await post(client, f"/domains/{domain_id}/verify", {})
+    first = await check_dns(client, domain_id)
     assert first.status_code == 200
     assert "no verification TXT record" in first.text and "Not verified yet" in first.text
     assert not (await sqlite_store.domains.get(domain_id)).verified  # type: ignore[union-attr]
     dns_server.txt("example.net", f"quietmail-verification={domain.verification_token}")
-    second = await post(client, f"/domains/{domain_id}/verify", {})
+    second = await check_dns(client, domain_id)
     assert "The domain is verified" in second.text
     assert (await sqlite_store.domains.get(domain_id)).verified  # type: ignore[union-attr]
 

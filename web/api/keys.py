@@ -35,7 +35,13 @@ async def authenticate(request: Request) -> User:
     """The user whose key is in the Authorization header (RFC 6750 section 2.1)."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    match = _KEY.fullmatch(key.strip()) if scheme.lower() == "bearer" else None
+    return await user_for_key(request, key if scheme.lower() == "bearer" else "")
+
+
+async def user_for_key(request: Request, key: str) -> User:
+    """The user of an API key however it came (SimpleLogin's clients send it bare in an
+    ``Authentication`` header: web/api/compat.py)."""
+    match = _KEY.fullmatch(key.strip())
     if match is None:
         raise Unauthorized()
     ctx = ctx_of(request)

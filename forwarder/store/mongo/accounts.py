@@ -19,6 +19,7 @@ from forwarder.store.base import (
     Session,
     User,
     check_bytes,
+    check_preferences,
     check_str_list,
     check_totp_step,
     normalize_email,
@@ -46,6 +47,8 @@ def user_record(doc: Doc) -> User:
         totp_secret_sealed=None if sealed is None else bytes(sealed),
         recovery_code_hashes=tuple(doc.get("recovery_code_hashes", ())),
         totp_last_step=int(doc.get("totp_last_step", 0)),  # absent in older documents
+        default_target=str(doc.get("default_target", "")),
+        off_mode=str(doc.get("off_mode", "reject")),
     )
 
 
@@ -118,6 +121,10 @@ class MongoUsers:
 
     async def set_verified(self, user_id: str, at: datetime | None) -> None:
         await self._set(user_id, {"verified_at": opt_to_db_time(at, "verified at")})
+
+    async def set_preferences(self, user_id: str, default_target: str, off_mode: str) -> None:
+        target, mode = check_preferences(default_target, off_mode)
+        await self._set(user_id, {"default_target": target, "off_mode": mode})
 
     async def set_totp(
         self, user_id: str, secret_sealed: bytes | None, recovery_code_hashes: Sequence[str]

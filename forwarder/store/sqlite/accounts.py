@@ -15,6 +15,7 @@ from forwarder.store.base import (
     Session,
     User,
     check_bytes,
+    check_preferences,
     check_str_list,
     check_totp_step,
     normalize_email,
@@ -37,6 +38,8 @@ def user_record(row: Row) -> User:
         totp_secret_sealed=row["totp_secret_sealed"],
         recovery_code_hashes=tuple(json.loads(row["recovery_code_hashes"])),
         totp_last_step=row["totp_last_step"],
+        default_target=row["default_target"],
+        off_mode=row["off_mode"],
     )
 
 
@@ -96,6 +99,10 @@ class SqliteUsers:
 
     async def set_verified(self, user_id: str, at: datetime | None) -> None:
         await self._update(user_id, "verified_at = ?", (db_time_opt(at, "verified at"),))
+
+    async def set_preferences(self, user_id: str, default_target: str, off_mode: str) -> None:
+        target, mode = check_preferences(default_target, off_mode)
+        await self._update(user_id, "default_target = ?, off_mode = ?", (target, mode))
 
     async def set_totp(
         self, user_id: str, secret_sealed: bytes | None, recovery_code_hashes: Sequence[str]

@@ -222,8 +222,17 @@ _V6: list[str] = [
     "CREATE INDEX delivered_expiry ON delivered (expires_at)",
 ]
 
+# Version 7 (issue 13): the account's default target and what "off" means for its aliases.
+_V7: list[str] = [
+    "ALTER TABLE users ADD COLUMN default_target TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE users ADD COLUMN off_mode TEXT NOT NULL DEFAULT 'reject' "
+    "CHECK (off_mode IN ('reject', 'drop'))",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6))
+MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

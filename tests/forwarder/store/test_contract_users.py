@@ -242,3 +242,19 @@ async def test_api_key_delete_never_touches_another_users_key(store: Store) -> N
     assert await store.api_keys.delete(alice.id, alices.id) is True
     assert await store.api_keys.delete(alice.id, alices.id) is False
     assert await store.api_keys.get_by_prefix("qm_alice") is None
+
+
+async def test_preferences_default_to_own_address_and_reject_and_are_checked(
+    store: Store,
+) -> None:
+    """Issue 13: the default target of one-click aliases and what "off" means."""
+    user = await store.users.create("ann@example.org", "h", NOW)
+    assert (user.default_target, user.off_mode) == ("", "reject")
+    await store.users.set_preferences(user.id, "Other@Example.NET", "drop")
+    got = await store.users.get(user.id)
+    assert got is not None and (got.default_target, got.off_mode) == ("other@example.net", "drop")
+    for target, mode in (("not an address", "reject"), ("", "bounce"), ({"$ne": None}, "drop")):
+        with pytest.raises(InvalidValue):
+            await store.users.set_preferences(user.id, target, mode)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        await store.users.set_preferences("no-such-id", "", "reject")

@@ -340,3 +340,21 @@ async def test_version_5_database_gains_the_delivered_records_with_data_intact(
         assert await store.generation() == generation
     finally:
         await store.close()
+
+
+async def test_users_written_before_version_7_get_the_default_preferences(tmp_path: Path) -> None:
+    """Issue 13: an account from before keeps its own address as the default target of new
+    aliases (stored as "") and "off" rejects."""
+    path = tmp_path / "v2.sqlite3"
+    await _write_v1(path, V2)
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        assert await store.pragma("user_version") == SCHEMA_VERSION >= 7
+        user = await store.users.get("u1")
+        assert user is not None and (user.default_target, user.off_mode) == ("", "reject")
+        await store.users.set_preferences("u1", "", "drop")
+        user = await store.users.get("u1")
+        assert user is not None and user.off_mode == "drop"
+    finally:
+        await store.close()
