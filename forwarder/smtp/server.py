@@ -55,7 +55,9 @@ class Relay:
         bounces: BounceAddresses | None = None,
     ) -> None:
         self.settings = settings
-        self.cache = RoutingCache(store, settings.alias_cache_ttl)
+        self.cache = RoutingCache(
+            store, settings.alias_cache_ttl, check_interval=settings.routing_check_interval
+        )
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredMemory.for_settings(settings)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)
