@@ -38,6 +38,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
 
+from forwarder.cli import loop
 from forwarder.settings import HostPort
 from tests.bench import proctree
 from tests.bench.bench_relay import Options, publish_world, setup
@@ -66,7 +67,7 @@ def _serve_quietmail(conn: Connection, dns: tuple[str, int], sink: int, sessions
             await relay.stop()
             await store.close()
 
-    asyncio.run(serve())
+    loop.run(serve())  # as `quietmail serve` runs: uvloop's loop when installed
 
 
 class QuietmailStack:
