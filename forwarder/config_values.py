@@ -66,6 +66,18 @@ def _positive_float(key: str, raw: object) -> float:
     return value
 
 
+def _non_negative_float(key: str, raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ConfigError(f"{key}: {raw!r} is not a number")
+    try:
+        value = float(raw) if isinstance(raw, int | float) else float(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{key}: {raw!r} is not a number") from None
+    if not value >= 0:  # also refuses NaN
+        raise ConfigError(f"{key}: {raw!r} must be zero or more")
+    return value
+
+
 def _bool(key: str, raw: object) -> bool:
     if isinstance(raw, bool):
         return raw

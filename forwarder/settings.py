@@ -36,6 +36,7 @@ from forwarder.config_values import (  # one parser per kind of value
     _hostname,
     _log_level,
     _nameservers,
+    _non_negative_float,
     _non_negative_int,
     _optional_path,
     _optional_port,
@@ -119,6 +120,7 @@ class Settings:
     shutdown_grace: float = 30.0
     delivered_memory_days: float = 5.0
     alias_cache_ttl: float = 60.0
+    routing_check_interval: float = 0.2
 
     max_auth_signatures: int = 15
     checks_timeout: float = 30.0
@@ -207,6 +209,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "shutdown_grace": _positive_float,
     "delivered_memory_days": _positive_float,
     "alias_cache_ttl": _positive_float,
+    "routing_check_interval": _non_negative_float,
     "max_auth_signatures": _max_auth_signatures,
     "checks_timeout": _positive_float,
     "checks_threads": _positive_int,

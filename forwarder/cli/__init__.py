@@ -11,7 +11,6 @@ names).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from forwarder.cli import loop
 from forwarder.cli.commands import COMMANDS, CliError
 from forwarder.cli.deny import DEFAULT_DAYS
 from forwarder.localmode import describe, ensure_data_dir, with_local_secrets
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loaded = load(args.config)
         _configure_logging(loaded.settings, server)
-        return asyncio.run(_dispatch(args, loaded))
+        return loop.run(_dispatch(args, loaded))
     except ConfigError as exc:
         return _fail(str(exc), 2)
     except (CliError, StoreError, WeakPassword) as exc:

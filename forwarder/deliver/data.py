@@ -6,7 +6,8 @@ of the message for every connection, and the first one built from a list of ever
 Here the message goes out in pieces of about 64 KiB, each cut after a CRLF and put
 through aiosmtplib's own two steps (so the bytes on the wire are the same: CRLF line
 endings, RFC 5321 2.3.8, and a dot doubled at the start of a line, 4.5.2), and written
-with the transport's flow control, so at most a piece or two are copied at a time. Lines
+with the transport's flow control, so at most a piece or two are copied at a time. Small
+pieces (our header lines, a small message) are joined into one write with the end mark. Lines
 are never folded: a long line (issue 8, interop) reaches the target byte for byte.
 """
 
@@ -39,6 +40,22 @@ def encoded(parts: Sequence[bytes], size: int = PIECE) -> Iterator[bytes]:
             yield PERIOD_REGEX.sub(b"..", normalize_message_line_endings(piece))
 
 
+def batched(payload: Iterator[bytes], size: int = PIECE) -> Iterator[bytes]:
+    """The pieces of ``payload`` joined into writes of about ``size`` bytes (at most
+    ``size`` plus one piece), the end mark ``.<CRLF>`` added to the last: a small message
+    goes out in one write (one system call) instead of one per header block and piece."""
+    held: list[bytes] = []
+    length = 0
+    for piece in payload:
+        if held and length + len(piece) > size:
+            yield b"".join(held)
+            held, length = [], 0
+        held.append(piece)
+        length += len(piece)
+    held.append(b".\r\n")
+    yield b"".join(held)
+
+
 async def send_data(client: aiosmtplib.SMTP, parts: Sequence[bytes]) -> aiosmtplib.SMTPResponse:
     """DATA, the message, ``.``: the final reply, or SMTPDataError for a refusal. Replies
     are awaited for the client's own timeout, as ``SMTP.data`` does."""
@@ -48,10 +65,9 @@ async def send_data(client: aiosmtplib.SMTP, parts: Sequence[bytes]) -> aiosmtpl
     protocol = client.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-    for piece in encoded(parts):
-        protocol.write(piece)
+    for chunk in batched(encoded(parts)):
+        protocol.write(chunk)
         await protocol._drain_helper()  # asyncio's flow control (StreamWriter.drain)
-    protocol.write(b".\r\n")
     response = await protocol.read_response(timeout=client.timeout)
     if response.code != 250:
         raise aiosmtplib.SMTPDataError(response.code, response.message)

@@ -61,7 +61,9 @@ class Relay:
         # The counters (forwarder/metrics.py): the process's one from the runtime, or a
         # relay's own, which a test reads from its registry.
         self.metrics = Metrics() if metrics is None else metrics
-        self.cache = RoutingCache(store, settings.alias_cache_ttl)
+        self.cache = RoutingCache(
+            store, settings.alias_cache_ttl, check_interval=settings.routing_check_interval
+        )
         self.errors = ErrorLogWriter(store, settings)
         self.memory = DeliveredRecord.for_settings(settings, store.delivered)
         self.denylist = DenyChecks(store, settings.alias_cache_ttl)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,7 +94,7 @@ async def test_removal_in_another_store_instance_takes_effect_at_next_rcpt(
     world: World, tmp_path: Path
 ) -> None:
     alias_id = await world.alias("hello", ["me@example.net"])
-    await world.start(alias_cache_ttl=3600.0)
+    await world.start(alias_cache_ttl=3600.0, routing_check_interval=0.0)
     answers, _ = await world.transaction("s@origin.test", [f"hello@{DOMAIN}"], make_message())
     assert answers == [replies.ACCEPTED_RECIPIENT]
     other = SqliteStore(str(tmp_path / "quietmail.sqlite3"))  # what `quietmail alias remove` does
@@ -108,10 +109,25 @@ async def test_removal_in_another_store_instance_takes_effect_at_next_rcpt(
 
 async def test_account_deletion_refuses_mail_at_once(world: World, tmp_path: Path) -> None:
     await world.alias("hello", ["me@example.net"])
-    await world.start(alias_cache_ttl=3600.0)
+    await world.start(alias_cache_ttl=3600.0, routing_check_interval=0.0)
     answers, _ = await world.transaction("s@origin.test", [f"hello@{DOMAIN}"], make_message())
     assert answers == [replies.ACCEPTED_RECIPIENT]
     await world.store.delete_account(world.owner_id)
+    answers, _ = await world.transaction("s@origin.test", [f"hello@{DOMAIN}"], make_message())
+    assert answers == [replies.REJECT_RELAY_DENIED]
+
+
+async def test_account_deletion_refuses_mail_within_the_routing_check_interval(
+    world: World,
+) -> None:
+    """The default: the generation is read at most every routing_check_interval seconds, so
+    a deletion is seen by the first transaction that starts that long after it."""
+    await world.alias("hello", ["me@example.net"])
+    await world.start(alias_cache_ttl=3600.0, routing_check_interval=0.3)
+    answers, _ = await world.transaction("s@origin.test", [f"hello@{DOMAIN}"], make_message())
+    assert answers == [replies.ACCEPTED_RECIPIENT]
+    await world.store.delete_account(world.owner_id)
+    await asyncio.sleep(0.35)
     answers, _ = await world.transaction("s@origin.test", [f"hello@{DOMAIN}"], make_message())
     assert answers == [replies.REJECT_RELAY_DENIED]
 

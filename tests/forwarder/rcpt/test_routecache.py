@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from forwarder.rcpt.routecache import RoutingCache
 from forwarder.store.base import Store
 from tests.forwarder.conftest import setup_owner
@@ -48,3 +50,59 @@ async def test_bounded(sqlite_store: Store) -> None:
     for i in range(10):
         await cache.domain(f"probe{i}.test")
     assert len(cache) == 3
+
+
+class CountingStore:
+    """The generation() of a real store, counted; the read waits for ``gate`` when set."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads = 0
+        self.gate: asyncio.Event | None = None
+
+    async def generation(self) -> int:
+        self.reads += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        return await self.store.generation()
+
+
+async def test_generation_read_at_most_once_per_interval(sqlite_store: Store) -> None:
+    clock = Clock()
+    counting = CountingStore(sqlite_store)
+    cache = RoutingCache(counting, 10.0, clock=clock, check_interval=0.2)  # type: ignore[arg-type]
+    for _ in range(5):
+        await cache.check_generation()
+    assert counting.reads == 1
+    clock.now = 0.25
+    await cache.check_generation()
+    assert counting.reads == 2
+
+
+async def test_a_change_is_seen_after_the_interval(sqlite_store: Store) -> None:
+    clock = Clock()
+    cache = RoutingCache(sqlite_store, 10.0, clock=clock, check_interval=0.2)
+    await cache.check_generation()
+    assert await cache.domain("aliases.test") is None
+    await setup_owner(sqlite_store)  # bumps the generation
+    clock.now = 0.1
+    await cache.check_generation()
+    assert await cache.domain("aliases.test") is None  # within the bound: the cached answer
+    clock.now = 0.3
+    await cache.check_generation()
+    assert await cache.domain("aliases.test") is not None
+
+
+async def test_concurrent_checks_share_one_read(sqlite_store: Store) -> None:
+    """A transaction arriving while the read is under way waits for it: it never goes on with
+    a cache older than the interval just because someone else is reading."""
+    counting = CountingStore(sqlite_store)
+    cache = RoutingCache(counting, 10.0, check_interval=0.2)  # type: ignore[arg-type]
+    counting.gate = asyncio.Event()
+    first = asyncio.create_task(cache.check_generation())
+    second = asyncio.create_task(cache.check_generation())
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    counting.gate.set()
+    await asyncio.gather(first, second)
+    assert counting.reads == 1
