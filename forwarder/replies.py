@@ -71,6 +71,11 @@ DENIED_SENDER = "550 5.7.1 Mail from this sender is refused for abuse"
 SPAM_REJECTED = "550 5.7.1 Message refused as spam"
 SPAM_DEFERRED = "451 4.7.1 Message deferred by the spam filter, try again later"
 # RFC 5321 4.5.3.1.10: a client that gets 452 for a recipient sends it in a later transaction.
+# Mail to a reverse address (issue 11, forwarder/reverse.py): a reply through an alias.
+REPLY_NOT_FROM_TARGET = (
+    "550 5.7.1 Only the alias's confirmed targets, authenticated, may send through this address"
+)
+REPLY_RATE_LIMITED = "451 4.7.1 Too many messages through this alias, try again later"
 OTHER_SPAM_POLICY = "452 4.5.3 Send to this recipient in a separate transaction"
 
 # ---------------------------------------------------------------- DNS block lists (RFC 5782)

@@ -39,6 +39,27 @@ class MessagePolicy(Protocol):
     async def inspect(self, inbound: Inbound) -> Verdict: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReverseRoute:
+    """A recipient that is a valid reverse address (forwarder/reverse.py, issue 11): mail from
+    the alias's owner to ``correspondent``, sent as ``alias@domain``. Held for one
+    transaction, never stored."""
+
+    alias_id: str
+    alias: str  # the alias's local part (for a catch-all: the name the address carries)
+    domain: str  # the alias's domain
+    correspondent: str  # where the message goes
+    senders: tuple[str, ...]  # the alias's confirmed targets: who may send through it
+    key_version: int = 0  # the alias's reply key version the address verified with
+
+
+@runtime_checkable
+class ReplyPolicy(Protocol):
+    """A policy that can also check and rewrite mail sent through a reverse address."""
+
+    async def inspect_reply(self, inbound: Inbound, route: ReverseRoute) -> Verdict: ...
+
+
 @runtime_checkable
 class ClosablePolicy(Protocol):
     """A policy that holds resources (threads) the relay releases when it stops."""

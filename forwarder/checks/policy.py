@@ -50,6 +50,7 @@ from forwarder.checks.dmarc import (
     NoSingleAuthor,
     author_domain,
 )
+from forwarder.checks.reply import ReplyGate
 from forwarder.checks.results import (
     MethodResult,
     build_header,
@@ -63,8 +64,9 @@ from forwarder.checks.verifier import KeyCache
 from forwarder.dmarcrecord import DmarcRecord
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
 from forwarder.rewrite.arc_key import ArcKey
+from forwarder.rewrite.dkim_sign import DomainSigner
 from forwarder.rewrite.srs import SRS
-from forwarder.seams import Inbound, Verdict
+from forwarder.seams import Inbound, ReverseRoute, Verdict
 from forwarder.settings import Settings
 
 _Found = tuple[DmarcRecord | None, bool]
@@ -107,6 +109,10 @@ class AuthPolicy:
             rng if rng is not None else random.Random().random,
         )
         self._srs = SRS.from_settings(settings)
+        signer = DomainSigner(
+            arc_key, make_async_resolver(settings, cache), executor=self._executor
+        )
+        self._reply = ReplyGate(settings, self._spf, self._dkim, signer, self._srs)
 
     async def inspect(self, inbound: Inbound) -> Verdict:
         fields, rest = split_message(inbound.message)  # the one split of the header section
@@ -128,6 +134,15 @@ class AuthPolicy:
         try:
             async with asyncio.timeout(budget):
                 return await self._check(inbound, message, from_domain, time.monotonic() + budget)
+        except TimeoutError:
+            return self._refuse(inbound, replies.CHECKS_TIMEOUT)
+
+    async def inspect_reply(self, inbound: Inbound, route: ReverseRoute) -> Verdict:
+        """Mail to a reverse address (checks/reply.py), within the same time budget."""
+        budget = self._settings.checks_timeout
+        try:
+            async with asyncio.timeout(budget):
+                return await self._reply.inspect(inbound, route, time.monotonic() + budget)
         except TimeoutError:
             return self._refuse(inbound, replies.CHECKS_TIMEOUT)
 

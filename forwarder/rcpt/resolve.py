@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from forwarder import replies
 from forwarder.addresses import is_dot_atom
 from forwarder.rcpt.routecache import RoutingCache
-from forwarder.seams import BounceAddresses
+from forwarder.reverse import ReverseAddresses, is_reverse_shape, parse
+from forwarder.seams import BounceAddresses, ReverseRoute
 from forwarder.settings import Settings
 from forwarder.store.base import (
     CATCH_ALL,
@@ -54,6 +55,7 @@ class Resolution:
     alias: str = ""  # the local part as resolved, for the error log
     spam: SpamPolicy = field(default_factory=SpamPolicy)  # the owner's choice (issue 10)
     bounce: bool = False  # accepted as a bounce to an SRS address: capped at bounce_max_size
+    route: ReverseRoute | None = None  # a reverse address: mail from the owner (issue 11)
 
     @property
     def accepted(self) -> bool:
@@ -77,10 +79,17 @@ def tagged(address: str, tag: str) -> str:
 
 
 class AliasResolver:
-    def __init__(self, settings: Settings, cache: RoutingCache, bounces: BounceAddresses) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: RoutingCache,
+        bounces: BounceAddresses,
+        reverse: ReverseAddresses | None = None,
+    ) -> None:
         self._settings = settings
         self._cache = cache
         self._bounces = bounces
+        self._reverse = reverse  # None: no reverse addresses (the shape is then unknown)
 
     async def resolve(self, address: str, sender: str = "") -> Resolution:
         """The decision for RCPT ``address`` in a transaction from ``sender`` ('' for <>)."""
@@ -100,6 +109,8 @@ class AliasResolver:
         domain = await self._cache.domain(domain_name)
         if domain is None or not domain.verified:
             return Resolution(replies.REJECT_RELAY_DENIED)
+        if is_reverse_shape(local):  # before the 64-octet rule: these may be longer
+            return await self._reverse_route(domain, local)
         try:
             local_part = normalize_local_part(local)
         except InvalidValue:
@@ -143,6 +154,42 @@ class AliasResolver:
         if original is None:
             return Resolution(replies.REJECT_UNKNOWN_BOUNCE)
         return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,), bounce=True)
+
+    async def _reverse_route(self, domain: Domain, local: str) -> Resolution:
+        """A reverse address: accepted only when its MAC verifies with the current key of
+        the alias it names, else the reply an unknown alias gets (and a refusal counted)."""
+        reverse = self._reverse
+        if reverse is None:
+            return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias="(reply)")
+        for candidate in parse(local):
+            try:
+                alias, _ = await self._find(domain, normalize_local_part(candidate.alias))
+            except InvalidValue:
+                continue
+            if alias is None or alias.mode is not AliasMode.ACTIVE:
+                continue
+            if not reverse.verify(alias.id, alias.reply_key_version, candidate):
+                continue
+            senders = await self._confirmed_targets(domain.owner_id, alias)
+            if not senders:
+                break
+            route = ReverseRoute(
+                alias.id,
+                candidate.alias,
+                domain.name,
+                candidate.correspondent,
+                tuple(senders),
+                alias.reply_key_version,
+            )
+            return Resolution(
+                replies.ACCEPTED_RECIPIENT,
+                targets=(candidate.correspondent,),
+                domain_id=domain.id,
+                alias=candidate.alias[:64],
+                spam=SpamPolicy(enabled=False),  # the owner's own mail, checked at DATA
+                route=route,
+            )
+        return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias="(reply)")
 
     async def _find(self, domain: Domain, local_part: str) -> tuple[Alias | None, str]:
         """The alias that answers for ``local_part`` and the tag to carry (exact wins)."""

@@ -25,7 +25,7 @@ from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver, Resolution
 from forwarder.rcpt.routecache import RoutingCache
 from forwarder.rewrite.received import count_received, received_line
-from forwarder.seams import Inbound, MessagePolicy
+from forwarder.seams import Inbound, MessagePolicy, ReplyPolicy, Verdict
 from forwarder.settings import Settings
 from forwarder.smtp.errorlog import ErrorLogWriter, domain_of
 from forwarder.smtp.transaction import Transaction
@@ -175,7 +175,12 @@ class RelayHandler:
             message=message,
             smtputf8=envelope.smtp_utf8,
         )
-        verdict = await self._policy.inspect(inbound)
+        if envelope.route is None:
+            verdict = await self._policy.inspect(inbound)
+        elif isinstance(self._policy, ReplyPolicy):  # mail through a reverse address (issue 11)
+            verdict = await self._policy.inspect_reply(inbound, envelope.route)
+        else:
+            verdict = Verdict(inbound.message, "", replies.REPLY_NOT_FROM_TARGET)
         if verdict.reply is not None:
             await self.refused(envelope, verdict.reply)
             return verdict.reply

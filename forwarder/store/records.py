@@ -107,6 +107,8 @@ class Alias:
     mode: AliasMode
     description: str
     created_at: datetime
+    # Keys the alias's reverse addresses (forwarder/reverse.py); rotating it revokes them all.
+    reply_key_version: int = 0
 
     @property
     def is_catch_all(self) -> bool:

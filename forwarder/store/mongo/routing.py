@@ -74,6 +74,7 @@ def alias_record(doc: Doc) -> Alias:
         mode=AliasMode(doc["mode"]),
         description=doc["description"],
         created_at=from_db_time(doc["created_at"]),
+        reply_key_version=int(doc.get("reply_key_version", 0)),
     )
 
 
@@ -167,6 +168,15 @@ class MongoAliases:
             return doc
 
         doc = await self._db.atomic(work)
+        await self._db.bump_generation()
+        return alias_record(doc)
+
+    async def rotate_reply_key(self, alias_id: str) -> Alias:
+        doc = await self._db.aliases.find_one_and_update(
+            {"_id": require_str(alias_id, "alias id")}, {"$inc": {"reply_key_version": 1}}
+        )
+        if doc is None:
+            raise NotFound("no such alias")
         await self._db.bump_generation()
         return alias_record(doc)
 

@@ -209,8 +209,16 @@ _V5: list[str] = [
     "ALTER TABLE domains ADD COLUMN spam_catch_all_score REAL",
 ]
 
+# Version 6 (aliases' reply key, issue 11): the version of the key that signs the alias's
+# reverse addresses; the owner rotates it to revoke them all. Nothing per correspondent.
+_V6_ALIAS_REPLY_KEY: list[str] = [
+    "ALTER TABLE aliases ADD COLUMN reply_key_version INTEGER NOT NULL DEFAULT 0",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(tuple(v) for v in (_V1, _V2, _V3, _V4, _V5))
+MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6_ALIAS_REPLY_KEY)
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
