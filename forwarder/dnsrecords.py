@@ -3,7 +3,10 @@
 Shared by ``quietmail domain dns`` and the web app's domain page. Two records are required:
 the MX that sends the domain's mail here, and a TXT token that proves the owner controls the
 zone. SPF and DMARC records are advice: quietmail forwards with SRS, so they protect the
-owner's own outgoing mail rather than the forwarding itself.
+owner's own outgoing mail rather than the forwarding itself. The DKIM CNAME is advice too
+(issue 11): it lets quietmail sign mail sent as the alias (replies through reverse
+addresses) as the domain, with the operator's key (forwarder/rewrite/dkim_sign.py says why a
+CNAME rather than a key per domain); without it that mail is signed as our hostname.
 
 Checks never raise on DNS trouble: a timeout, NXDOMAIN or SERVFAIL becomes the problem text
 of the record it concerns, so a caller can show every record's state at once.
@@ -33,7 +36,7 @@ DMARC_ADVICE = "v=DMARC1; p=none"
 
 @dataclass(frozen=True)
 class DnsRecord:
-    type: str  # "MX" or "TXT"
+    type: str  # "MX", "TXT" or "CNAME"
     name: str  # owner name, no trailing dot
     value: str  # record data as an operator types it into a zone editor
     purpose: str
@@ -87,24 +90,40 @@ def records_for(settings: Settings, domain: Domain) -> list[DnsRecord]:
             "advice: a DMARC policy (RFC 7489); tighten p= once your own mail passes",
             False,
         ),
+        dkim_record(settings, name),
     ]
+
+
+def dkim_record(settings: Settings, name: str) -> DnsRecord:
+    """The CNAME that lets quietmail DKIM-sign mail sent as the alias as ``name``."""
+    selector = f"{settings.arc_selector}._domainkey"
+    return DnsRecord(
+        "CNAME",
+        f"{selector}.{name}",
+        f"{selector}.{settings.hostname}.",
+        "advice: DKIM for replies sent through your aliases, signed as your domain "
+        "(RFC 6376) with the server's key; without it they are signed as the server's name",
+        False,
+    )
 
 
 async def check_records(
     settings: Settings, domain: Domain, resolver: dns.asyncresolver.Resolver
 ) -> list[RecordCheck]:
     """Look each record up in live DNS; the result is in the order of :func:`records_for`."""
-    mx_rec, token_rec, spf_rec, dmarc_rec = records_for(settings, domain)
-    mx, txt, dmarc = await asyncio.gather(
+    mx_rec, token_rec, spf_rec, dmarc_rec, dkim_rec = records_for(settings, domain)
+    mx, txt, dmarc, dkim = await asyncio.gather(
         _lookup(resolver, domain.name, "MX"),
         _lookup(resolver, domain.name, "TXT"),
         _lookup(resolver, dmarc_rec.name, "TXT"),
+        _lookup(resolver, dkim_rec.name, "CNAME"),
     )
     return [
         _check_mx(mx_rec, mx, settings.hostname),
         _check_token(token_rec, txt),
         _check_single(spf_rec, txt, "v=spf1", "SPF", "RFC 7208 3.2"),
         _check_dmarc(dmarc_rec, dmarc),
+        _check_cname(dkim_rec, dkim),
     ]
 
 
@@ -190,6 +209,16 @@ def _check_single(record: DnsRecord, answer: _Answer, tag: str, what: str, rfc: 
     if len(found) > 1:
         return RecordCheck(record, False, found, f"more than one {what} record ({rfc})")
     return RecordCheck(record, True, found, "")
+
+
+def _check_cname(record: DnsRecord, answer: _Answer) -> RecordCheck:
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    wanted = record.value.rstrip(".").lower()
+    if any(v.rstrip(".").lower() == wanted for v in answer.values):
+        return RecordCheck(record, True, answer.values, "")
+    problem = "the CNAME points elsewhere" if answer.values else "no DKIM CNAME record"
+    return RecordCheck(record, False, answer.values, problem)
 
 
 def _check_dmarc(record: DnsRecord, answer: _Answer) -> RecordCheck:

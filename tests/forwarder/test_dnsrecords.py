@@ -40,6 +40,9 @@ def _publish_all(server: DNSServer) -> None:
     server.add("example.test.", "MX", "10 mx.quietmail.test.")
     server.txt("example.test.", f"quietmail-verification={TOKEN}", SPF_ADVICE)
     server.txt("_dmarc.example.test.", DMARC_ADVICE)
+    server.add(
+        "quietmail._domainkey.example.test.", "CNAME", "quietmail._domainkey.mx.quietmail.test."
+    )
 
 
 def test_records_for_names_required_and_advice() -> None:
@@ -49,6 +52,12 @@ def test_records_for_names_required_and_advice() -> None:
         ("TXT", "example.test", f"quietmail-verification={TOKEN}", True),
         ("TXT", "example.test", "v=spf1 mx ~all", False),
         ("TXT", "_dmarc.example.test", "v=DMARC1; p=none", False),
+        (
+            "CNAME",
+            "quietmail._domainkey.example.test",
+            "quietmail._domainkey.mx.quietmail.test.",
+            False,
+        ),
     ]
     assert all(r.purpose for r in records)
 
@@ -57,7 +66,7 @@ async def test_all_records_published(dns_server: DNSServer) -> None:
     _publish_all(dns_server)
     settings = _settings(dns_server)
     checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
-    assert [c.ok for c in checks] == [True, True, True, True], [c.problem for c in checks]
+    assert [c.ok for c in checks] == [True] * 5, [c.problem for c in checks]
     assert checks[0].found == ("10 mx.quietmail.test.",)
     assert checks[1].found == (f"quietmail-verification={TOKEN}",)
     assert ownership_proven(checks)
@@ -76,7 +85,7 @@ async def test_wrong_token_and_foreign_mx(dns_server: DNSServer) -> None:
     dns_server.txt("example.test.", "quietmail-verification=someone-elses-token")
     settings = _settings(dns_server)
     checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
-    mx, token, spf, dmarc = checks
+    mx, token, spf, dmarc, _ = checks
     assert not mx.ok and "no MX record points to mx.quietmail.test" in mx.problem
     assert not token.ok and token.problem == "the verification token differs"
     assert not spf.ok and spf.problem == "no SPF record"
@@ -167,3 +176,11 @@ async def test_dns_timeout_is_problem_text_not_exception(dns_server: DNSServer) 
 
 def test_ownership_needs_both_required_checks() -> None:
     assert not ownership_proven([])
+
+
+async def test_dkim_cname_pointing_elsewhere_is_a_problem(dns_server: DNSServer) -> None:
+    dns_server.add("quietmail._domainkey.example.test.", "CNAME", "s1._domainkey.other.test.")
+    settings = _settings(dns_server)
+    checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
+    assert checks[4].record.type == "CNAME"
+    assert not checks[4].ok and checks[4].problem == "the CNAME points elsewhere"
