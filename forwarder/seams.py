@@ -15,6 +15,17 @@ from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
+class AliasRef:
+    """The alias a forwarded message arrived for (the first, when there are several): what
+    its reverse addresses are made with (forwarder/reverse.py, issue 11)."""
+
+    alias_id: str
+    alias: str  # the local part as addressed (a catch-all's: the name used)
+    domain: str
+    key_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One accepted transaction at the end of DATA, before anything is forwarded."""
 
@@ -24,6 +35,7 @@ class Inbound:
     recipients: tuple[str, ...]  # the accepted RCPT TO addresses (aliases), normalised
     message: bytes  # the message as received, CRLF line endings, without our Received line
     smtputf8: bool = False  # MAIL FROM had SMTPUTF8 (RFC 6531): headers may carry UTF-8
+    alias: AliasRef | None = None  # for a From rewritten to a reverse address (issue 11)
 
 
 @dataclass(frozen=True, slots=True)

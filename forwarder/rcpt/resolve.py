@@ -27,7 +27,7 @@ from forwarder import replies
 from forwarder.addresses import is_dot_atom
 from forwarder.rcpt.routecache import RoutingCache
 from forwarder.reverse import ReverseAddresses, is_reverse_shape, parse
-from forwarder.seams import BounceAddresses, ReverseRoute
+from forwarder.seams import AliasRef, BounceAddresses, ReverseRoute
 from forwarder.settings import Settings
 from forwarder.store.base import (
     CATCH_ALL,
@@ -56,6 +56,7 @@ class Resolution:
     spam: SpamPolicy = field(default_factory=SpamPolicy)  # the owner's choice (issue 10)
     bounce: bool = False  # accepted as a bounce to an SRS address: capped at bounce_max_size
     route: ReverseRoute | None = None  # a reverse address: mail from the owner (issue 11)
+    ref: AliasRef | None = None  # the alias forwarded through (its reverse addresses)
 
     @property
     def accepted(self) -> bool:
@@ -224,6 +225,7 @@ class AliasResolver:
             domain_id=domain.id,
             alias=name,
             spam=domain.spam.for_alias(alias.is_catch_all),
+            ref=AliasRef(alias.id, name, domain.name, alias.reply_key_version),
         )
 
     async def _confirmed_targets(self, owner_id: str, alias: Alias) -> list[str]:

@@ -174,6 +174,7 @@ class RelayHandler:
             recipients=tuple(envelope.rcpt_tos),
             message=message,
             smtputf8=envelope.smtp_utf8,
+            alias=envelope.alias_ref,
         )
         if envelope.route is None:
             verdict = await self._policy.inspect(inbound)

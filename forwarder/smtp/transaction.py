@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import Envelope
 
 from forwarder.rcpt.resolve import Resolution
-from forwarder.seams import ReverseRoute
+from forwarder.seams import AliasRef, ReverseRoute
 from forwarder.store.base import SpamPolicy
 
 
@@ -36,6 +36,7 @@ class Transaction(Envelope):
         self.bounce = False  # a recipient is an SRS address: the message is a bounce
         # A reverse address (issue 11): mail from the alias's owner, alone in its transaction.
         self.route: ReverseRoute | None = None
+        self.alias_ref: AliasRef | None = None  # the first alias forwarded through
 
     @property
     def sender(self) -> str:
@@ -65,6 +66,7 @@ class Transaction(Envelope):
         self.rcpt_tos.append(address)
         self.bounce = self.bounce or resolution.bounce
         self.route = self.route or resolution.route
+        self.alias_ref = self.alias_ref or resolution.ref
         origin = Origin(resolution.domain_id, resolution.alias)
         if resolution.domain_id:
             self.origins.append(origin)

@@ -16,7 +16,7 @@ from pathlib import Path
 from forwarder import replies
 from tests.forwarder.conftest import DOMAIN, World, now
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # ESC c (terminal reset), BEL, DEL, and U+009B CSI followed by "2J" (clear the screen).
 NASTY = "\x1bc\x07\x7f\u009b2J"
 CONTROLS = ("\x1b", "\x07", "\x7f", "\u009b")
