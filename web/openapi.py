@@ -80,7 +80,7 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["type", "name", "value", "purpose", "required"],
         "properties": {
-            "type": {"type": "string", "enum": ["MX", "TXT"]}, "name": _STR, "value": _STR,
+            "type": {"type": "string", "enum": ["MX", "TXT", "CNAME"]}, "name": _STR, "value": _STR,
             "purpose": _STR, "required": {"type": "boolean"},
         },
     },

@@ -50,7 +50,7 @@ async def test_domain_lifecycle(
     body = created.json()
     assert body["name"] == "example.net" and body["verified"] is False
     domain_id = body["id"]
-    assert [r["type"] for r in body["dns_records"]] == ["MX", "TXT", "TXT", "TXT"]
+    assert [r["type"] for r in body["dns_records"]] == ["MX", "TXT", "TXT", "TXT", "CNAME"]
     listed = (await client.get("/api/v1/domains", headers=h)).json()["domains"]
     assert [d["id"] for d in listed] == [domain_id]
     one = await client.get(f"/api/v1/domains/{domain_id}", headers=h)
