@@ -30,6 +30,10 @@ them and the web app computes them for the owner (to write first)::
 - Only dot-atom correspondents (RFC 5322 3.2.3, ASCII) get one: a quoted or UTF-8 local part
   would not survive the round trip (:meth:`ReverseAddresses.mint` returns None).
 
+At our hostname (a domain whose DKIM record is not in place yet, rewrite/author.py), the
+alias's domain comes first: ``r=<MAC>=<alias's domain>=<alias>=<local>=<domain>@<hostname>``
+(:func:`split_hosted`); the MAC is the same, since the alias key already names the alias.
+
 Parsing is unambiguous enough: the domain has no ``=``; the alias and the correspondent's
 local part may both contain ``=``, so every split (at most :data:`MAX_SPLITS`) is tried and the
 one whose MAC verifies wins.
@@ -87,6 +91,19 @@ def parse(local_part: str) -> list[ReverseCandidate]:
     return found
 
 
+def split_hosted(local_part: str) -> tuple[str, str] | None:
+    """``r=MAC=<alias domain>=rest`` (the form at our hostname) as (alias domain,
+    ``r=MAC=rest``), or None when it has not that shape."""
+    text = local_part.lower()
+    if not is_reverse_shape(text):
+        return None
+    mac, sep, rest = text[len(PREFIX) :].partition("=")
+    domain, sep2, inner = rest.partition("=")
+    if not sep or not sep2 or "." not in domain:
+        return None
+    return domain, f"{PREFIX}{mac}={inner}"
+
+
 class ReverseAddresses:
     """Mint and check reverse addresses with one base key (from the SRS secret)."""
 
@@ -100,17 +117,28 @@ class ReverseAddresses:
         return cls(settings.srs_secret.reveal().encode())
 
     def mint(
-        self, alias_id: str, version: int, alias: str, domain: str, correspondent: str
+        self,
+        alias_id: str,
+        version: int,
+        alias: str,
+        domain: str,
+        correspondent: str,
+        *,
+        host: str | None = None,
     ) -> str | None:
         """The reverse address of ``correspondent`` through ``alias@domain``, or None for a
-        correspondent that is not an ASCII dot-atom address."""
-        local, at, host = correspondent.lower().rpartition("@")
-        if not at or not local or not host.isascii() or not local.isascii():
+        correspondent that is not an ASCII dot-atom address. ``host``: the form at our
+        hostname instead of at ``domain``."""
+        local, at, their = correspondent.lower().rpartition("@")
+        if not at or not local or not their.isascii() or not local.isascii():
             return None
-        if not is_dot_atom(local) or "=" in host or "." not in host:
+        if not is_dot_atom(local) or "=" in their or "." not in their:
             return None
-        mac = self._mac(alias_id, version, alias.lower(), f"{local}@{host}")
-        return f"{PREFIX}{mac}={alias.lower()}={local}={host}@{domain.lower()}"
+        mac = self._mac(alias_id, version, alias.lower(), f"{local}@{their}")
+        inner = f"{alias.lower()}={local}={their}"
+        if host is not None:
+            return f"{PREFIX}{mac}={domain.lower()}={inner}@{host}"
+        return f"{PREFIX}{mac}={inner}@{domain.lower()}"
 
     def verify(self, alias_id: str, version: int, candidate: ReverseCandidate) -> bool:
         """Whether ``candidate``'s MAC was made with this alias's current key (constant time)."""

@@ -204,7 +204,11 @@ class AuthPolicy:
 
     async def _rewrite_author(self, message: bytes, alias: AliasRef) -> bytes:
         fields, rest = split_message(message)
-        rewritten = b"".join(rewrite_author(fields, alias, self._reverse)) + rest
+        # Without the domain's DKIM record the copy is signed as our hostname, so the From
+        # is at our hostname too: DMARC aligns there (issue 11).
+        in_place = await self._signer.record_in_place(alias.domain)
+        host = None if in_place else self._settings.hostname
+        rewritten = b"".join(rewrite_author(fields, alias, self._reverse, host)) + rest
         return await self._signer.sign(rewritten, alias.domain)
 
     async def aclose(self) -> None:

@@ -32,7 +32,7 @@ from forwarder.checks.dmarc import NoSingleAuthor, author_domain
 from forwarder.checks.results import field_name, field_value, split_message, well_formed
 from forwarder.checks.spf import SpfChecker, SpfResult
 from forwarder.expiring import ExpiringDict
-from forwarder.reverse import ReverseAddresses, parse
+from forwarder.reverse import ReverseAddresses, parse, split_hosted
 from forwarder.rewrite.dkim_sign import DomainSigner
 from forwarder.rewrite.outbound import rewrite_reply
 from forwarder.rewrite.srs import SRS
@@ -108,7 +108,10 @@ class ReplyGate:
     def _unreverse(self, route: ReverseRoute, address: str) -> str | None:
         """The correspondent a reverse address of this alias stands for (MAC checked)."""
         local, _, domain = address.rpartition("@")
-        if domain.lower() != route.domain:
+        hosted = split_hosted(local) if domain.lower() == self._settings.hostname else None
+        if hosted is not None and hosted[0] == route.domain:
+            local = hosted[1]
+        elif domain.lower() != route.domain:
             return None
         for candidate in parse(local):
             if candidate.alias == route.alias and self._reverse.verify(

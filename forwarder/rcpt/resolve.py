@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from forwarder import replies
 from forwarder.addresses import is_dot_atom
 from forwarder.rcpt.routecache import RoutingCache
-from forwarder.reverse import ReverseAddresses, is_reverse_shape, parse
+from forwarder.reverse import ReverseAddresses, is_reverse_shape, parse, split_hosted
 from forwarder.seams import AliasRef, BounceAddresses, ReverseRoute
 from forwarder.settings import Settings
 from forwarder.store.base import (
@@ -106,6 +106,8 @@ class AliasResolver:
         if domain_name == self._settings.hostname:
             if local.lower() == POSTMASTER:
                 return self._operator()
+            if is_reverse_shape(local):
+                return await self._hosted_reverse(local)
             return self._bounce(address, sender)
         domain = await self._cache.domain(domain_name)
         if domain is None or not domain.verified:
@@ -155,6 +157,19 @@ class AliasResolver:
         if original is None:
             return Resolution(replies.REJECT_UNKNOWN_BOUNCE)
         return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,), bounce=True)
+
+    async def _hosted_reverse(self, local: str) -> Resolution:
+        """A reverse address at our hostname: the alias's domain is its first part."""
+        hosted = split_hosted(local)
+        domain = None
+        if hosted is not None:
+            try:
+                domain = await self._cache.domain(normalize_domain(hosted[0]))
+            except InvalidValue:
+                domain = None
+        if hosted is None or domain is None or not domain.verified:
+            return Resolution(replies.REJECT_UNKNOWN_ALIAS)
+        return await self._reverse_route(domain, hosted[1])
 
     async def _reverse_route(self, domain: Domain, local: str) -> Resolution:
         """A reverse address: accepted only when its MAC verifies with the current key of

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from forwarder.addresses import AddressError, local_part
-from forwarder.reverse import MAC_LENGTH, ReverseAddresses, is_reverse_shape, parse
+from forwarder.reverse import (
+    MAC_LENGTH,
+    ReverseAddresses,
+    is_reverse_shape,
+    parse,
+    split_hosted,
+)
 
 KEYS = ReverseAddresses(b"secret")
 
@@ -97,3 +103,13 @@ def test_reserved_shape_is_refused_for_aliases() -> None:
     with pytest.raises(AddressError):
         local_part("R=Shop")
     assert local_part("r.shop") == "r.shop"
+
+
+def test_hosted_form_names_the_alias_domain_first() -> None:
+    address = KEYS.mint("alias-id", 0, "shop", "alias.example", "bob@example.com", host="mx.q.test")
+    assert address is not None and address.endswith("@mx.q.test")
+    local = address.rpartition("@")[0]
+    hosted = split_hosted(local)
+    assert hosted is not None and hosted[0] == "alias.example"
+    assert check(hosted[1] + "@alias.example") == "bob@example.com"
+    assert split_hosted("r=nodots") is None and split_hosted("shop") is None

@@ -26,7 +26,7 @@ from tests.forwarder.checks.conftest import (
     public_record,
     sign,
 )
-from tests.forwarder.conftest import DOMAIN, World, make_message
+from tests.forwarder.conftest import DOMAIN, HOSTNAME, World, make_message
 from tests.support.mail_dkim import perl_verify
 
 pytestmark = pytest.mark.e2e
@@ -139,3 +139,39 @@ def test_reverse_address_in_from_is_the_one_the_gate_accepts() -> None:
     assert keys.mint("id", 0, "hello", DOMAIN, "Sender@Origin.test") == keys.mint(
         "id", 0, "hello", DOMAIN, "sender@origin.test"
     )
+
+
+async def test_without_the_dkim_record_the_from_is_at_our_hostname(
+    auth_world: World, sender_pem: bytes, psl: PublicSuffixList
+) -> None:
+    """No CNAME at the alias's domain yet: the copy is signed as our hostname, and its From
+    is the author's reverse address at our hostname, so the two align; a reply to it is
+    accepted at our hostname and reaches the author as the alias."""
+    auth_world.dns.txt("example.net", "v=spf1 ip4:127.0.0.1 -all")
+    _, data = await auth_world.transaction(SENDER, [f"hello@{DOMAIN}"], make_message())
+    assert data == replies.DELIVERED
+    copy = auth_world.sink.messages[0].data
+    from_line = next(line for line in copy.split(b"\r\n") if line.startswith(b"From:"))
+    assert from_line.endswith(f"=sender=origin.test@{HOSTNAME}>".encode())
+    assert f"={DOMAIN}=hello=".encode() in from_line
+    assert f"d={HOSTNAME};".encode() in copy
+    assert dkim.verify(copy, dnsfunc=dnsfunc_for(auth_world.dns))
+    assert await dmarc_at_destination(auth_world, copy, psl) != "fail"
+    reverse = from_line.rsplit(b"<", 1)[1].rstrip(b">").decode()
+    reply = (
+        f"From: {OWNER}\r\nTo: {reverse}\r\nSubject: Re\r\n"
+        "Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\nThanks.\r\n"
+    ).encode()
+    answers, data = await auth_world.transaction(OWNER, [reverse], reply)
+    assert (answers, data) == ([replies.ACCEPTED_RECIPIENT], replies.DELIVERED)
+    got = auth_world.sink.messages[1]
+    assert got.rcpt_tos == [SENDER] and f"From: hello@{DOMAIN}\r\n".encode() in got.data
+    assert f"To: {SENDER}\r\n".encode() in got.data
+
+
+async def test_forged_reverse_address_at_our_hostname_is_refused(auth_world: World) -> None:
+    forged = f"r={'a' * 12}={DOMAIN}=hello=victim=origin.test@{HOSTNAME}"
+    unknown = f"r={'a' * 12}=not-ours.test=hello=victim=origin.test@{HOSTNAME}"
+    answers, _ = await auth_world.transaction(OWNER, [forged, unknown], b"")
+    assert answers == [replies.REJECT_UNKNOWN_ALIAS] * 2
+    assert auth_world.sink.messages == []
