@@ -63,6 +63,7 @@ class ReverseRoute:
     correspondent: str  # where the message goes
     senders: tuple[str, ...]  # the alias's confirmed targets: who may send through it
     key_version: int = 0  # the alias's reply key version the address verified with
+    display_name: str = ""  # the alias's, for the From of what leaves
 
 
 @runtime_checkable

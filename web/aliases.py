@@ -21,6 +21,7 @@ from web.tokens import Purpose
 from web.validation import (
     InputError,
     description,
+    display_name,
     email,
     local_part,
     mode,
@@ -92,6 +93,15 @@ async def reverse_address(request: Request) -> Response:
     return await render(request, "alias.html", alias=alias, domain=domain, reverse=address, to=to)
 
 
+async def set_display_name(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    alias, _ = await actions.owned_alias(ctx, me.user, request.path_params["id"])
+    await ctx.store.aliases.set_display_name(alias.id, display_name(form_str(form, "display_name")))
+    return redirect(f"/aliases/{alias.id}")
+
+
 async def rotate_reply_key(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
@@ -142,6 +152,7 @@ routes = [
     Route("/aliases/{id}/delete", delete_alias, methods=["POST"]),
     Route("/aliases/{id}/reverse-address", reverse_address, methods=["POST"]),
     Route("/aliases/{id}/reply-key", rotate_reply_key, methods=["POST"]),
+    Route("/aliases/{id}/display-name", set_display_name, methods=["POST"]),
     Route("/recipients/confirm", confirm_recipient_page, methods=["GET"]),
     Route("/recipients/confirm", confirm_recipient, methods=["POST"]),
 ]

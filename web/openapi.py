@@ -103,6 +103,7 @@ _SCHEMAS: dict[str, Any] = {
             "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
             "description": _STR, "created_at": _TIME,
             "reply_key_version": {"type": "integer", "minimum": 0},
+            "display_name": {"type": "string", "maxLength": 100},
         },
     },
     "SavedAlias": {
@@ -247,6 +248,16 @@ def _paths() -> dict[str, Any]:
                      "responses": {"200": _json({"type": "object", "properties": {
                          "to": _STR, "address": _STR}}, "The reverse address"),
                          **_errors(400, 404, 413, 422)}},
+        },
+        "/aliases/{alias_id}/display-name": {
+            "parameters": alias,
+            "put": {"summary": "The name in the From of mail sent as the alias",
+                    "requestBody": _body({"type": "object", "required": ["display_name"],
+                                          "additionalProperties": False,
+                                          "properties": {"display_name": {
+                                              "type": "string", "maxLength": 100}}}),
+                    "responses": {"200": _json(_ref("Alias"), "The alias"),
+                                  **_errors(400, 404, 413, 422)}},
         },
         "/aliases/{alias_id}/reply-key": {
             "parameters": alias,

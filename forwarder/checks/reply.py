@@ -101,6 +101,7 @@ class ReplyGate:
             alias_address=alias_address,
             unreverse=lambda address: self._unreverse(route, address),
             hide=hide,
+            display_name=route.display_name,
         )
         message = await self._signer.sign(message, route.domain)
         return Verdict(message=message, envelope_sender=self._srs.forward(alias_address))

@@ -196,6 +196,7 @@ class AliasResolver:
                 candidate.correspondent,
                 tuple(senders),
                 alias.reply_key_version,
+                alias.display_name,
             )
             return Resolution(
                 replies.ACCEPTED_RECIPIENT,

@@ -71,12 +71,13 @@ def rewrite_reply(
     alias_address: str,
     unreverse: Unreverse,
     hide: Sequence[str],
+    display_name: str = "",
 ) -> bytes:
     """The message as the correspondent receives it (CRLF line endings in and out)."""
     fields, rest = _split(message)
     hidden = {h.lower() for h in hide}
     domain = alias_address.rpartition("@")[2]
-    out = [f"From: {alias_address}\r\n".encode()]
+    out = [f"From: {formataddr((display_name, alias_address), 'utf-8')}\r\n".encode()]
     for field in fields:
         name = _name(field)
         if name in _KEEP:

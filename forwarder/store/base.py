@@ -43,6 +43,7 @@ from forwarder.store.checks import (
     MAX_API_KEY_NAME,
     MAX_API_KEY_PREFIX,
     MAX_DENY_VALUE,
+    MAX_DISPLAY_NAME,
     MAX_DKIM_SELECTOR,
     MAX_DOMAIN,
     MAX_EMAIL,
@@ -55,6 +56,7 @@ from forwarder.store.checks import (
     MAX_TEXT,
     MAX_TOTP_STEP,
     check_bytes,
+    check_display_name,
     check_enum,
     check_error_entry,
     check_int,
@@ -103,6 +105,7 @@ __all__ = [
     "MAX_API_KEY_NAME",
     "MAX_API_KEY_PREFIX",
     "MAX_DENY_VALUE",
+    "MAX_DISPLAY_NAME",
     "MAX_DKIM_SELECTOR",
     "MAX_DOMAIN",
     "MAX_EMAIL",
@@ -142,6 +145,7 @@ __all__ = [
     "User",
     "Users",
     "check_bytes",
+    "check_display_name",
     "check_enum",
     "check_error_entry",
     "check_int",
@@ -304,6 +308,10 @@ class Aliases(Protocol):
     async def rotate_reply_key(self, alias_id: str) -> Alias:
         """Add one to ``reply_key_version``: every reverse address of the alias stops working
         (issue 11). Raises NotFound. Bumps the generation (the relay caches aliases)."""
+
+    async def set_display_name(self, alias_id: str, display_name: str) -> Alias:
+        """The name shown in the From of mail sent as the alias ("" for none). Raises
+        NotFound, InvalidValue (check_display_name). Bumps the generation."""
 
     async def count_with_target(self, owner_id: str, address: str) -> int:
         """How many of the owner's aliases list ``address`` as a target."""

@@ -235,6 +235,10 @@ async def test_reverse_address_and_revocation(client: httpx.AsyncClient, key: st
     assert (await client.post(url, json={"to": "bob@example.com"}, headers=h)).json()[
         "address"
     ] == address
+    named = await client.put(
+        f"/api/v1/aliases/{alias['id']}/display-name", json={"display_name": "Shop"}, headers=h
+    )
+    assert named.status_code == 200 and named.json()["display_name"] == "Shop"
     rotated = await client.post(f"/api/v1/aliases/{alias['id']}/reply-key", headers=h)
     assert rotated.status_code == 200 and rotated.json()["reply_key_version"] == 1
     after = (await client.post(url, json={"to": "bob@example.com"}, headers=h)).json()

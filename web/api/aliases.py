@@ -15,7 +15,16 @@ from web import actions
 from web.api.common import alias_json, json_object
 from web.api.keys import authenticate
 from web.context import AppContext, ctx_of
-from web.validation import InputError, description, email, local_part, mode, only_keys, targets
+from web.validation import (
+    InputError,
+    description,
+    display_name,
+    email,
+    local_part,
+    mode,
+    only_keys,
+    targets,
+)
 
 
 async def _recipients(ctx: AppContext, user: User) -> dict[str, Recipient]:
@@ -115,6 +124,19 @@ async def reverse_address(request: Request) -> Response:
     return JSONResponse({"to": to, "address": address})
 
 
+async def set_display_name(request: Request) -> Response:
+    """The name in the From of mail sent as the alias (issue 11); "" for none."""
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await actions.owned_alias(ctx, user, request.path_params["alias_id"])
+    data = await json_object(request)
+    only_keys(data, {"display_name"})
+    updated = await ctx.store.aliases.set_display_name(
+        alias.id, display_name(data.get("display_name"))
+    )
+    return JSONResponse(await _json(ctx, user, updated, domain))
+
+
 async def rotate_reply_key(request: Request) -> Response:
     """Revoke every reverse address of the alias at once (a new key version)."""
     ctx = ctx_of(request)
@@ -132,4 +154,5 @@ routes = [
     Route("/aliases/{alias_id}", delete_alias, methods=["DELETE"]),
     Route("/aliases/{alias_id}/reverse-address", reverse_address, methods=["POST"]),
     Route("/aliases/{alias_id}/reply-key", rotate_reply_key, methods=["POST"]),
+    Route("/aliases/{alias_id}/display-name", set_display_name, methods=["PUT"]),
 ]

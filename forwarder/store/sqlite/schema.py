@@ -210,9 +210,11 @@ _V5: list[str] = [
 ]
 
 # Version 6 (aliases' reply key, issue 11): the version of the key that signs the alias's
-# reverse addresses; the owner rotates it to revoke them all. Nothing per correspondent.
+# reverse addresses (the owner rotates it to revoke them all), and the display name mail sent
+# as the alias shows. Nothing per correspondent.
 _V6_ALIAS_REPLY_KEY: list[str] = [
     "ALTER TABLE aliases ADD COLUMN reply_key_version INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE aliases ADD COLUMN display_name TEXT NOT NULL DEFAULT ''",
 ]
 
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.

@@ -126,6 +126,14 @@ async def test_reply_is_signed_as_the_alias_domain_once_its_record_is_in_place(
     assert verdict == "pass"
 
 
+async def test_reply_carries_the_alias_display_name(reply_world: World) -> None:
+    await reply_world.store.aliases.set_display_name(await alias_id(reply_world), "Hello Desk")
+    to = await reverse_of(reply_world)
+    _, data = await reply_world.transaction(OWNER, [to], owner_reply(to))
+    assert data == replies.DELIVERED
+    assert f"From: Hello Desk <hello@{DOMAIN}>\r\n".encode() in reply_world.sink.messages[0].data
+
+
 async def test_spf_alone_authenticates_the_owner(reply_world: World) -> None:
     to = await reverse_of(reply_world)
     _, data = await reply_world.transaction(OWNER, [to], owner_reply(to))  # unsigned

@@ -253,3 +253,17 @@ async def test_rotate_reply_key_counts_up_and_bumps_generation(store: Store) -> 
 async def test_rotate_reply_key_of_unknown_alias(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.aliases.rotate_reply_key("no-such-alias")
+
+
+async def test_set_display_name_cleans_and_limits(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    alias = await store.aliases.create(domain.id, "shop", [], AliasMode.ACTIVE, "", NOW)
+    assert alias.display_name == ""
+    named = await store.aliases.set_display_name(alias.id, " Shop\x1b[2J Team ")
+    assert named.display_name == "Shop[2J Team"
+    assert (await store.aliases.get(alias.id)) == named
+    with pytest.raises(InvalidValue):
+        await store.aliases.set_display_name(alias.id, "x" * 101)
+    with pytest.raises(NotFound):
+        await store.aliases.set_display_name("no-such-alias", "x")
