@@ -4,16 +4,18 @@ A message's trip, one sub-package per stage (read ``ls -R forwarder`` top to bot
 
     smtp/      the listener, the session, the aiosmtpd hooks (the reply to RCPT and DATA is
                decided in smtp/handler.py), admission limits, the error log
-    rcpt/      alias resolution, the routing cache, the abuse denylist
-    checks/    SPF, DKIM, DMARC, ARC validation, Authentication-Results, the policy
-    rewrite/   SRS, the ARC seal and its key, our Received line
+    rcpt/      alias resolution (reverse addresses too), the routing cache, the denylist
+    checks/    SPF, DKIM, DMARC, ARC validation, Authentication-Results, the policy, the
+               gate for mail sent through a reverse address (reply.py)
+    rewrite/   SRS, the ARC seal and its key, our Received line, outgoing replies and their
+               DKIM signature
     deliver/   MX routing, the transport and its pool, the outcome, the delivered-targets
                record: where a message leaves
 
 The core, shared with the web app and imported by every stage (never the other way round):
 settings (config_types, config_values, config_policy), crypto, passwords, addresses, clock,
-replies, seams, dmarcrecord, dnsrecords, resolver, localmode, expiring, sweeper, metrics (the
-counters for operators) and ``store/`` (the
+reverse (reverse addresses), replies, seams, dmarcrecord, dnsrecords, resolver, localmode,
+expiring, sweeper, metrics (the counters for operators) and ``store/`` (the
 contract, ``sqlite/``, ``mongo/``).
 ``cli/`` is the ``quietmail`` command and its runtime, the one composition root that knows
 both the relay and ``web``. pyproject.toml's import-linter contracts hold these rules.

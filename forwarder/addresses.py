@@ -33,6 +33,8 @@ from forwarder.store.base import (
 )
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+# The shape of reverse addresses (forwarder/reverse.py, issue 11): no alias takes it.
+REVERSE_PREFIX = "r="
 _ATOM_TEXT = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+")  # RFC 5322 atext and dots, lower case
 
 
@@ -75,6 +77,8 @@ def local_part(value: object) -> str:
         raise AddressError(str(exc)) from None
     if not is_dot_atom(local):
         raise AddressError("may hold letters, digits and . _ - + (not at either end)")
+    if local.startswith(REVERSE_PREFIX):
+        raise AddressError('may not start with "r=" (reserved for reply addresses)')
     return local
 
 

@@ -6,7 +6,10 @@ zone. SPF and DMARC records are advice: quietmail forwards with SRS, so they pro
 owner's own outgoing mail rather than the forwarding itself. So are the MTA-STS records
 (RFC 8461): the ``_mta-sts`` TXT record whose id is derived from the policy quietmail serves
 (so it changes when the policy does), ``mta-sts.<domain>`` pointing at the web app that
-serves the policy (web/mtasts.py), and a TLS-RPT record (RFC 8460) for reports.
+serves the policy (web/mtasts.py), and a TLS-RPT record (RFC 8460) for reports. The DKIM
+CNAME is advice too (issue 11): it lets quietmail sign mail sent as the alias (replies through
+reverse addresses) as the domain, with the operator's key (forwarder/rewrite/dkim_sign.py says
+why a CNAME rather than a key per domain); without it that mail is signed as our hostname.
 
 Checks never raise on DNS trouble: a timeout, NXDOMAIN or SERVFAIL becomes the problem text
 of the record it concerns, so a caller can show every record's state at once.
@@ -67,7 +70,7 @@ def web_host(settings: Settings) -> str:
 
 @dataclass(frozen=True)
 class DnsRecord:
-    type: str  # "MX" or "TXT"
+    type: str  # "MX", "TXT" or "CNAME"
     name: str  # owner name, no trailing dot
     value: str  # record data as an operator types it into a zone editor
     purpose: str
@@ -121,6 +124,7 @@ def records_for(settings: Settings, domain: Domain) -> list[DnsRecord]:
             "advice: a DMARC policy (RFC 7489); tighten p= once your own mail passes",
             False,
         ),
+        dkim_record(settings, name),
         *_mta_sts_records(settings, name),
     ]
 
@@ -151,17 +155,30 @@ def _mta_sts_records(settings: Settings, name: str) -> list[DnsRecord]:
     ]
 
 
+def dkim_record(settings: Settings, name: str) -> DnsRecord:
+    """The CNAME that lets quietmail DKIM-sign mail sent as the alias as ``name``."""
+    selector = f"{settings.arc_selector}._domainkey"
+    return DnsRecord(
+        "CNAME",
+        f"{selector}.{name}",
+        f"{selector}.{settings.hostname}.",
+        "advice: DKIM for replies sent through your aliases, signed as your domain "
+        "(RFC 6376) with the server's key; without it they are signed as the server's name",
+        False,
+    )
+
+
 async def check_records(
     settings: Settings, domain: Domain, resolver: dns.asyncresolver.Resolver
 ) -> list[RecordCheck]:
     """Look each record up in live DNS; the result is in the order of :func:`records_for`."""
-    mx_rec, token_rec, spf_rec, dmarc_rec, sts_rec, host_rec, rpt_rec = records_for(
-        settings, domain
-    )
-    mx, txt, dmarc, sts, host, rpt = await asyncio.gather(
+    records = records_for(settings, domain)
+    mx_rec, token_rec, spf_rec, dmarc_rec, dkim_rec, sts_rec, host_rec, rpt_rec = records
+    mx, txt, dmarc, dkim, sts, host, rpt = await asyncio.gather(
         _lookup(resolver, domain.name, "MX"),
         _lookup(resolver, domain.name, "TXT"),
         _lookup(resolver, dmarc_rec.name, "TXT"),
+        _lookup(resolver, dkim_rec.name, "CNAME"),
         _lookup(resolver, sts_rec.name, "TXT"),
         _lookup(resolver, host_rec.name, "CNAME"),
         _lookup(resolver, rpt_rec.name, "TXT"),
@@ -171,6 +188,7 @@ async def check_records(
         _check_token(token_rec, txt),
         _check_single(spf_rec, txt, "v=spf1", "SPF", "RFC 7208 3.2"),
         _check_dmarc(dmarc_rec, dmarc),
+        _check_cname(dkim_rec, dkim),
         _check_exact(sts_rec, sts, "v=STSv1", "MTA-STS"),
         _check_exact(host_rec, host, "", "CNAME"),
         _check_single(rpt_rec, rpt, "v=TLSRPTv1", "TLS-RPT", "RFC 8460 3"),
@@ -271,6 +289,16 @@ def _check_exact(record: DnsRecord, answer: _Answer, tag: str, what: str) -> Rec
         return RecordCheck(record, True, found, "")
     problem = f"no {what} record" if not found else f"the {what} record differs"
     return RecordCheck(record, False, found, problem)
+
+
+def _check_cname(record: DnsRecord, answer: _Answer) -> RecordCheck:
+    if answer.error:
+        return RecordCheck(record, False, (), answer.error)
+    wanted = record.value.rstrip(".").lower()
+    if any(v.rstrip(".").lower() == wanted for v in answer.values):
+        return RecordCheck(record, True, answer.values, "")
+    problem = "the CNAME points elsewhere" if answer.values else "no DKIM CNAME record"
+    return RecordCheck(record, False, answer.values, problem)
 
 
 def _check_dmarc(record: DnsRecord, answer: _Answer) -> RecordCheck:

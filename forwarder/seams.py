@@ -17,6 +17,17 @@ from forwarder.replies import Reply
 
 
 @dataclass(frozen=True, slots=True)
+class AliasRef:
+    """The alias a forwarded message arrived for (the first, when there are several): what
+    its reverse addresses are made with (forwarder/reverse.py, issue 11)."""
+
+    alias_id: str
+    alias: str  # the local part as addressed (a catch-all's: the name used)
+    domain: str
+    key_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One accepted transaction at the end of DATA, before anything is forwarded."""
 
@@ -26,6 +37,7 @@ class Inbound:
     recipients: tuple[str, ...]  # the accepted RCPT TO addresses (aliases), normalised
     message: bytes  # the message as received, CRLF line endings, without our Received line
     smtputf8: bool = False  # MAIL FROM had SMTPUTF8 (RFC 6531): headers may carry UTF-8
+    alias: AliasRef | None = None  # for a From rewritten to a reverse address (issue 11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,28 @@ class Verdict:
 
 class MessagePolicy(Protocol):
     async def inspect(self, inbound: Inbound) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseRoute:
+    """A recipient that is a valid reverse address (forwarder/reverse.py, issue 11): mail from
+    the alias's owner to ``correspondent``, sent as ``alias@domain``. Held for one
+    transaction, never stored."""
+
+    alias_id: str
+    alias: str  # the alias's local part (for a catch-all: the name the address carries)
+    domain: str  # the alias's domain
+    correspondent: str  # where the message goes
+    senders: tuple[str, ...]  # the alias's confirmed targets: who may send through it
+    key_version: int = 0  # the alias's reply key version the address verified with
+    display_name: str = ""  # the alias's, for the From of what leaves
+
+
+@runtime_checkable
+class ReplyPolicy(Protocol):
+    """A policy that can also check and rewrite mail sent through a reverse address."""
+
+    async def inspect_reply(self, inbound: Inbound, route: ReverseRoute) -> Verdict: ...
 
 
 @runtime_checkable

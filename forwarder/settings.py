@@ -127,6 +127,7 @@ class Settings:
     checks_threads: int = 8
     srs_max_age_days: int = 21
     bounce_max_size: int = 256 * 1024
+    reply_rate_per_hour: int = 100  # mail sent through one alias's reverse addresses
     arc_selector: str = "quietmail"
     arc_key_path: Path | None = None  # empty: generated, sealed, in data_dir
 
@@ -215,6 +216,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "checks_threads": _positive_int,
     "srs_max_age_days": _positive_int,
     "bounce_max_size": _positive_int,
+    "reply_rate_per_hour": _positive_int,
     "arc_selector": _str,
     "arc_key_path": _optional_path,
     "error_log_days": _positive_int,

@@ -1,4 +1,5 @@
-"""Alias pages (add, edit, delete) and the target's confirmation page.
+"""Alias pages (add, edit, delete; reverse addresses: compute one, revoke them all) and the
+target's confirmation page.
 
 Confirming a target needs no log-in: the target's owner may be someone else. The link opens a
 page with a button, and only the POST confirms, so a mail scanner that follows links cannot.
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from forwarder.reverse import ReverseAddresses
 from web import service
 from web.context import ctx_of
 from web.csrf import checked_form
@@ -18,7 +20,16 @@ from web.forms import FormPage, Refill
 from web.pages import form_str, message, redirect, render
 from web.sessions import require
 from web.tokens import Purpose
-from web.validation import description, local_part, mode, split_targets, targets
+from web.validation import (
+    InputError,
+    description,
+    display_name,
+    email,
+    local_part,
+    mode,
+    split_targets,
+    targets,
+)
 
 
 async def add_alias(request: Request) -> Response:
@@ -70,6 +81,42 @@ async def update_alias(request: Request) -> Response:
     return _saved(domain.id, saved)
 
 
+async def reverse_address(request: Request) -> Response:
+    """The page again, with the reverse address for the correspondent typed (issue 11):
+    computed from the alias's reply key, never stored."""
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    alias, domain = await service.owned_alias(ctx, me.user, request.path_params["id"])
+    to = email(form_str(form, "to"), "to")
+    address = None
+    if not alias.is_catch_all and ctx.settings.srs_secret:
+        address = ReverseAddresses.from_settings(ctx.settings).mint(
+            alias.id, alias.reply_key_version, alias.local_part, domain.name, to
+        )
+    if address is None:
+        raise InputError("to", "gets no reverse address (a plain ASCII address is needed)")
+    return await render(request, "alias.html", alias=alias, domain=domain, reverse=address, to=to)
+
+
+async def set_display_name(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    alias, _ = await service.owned_alias(ctx, me.user, request.path_params["id"])
+    await ctx.store.aliases.set_display_name(alias.id, display_name(form_str(form, "display_name")))
+    return redirect(f"/aliases/{alias.id}")
+
+
+async def rotate_reply_key(request: Request) -> Response:
+    ctx = ctx_of(request)
+    me = await require(request)
+    await checked_form(request)
+    alias, _ = await service.owned_alias(ctx, me.user, request.path_params["id"])
+    await ctx.store.aliases.rotate_reply_key(alias.id)
+    return redirect(f"/aliases/{alias.id}")
+
+
 async def delete_alias(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
@@ -111,6 +158,9 @@ routes = [
     Route("/aliases/{id}", edit_alias_page, methods=["GET"]),
     Route("/aliases/{id}", update_alias, methods=["POST"]),
     Route("/aliases/{id}/delete", delete_alias, methods=["POST"]),
+    Route("/aliases/{id}/reverse-address", reverse_address, methods=["POST"]),
+    Route("/aliases/{id}/reply-key", rotate_reply_key, methods=["POST"]),
+    Route("/aliases/{id}/display-name", set_display_name, methods=["POST"]),
     Route("/recipients/confirm", confirm_recipient_page, methods=["GET"]),
     Route("/recipients/confirm", confirm_recipient, methods=["POST"]),
 ]

@@ -105,6 +105,8 @@ _SCHEMAS: dict[str, Any] = {
             "unconfirmed_targets": {"type": "array", "items": _STR},
             "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
             "description": _STR, "created_at": _TIME,
+            "reply_key_version": {"type": "integer", "minimum": 0},
+            "display_name": {"type": "string", "maxLength": 100},
         },
     },
     "SavedAlias": {
@@ -237,6 +239,33 @@ def _paths() -> dict[str, Any]:
                 "200": _json(_ref("SavedAlias"), "Changed"), **_errors(400, 404, 413, 422)}},
             "delete": {"summary": "Delete an alias", "responses": {
                 "204": {"description": "Deleted"}, **_errors(404)}},
+        },
+        "/aliases/{alias_id}/reverse-address": {
+            "parameters": alias,
+            "post": {"summary": "The address to write to a correspondent through the alias "
+                     "(computed, not stored)",
+                     "requestBody": _body({"type": "object", "required": ["to"],
+                                           "additionalProperties": False,
+                                           "properties": {"to": {"type": "string",
+                                                                 "maxLength": 254}}}),
+                     "responses": {"200": _json({"type": "object", "properties": {
+                         "to": _STR, "address": _STR}}, "The reverse address"),
+                         **_errors(400, 404, 413, 422)}},
+        },
+        "/aliases/{alias_id}/display-name": {
+            "parameters": alias,
+            "put": {"summary": "The name in the From of mail sent as the alias",
+                    "requestBody": _body({"type": "object", "required": ["display_name"],
+                                          "additionalProperties": False,
+                                          "properties": {"display_name": {
+                                              "type": "string", "maxLength": 100}}}),
+                    "responses": {"200": _json(_ref("Alias"), "The alias"),
+                                  **_errors(400, 404, 413, 422)}},
+        },
+        "/aliases/{alias_id}/reply-key": {
+            "parameters": alias,
+            "post": {"summary": "Revoke every reverse address of the alias (new key version)",
+                     "responses": {"200": _json(_ref("Alias"), "The alias"), **_errors(404)}},
         },
         "/targets": {
             "get": {"summary": "Your target addresses", "responses": {

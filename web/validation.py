@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from forwarder import addresses
 from forwarder.passwords import WeakPassword, check_password_rules
-from forwarder.store.base import AliasMode, clean_note
+from forwarder.store.base import MAX_DISPLAY_NAME, AliasMode, clean_note
 from web.exceptions import WebError
 
 MAX_DESCRIPTION = 500
@@ -92,6 +92,11 @@ def mode(value: object, field: str = "mode") -> AliasMode:
     if type(value) is not str or value not in {m.value for m in AliasMode}:
         raise InputError(field, "must be one of active, reject, drop")
     return AliasMode(value)
+
+
+def display_name(value: object, field: str = "display_name") -> str:
+    """An alias's display name: text of at most MAX_DISPLAY_NAME characters, "" for none."""
+    return text(value, field, max_length=MAX_DISPLAY_NAME, required=False).strip()
 
 
 def description(value: object, field: str = "description") -> str:

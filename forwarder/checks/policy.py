@@ -15,7 +15,11 @@ In order, for each message at the end of DATA (issue 4):
    retries; a DMARC fail whose disposition is reject → ``550 5.7.1``, or ``451`` when a
    DKIM temperror might have made it pass; quarantine is forwarded, marked in the results
    header;
-7. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
+7. a copy that would fail DMARC where it lands (no valid DKIM signature aligned with From,
+   and the author's domain publishes ``p=quarantine`` or ``p=reject``) gets its From
+   rewritten to the author's reverse address at the alias's domain and a DKIM signature as
+   that domain (rewrite/author.py, issue 11); any other copy keeps its bytes;
+8. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
    envelope sender is SRS-rewritten (the null sender stays null); the SRS address takes
    bounces only when the sender authenticated (SPF pass for MAIL FROM, or a valid DKIM
    signature of its domain), so nobody can mint a bounce path to a forged sender (issue 8).
@@ -51,6 +55,7 @@ from forwarder.checks.dmarc import (
     NoSingleAuthor,
     author_domain,
 )
+from forwarder.checks.reply import ReplyGate
 from forwarder.checks.results import (
     MethodResult,
     build_header,
@@ -65,9 +70,12 @@ from forwarder.dmarcrecord import DmarcRecord
 from forwarder.metrics import Metrics
 from forwarder.replies import Reply
 from forwarder.resolver import dns_cache, make_async_resolver, make_sync_resolver
+from forwarder.reverse import ReverseAddresses
 from forwarder.rewrite.arc_key import ArcKey
+from forwarder.rewrite.author import rewrite_author
+from forwarder.rewrite.dkim_sign import DomainSigner
 from forwarder.rewrite.srs import SRS
-from forwarder.seams import Inbound, Verdict
+from forwarder.seams import AliasRef, Inbound, ReverseRoute, Verdict
 from forwarder.settings import Settings
 
 _Found = tuple[DmarcRecord | None, bool]
@@ -112,6 +120,12 @@ class AuthPolicy:
             rng if rng is not None else random.Random().random,
         )
         self._srs = SRS.from_settings(settings)
+        signer = DomainSigner(
+            arc_key, make_async_resolver(settings, cache), executor=self._executor
+        )
+        self._reply = ReplyGate(settings, self._spf, self._dkim, signer, self._srs)
+        self._signer = signer
+        self._reverse = ReverseAddresses.from_settings(settings)
 
     async def inspect(self, inbound: Inbound) -> Verdict:
         fields, rest = split_message(inbound.message)  # the one split of the header section
@@ -136,6 +150,15 @@ class AuthPolicy:
         except TimeoutError:
             return self._refuse(inbound, replies.CHECKS_TIMEOUT)
 
+    async def inspect_reply(self, inbound: Inbound, route: ReverseRoute) -> Verdict:
+        """Mail to a reverse address (checks/reply.py), within the same time budget."""
+        budget = self._settings.checks_timeout
+        try:
+            async with asyncio.timeout(budget):
+                return await self._reply.inspect(inbound, route, time.monotonic() + budget)
+        except TimeoutError:
+            return self._refuse(inbound, replies.CHECKS_TIMEOUT)
+
     async def _check(
         self, inbound: Inbound, message: bytes, from_domain: str, deadline: float
     ) -> Verdict:
@@ -153,6 +176,8 @@ class AuthPolicy:
             return self._refuse(
                 inbound, replies.AUTH_TEMPERROR if temporary else replies.DMARC_REJECT
             )
+        if inbound.alias is not None and self._fails_downstream(from_domain, found, dkim):
+            message = await self._rewrite_author(message, inbound.alias)
         clauses = _clauses(spf, dkim, dmarc, arc)
         header = build_header(self._authserv_id, clauses, utf8=inbound.smtputf8)
         # dkimpy copies our results into the ARC-Authentication-Results through authres,
@@ -165,6 +190,31 @@ class AuthPolicy:
         bounces = sender_authenticated(inbound.mail_from, spf, dkim)
         sender = self._srs.forward(inbound.mail_from, bounces=bounces)
         return Verdict(message=message, envelope_sender=sender)
+
+    def _fails_downstream(
+        self, from_domain: str, found: _Found, dkim: Sequence[DkimResult]
+    ) -> bool:
+        """Whether the copy, as it is, would fail DMARC with effect at the destination: SPF
+        there judges our SRS address, so only an aligned DKIM signature can pass it."""
+        record, at_org = found
+        if record is None:
+            return False
+        policy = record.sp if at_org and record.sp else record.p
+        if policy not in ("quarantine", "reject"):
+            return False
+        return not any(
+            d.result == "pass" and self._dmarc.aligned(d.domain, from_domain, record.adkim)
+            for d in dkim
+        )
+
+    async def _rewrite_author(self, message: bytes, alias: AliasRef) -> bytes:
+        fields, rest = split_message(message)
+        # Without the domain's DKIM record the copy is signed as our hostname, so the From
+        # is at our hostname too: DMARC aligns there (issue 11).
+        in_place = await self._signer.record_in_place(alias.domain)
+        host = None if in_place else self._settings.hostname
+        rewritten = b"".join(rewrite_author(fields, alias, self._reverse, host)) + rest
+        return await self._signer.sign(rewritten, alias.domain)
 
     async def aclose(self) -> None:
         """Stop the checks' threads. A check still running ends by its own deadline; the

@@ -27,7 +27,8 @@ from forwarder import replies
 from forwarder.addresses import is_dot_atom
 from forwarder.rcpt.routecache import RoutingCache
 from forwarder.replies import Reply
-from forwarder.seams import BounceAddresses
+from forwarder.reverse import ReverseAddresses, is_reverse_shape, parse, split_hosted
+from forwarder.seams import AliasRef, BounceAddresses, ReverseRoute
 from forwarder.settings import Settings
 from forwarder.store.base import (
     CATCH_ALL,
@@ -55,6 +56,8 @@ class Resolution:
     alias: str = ""  # the local part as resolved, for the error log
     spam: SpamPolicy = field(default_factory=SpamPolicy)  # the owner's choice (issue 10)
     bounce: bool = False  # accepted as a bounce to an SRS address: capped at bounce_max_size
+    route: ReverseRoute | None = None  # a reverse address: mail from the owner (issue 11)
+    ref: AliasRef | None = None  # the alias forwarded through (its reverse addresses)
 
     @property
     def accepted(self) -> bool:
@@ -78,10 +81,17 @@ def tagged(address: str, tag: str) -> str:
 
 
 class AliasResolver:
-    def __init__(self, settings: Settings, cache: RoutingCache, bounces: BounceAddresses) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: RoutingCache,
+        bounces: BounceAddresses,
+        reverse: ReverseAddresses | None = None,
+    ) -> None:
         self._settings = settings
         self._cache = cache
         self._bounces = bounces
+        self._reverse = reverse  # None: no reverse addresses (the shape is then unknown)
 
     async def resolve(self, address: str, sender: str = "") -> Resolution:
         """The decision for RCPT ``address`` in a transaction from ``sender`` ('' for <>)."""
@@ -97,10 +107,14 @@ class AliasResolver:
         if domain_name == self._settings.hostname:
             if local.lower() == POSTMASTER:
                 return self._operator()
+            if is_reverse_shape(local):
+                return await self._hosted_reverse(local)
             return self._bounce(address, sender)
         domain = await self._cache.domain(domain_name)
         if domain is None or not domain.verified:
             return Resolution(replies.REJECT_RELAY_DENIED)
+        if is_reverse_shape(local):  # before the 64-octet rule: these may be longer
+            return await self._reverse_route(domain, local)
         try:
             local_part = normalize_local_part(local)
         except InvalidValue:
@@ -145,6 +159,56 @@ class AliasResolver:
             return Resolution(replies.REJECT_UNKNOWN_BOUNCE)
         return Resolution(replies.ACCEPTED_RECIPIENT, targets=(original,), bounce=True)
 
+    async def _hosted_reverse(self, local: str) -> Resolution:
+        """A reverse address at our hostname: the alias's domain is its first part."""
+        hosted = split_hosted(local)
+        domain = None
+        if hosted is not None:
+            try:
+                domain = await self._cache.domain(normalize_domain(hosted[0]))
+            except InvalidValue:
+                domain = None
+        if hosted is None or domain is None or not domain.verified:
+            return Resolution(replies.REJECT_UNKNOWN_ALIAS)
+        return await self._reverse_route(domain, hosted[1])
+
+    async def _reverse_route(self, domain: Domain, local: str) -> Resolution:
+        """A reverse address: accepted only when its MAC verifies with the current key of
+        the alias it names, else the reply an unknown alias gets (and a refusal counted)."""
+        reverse = self._reverse
+        if reverse is None:
+            return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias="(reply)")
+        for candidate in parse(local):
+            try:
+                alias, _ = await self._find(domain, normalize_local_part(candidate.alias))
+            except InvalidValue:
+                continue
+            if alias is None or alias.mode is not AliasMode.ACTIVE:
+                continue
+            if not reverse.verify(alias.id, alias.reply_key_version, candidate):
+                continue
+            senders = await self._confirmed_targets(domain.owner_id, alias)
+            if not senders:
+                break
+            route = ReverseRoute(
+                alias.id,
+                candidate.alias,
+                domain.name,
+                candidate.correspondent,
+                tuple(senders),
+                alias.reply_key_version,
+                alias.display_name,
+            )
+            return Resolution(
+                replies.ACCEPTED_RECIPIENT,
+                targets=(candidate.correspondent,),
+                domain_id=domain.id,
+                alias=candidate.alias[:64],
+                spam=SpamPolicy(enabled=False),  # the owner's own mail, checked at DATA
+                route=route,
+            )
+        return Resolution(replies.REJECT_UNKNOWN_ALIAS, domain_id=domain.id, alias="(reply)")
+
     async def _find(self, domain: Domain, local_part: str) -> tuple[Alias | None, str]:
         """The alias that answers for ``local_part`` and the tag to carry (exact wins)."""
         alias = await self._cache.alias(domain.id, local_part)
@@ -178,6 +242,7 @@ class AliasResolver:
             domain_id=domain.id,
             alias=name,
             spam=domain.spam.for_alias(alias.is_catch_all),
+            ref=AliasRef(alias.id, name, domain.name, alias.reply_key_version),
         )
 
     async def _confirmed_targets(self, owner_id: str, alias: Alias) -> list[str]:

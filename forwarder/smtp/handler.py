@@ -29,7 +29,7 @@ from forwarder.rcpt.resolve import AliasResolver, Resolution
 from forwarder.rcpt.routecache import RoutingCache
 from forwarder.replies import Reply
 from forwarder.rewrite.received import count_received, received_line
-from forwarder.seams import Inbound, MessagePolicy
+from forwarder.seams import Inbound, MessagePolicy, ReplyPolicy, Verdict
 from forwarder.settings import Settings
 from forwarder.smtp.errorlog import ErrorLogWriter
 from forwarder.smtp.transaction import Transaction
@@ -178,8 +178,14 @@ class RelayHandler:
             recipients=tuple(envelope.rcpt_tos),
             message=message,
             smtputf8=envelope.smtp_utf8,
+            alias=envelope.alias_ref,
         )
-        verdict = await self._policy.inspect(inbound)
+        if envelope.route is None:
+            verdict = await self._policy.inspect(inbound)
+        elif isinstance(self._policy, ReplyPolicy):  # mail through a reverse address (issue 11)
+            verdict = await self._policy.inspect_reply(inbound, envelope.route)
+        else:
+            verdict = Verdict(inbound.message, "", replies.REPLY_NOT_FROM_TARGET)
         if verdict.reply is not None:
             await self.refused(envelope, verdict.reply)
             return verdict.reply

@@ -29,6 +29,7 @@ from forwarder.metrics import Metrics
 from forwarder.rcpt.denylist import DenyChecks
 from forwarder.rcpt.resolve import AliasResolver
 from forwarder.rcpt.routecache import RoutingCache
+from forwarder.reverse import ReverseAddresses
 from forwarder.rewrite.arc_key import open_arc_key
 from forwarder.rewrite.srs import SRS
 from forwarder.seams import BounceAddresses, ClosablePolicy, MessagePolicy
@@ -73,7 +74,10 @@ class Relay:
         self._policy = policy  # None: the real AuthPolicy, built in start() (it reads a key)
         self.policy: MessagePolicy | None = None  # the one in use, from start() on
         self._resolver = AliasResolver(
-            settings, self.cache, bounces if bounces is not None else SRS.from_settings(settings)
+            settings,
+            self.cache,
+            bounces if bounces is not None else SRS.from_settings(settings),
+            ReverseAddresses.from_settings(settings) if settings.srs_secret else None,
         )
         self._handler: RelayHandler | None = None
         lists = BlockLists(settings)

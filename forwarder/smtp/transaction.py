@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import Envelope
 
 from forwarder.rcpt.resolve import Resolution
+from forwarder.seams import AliasRef, ReverseRoute
 from forwarder.store.base import SpamPolicy
 
 
@@ -33,6 +34,9 @@ class Transaction(Envelope):
         # and accept for another, so recipients with another policy are sent separately.
         self.spam: SpamPolicy | None = None
         self.bounce = False  # a recipient is an SRS address: the message is a bounce
+        # A reverse address (issue 11): mail from the alias's owner, alone in its transaction.
+        self.route: ReverseRoute | None = None
+        self.alias_ref: AliasRef | None = None  # the first alias forwarded through
 
     @property
     def sender(self) -> str:
@@ -41,7 +45,10 @@ class Transaction(Envelope):
         return "" if mail_from == "<>" else mail_from
 
     def fits(self, resolution: Resolution) -> bool:
-        """Whether this recipient's spam policy is the transaction's (or it has none yet)."""
+        """Whether this recipient's spam policy is the transaction's (or it has none yet), and
+        a reverse address comes alone (its checks and rewriting are its own)."""
+        if resolution.route is not None or self.route is not None:
+            return not self.rcpt_tos
         return not resolution.targets or self.spam in (None, resolution.spam)
 
     @property
@@ -58,6 +65,8 @@ class Transaction(Envelope):
             self.spam = resolution.spam
         self.rcpt_tos.append(address)
         self.bounce = self.bounce or resolution.bounce
+        self.route = self.route or resolution.route
+        self.alias_ref = self.alias_ref or resolution.ref
         origin = Origin(resolution.domain_id, resolution.alias)
         if resolution.domain_id:
             self.origins.append(origin)

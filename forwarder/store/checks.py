@@ -25,6 +25,7 @@ E = TypeVar("E", bound=enum.Enum)
 
 MAX_TEXT = 1024  # any string argument without a tighter limit below (ids, hashes, reasons)
 MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
+MAX_DISPLAY_NAME = 100  # an alias's display name in the From of mail sent as it (issue 11)
 MAX_DOMAIN = 253  # RFC 1035 2.3.4, without the final dot
 MAX_EMAIL = 254  # RFC 5321 4.5.3.1.3 (256 for the path, less its angle brackets)
 MAX_API_KEY_NAME = 200
@@ -59,6 +60,14 @@ def require_str(value: object, what: str, *, max_length: int = MAX_TEXT) -> str:
     except UnicodeEncodeError:  # a lone surrogate: no backend can store it
         raise InvalidValue(f"{what} is not valid Unicode") from None
     return value
+
+
+def check_display_name(value: object) -> str:
+    """An alias's display name: a note (no control characters) of at most MAX_DISPLAY_NAME."""
+    text = clean_note(value, "display name").strip()
+    if len(text) > MAX_DISPLAY_NAME:
+        raise InvalidValue(f"display name is longer than {MAX_DISPLAY_NAME} characters")
+    return text
 
 
 def clean_note(value: object, what: str = "note") -> str:

@@ -128,6 +128,7 @@ def _alias(alias: Alias, names: Mapping[str, str]) -> dict[str, Any]:
         "targets": list(alias.targets),
         "mode": alias.mode.value,
         "description": alias.description,
+        "display_name": alias.display_name,
         "created_at": _iso(alias.created_at),
     }
 

@@ -156,6 +156,14 @@ class Aliases(Protocol):
         other alias of theirs uses, in the same transaction where the backend has one.
         Confirmed targets stay until the owner removes them (Recipients.delete)."""
 
+    async def rotate_reply_key(self, alias_id: str) -> Alias:
+        """Add one to ``reply_key_version``: every reverse address of the alias stops working
+        (issue 11). Raises NotFound. Bumps the generation (the relay caches aliases)."""
+
+    async def set_display_name(self, alias_id: str, display_name: str) -> Alias:
+        """The name shown in the From of mail sent as the alias ("" for none). Raises
+        NotFound, InvalidValue (check_display_name). Bumps the generation."""
+
     async def count_with_target(self, owner_id: str, address: str) -> int:
         """How many of the owner's aliases list ``address`` as a target."""
 

@@ -111,6 +111,9 @@ class Alias:
     mode: AliasMode
     description: str
     created_at: datetime
+    # Keys the alias's reverse addresses (forwarder/reverse.py); rotating it revokes them all.
+    reply_key_version: int = 0
+    display_name: str = ""  # shown in the From of mail sent as the alias (issue 11)
 
     @property
     def is_catch_all(self) -> bool:

@@ -44,6 +44,9 @@ def _publish_all(server: DNSServer) -> None:
     server.add("example.test.", "MX", "10 mx.quietmail.test.")
     server.txt("example.test.", f"quietmail-verification={TOKEN}", SPF_ADVICE)
     server.txt("_dmarc.example.test.", DMARC_ADVICE)
+    server.add(
+        "quietmail._domainkey.example.test.", "CNAME", "quietmail._domainkey.mx.quietmail.test."
+    )
     server.txt("_mta-sts.example.test.", f"v=STSv1; id={STS_ID}")
     server.add("mta-sts.example.test.", "CNAME", "mx.quietmail.test.")
     server.txt("_smtp._tls.example.test.", "v=TLSRPTv1; rua=mailto:postmaster@example.test")
@@ -56,6 +59,12 @@ def test_records_for_names_required_and_advice() -> None:
         ("TXT", "example.test", f"quietmail-verification={TOKEN}", True),
         ("TXT", "example.test", "v=spf1 mx ~all", False),
         ("TXT", "_dmarc.example.test", "v=DMARC1; p=none", False),
+        (
+            "CNAME",
+            "quietmail._domainkey.example.test",
+            "quietmail._domainkey.mx.quietmail.test.",
+            False,
+        ),
         ("TXT", "_mta-sts.example.test", f"v=STSv1; id={STS_ID}", False),
         ("CNAME", "mta-sts.example.test", "mx.quietmail.test.", False),
         ("TXT", "_smtp._tls.example.test", "v=TLSRPTv1; rua=mailto:postmaster@example.test", False),
@@ -76,7 +85,7 @@ async def test_all_records_published(dns_server: DNSServer) -> None:
     settings = _settings(dns_server)
     checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
     assert all(c.ok for c in checks), [c.problem for c in checks]
-    assert len(checks) == 7
+    assert len(checks) == 8
     assert checks[0].found == ("10 mx.quietmail.test.",)
     assert checks[1].found == (f"quietmail-verification={TOKEN}",)
     assert ownership_proven(checks)
@@ -186,3 +195,11 @@ async def test_dns_timeout_is_problem_text_not_exception(dns_server: DNSServer) 
 
 def test_ownership_needs_both_required_checks() -> None:
     assert not ownership_proven([])
+
+
+async def test_dkim_cname_pointing_elsewhere_is_a_problem(dns_server: DNSServer) -> None:
+    dns_server.add("quietmail._domainkey.example.test.", "CNAME", "s1._domainkey.other.test.")
+    settings = _settings(dns_server)
+    checks = await check_records(settings, DOMAIN, make_async_resolver(settings))
+    assert checks[4].record.type == "CNAME"
+    assert not checks[4].ok and checks[4].problem == "the CNAME points elsewhere"

@@ -161,16 +161,17 @@ async def add_and_verify_domain(page: Page, journey: Journey) -> None:
     check = page.get_by_role("button", name="Check DNS now")
     await submit(page, check)  # nothing published yet: each record is reported missing
     await expect(page.locator("p.error")).to_contain_text("Not verified yet")
-    await expect(page.locator("td .badge.bad")).to_have_count(7)  # 4 + the 3 MTA-STS/TLS-RPT
+    await expect(page.locator("td .badge.bad")).to_have_count(8)  # 4, DKIM CNAME, MTA-STS, TLS-RPT
 
     token = await page.locator("code", has_text="quietmail-verification=").inner_text()
     journey.dns.add(f"{DOMAIN}.", "MX", f"10 {HOSTNAME}.")
     journey.dns.txt(DOMAIN, token, "v=spf1 mx ~all")
     journey.dns.txt(f"_dmarc.{DOMAIN}", "v=DMARC1; p=none")
+    journey.dns.add(f"quietmail._domainkey.{DOMAIN}.", "CNAME", f"quietmail._domainkey.{HOSTNAME}.")
     await submit(page, check)
     await expect(page.get_by_text("The domain is verified.")).to_be_visible()
     await expect(page.locator("h1 .badge")).to_have_text("verified")
-    await expect(page.locator("td .badge.ok")).to_have_count(4)
+    await expect(page.locator("td .badge.ok")).to_have_count(5)  # with the DKIM CNAME
     await expect(page.locator("td .badge.bad")).to_have_count(3)  # MTA-STS advice not published
     await journey.shots.take(page, "03-domain-dns-records")
 

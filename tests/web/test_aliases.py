@@ -130,3 +130,27 @@ async def test_alias_input_is_validated(client: httpx.AsyncClient, outbox: Outbo
     assert ok.status_code == 303
     dup = await post(client, url, {"local_part": "OK", "targets": "x@other.example"})
     assert dup.status_code == 409
+
+
+async def test_alias_page_gives_and_revokes_reply_addresses(
+    new_client: ClientFactory, outbox: OutboxMailer, sqlite_store: Store
+) -> None:
+    """Issue 11: the alias page computes a reply address (nothing stored) and revokes them."""
+    client = new_client()
+    await register(client, outbox, "ann@example.org")
+    domain_id = await add_domain(client, "example.net")
+    await post(
+        client,
+        f"/domains/{domain_id}/aliases",
+        {"local_part": "shop", "targets": "ann@example.org", "mode": "active"},
+    )
+    [alias] = await sqlite_store.aliases.list_for_domain(domain_id)
+    page = await post(client, f"/aliases/{alias.id}/reverse-address", {"to": "Bob@Example.com"})
+    assert page.status_code == 200
+    first = page.text.split("<code>")[1].split("</code>")[0]
+    assert first.startswith("r=") and first.endswith("=shop=bob=example.com@example.net")
+    assert (await post(client, f"/aliases/{alias.id}/reply-key", {})).status_code == 303
+    rotated = await sqlite_store.aliases.get(alias.id)
+    assert rotated is not None and rotated.reply_key_version == 1
+    again = await post(client, f"/aliases/{alias.id}/reverse-address", {"to": "bob@example.com"})
+    assert first not in again.text and "=shop=bob=example.com@example.net" in again.text

@@ -50,7 +50,7 @@ async def test_domain_lifecycle(
     body = created.json()
     assert body["name"] == "example.net" and body["verified"] is False
     domain_id = body["id"]
-    types = ["MX", "TXT", "TXT", "TXT", "TXT", "CNAME", "TXT"]
+    types = ["MX", "TXT", "TXT", "TXT", "CNAME", "TXT", "CNAME", "TXT"]
     assert [r["type"] for r in body["dns_records"]] == types
     listed = (await client.get("/api/v1/domains", headers=h)).json()["domains"]
     assert [d["id"] for d in listed] == [domain_id]
@@ -211,3 +211,44 @@ async def test_documented_password_limits_are_the_enforced_ones(
     for length, status in ((low - 1, 422), (low, 403), (high, 403), (high + 1, 422)):
         response = await client.post(url, json={"password": "x" * length}, headers=h)
         assert response.status_code == status, length
+
+
+async def test_reverse_address_and_revocation(client: httpx.AsyncClient, key: str) -> None:
+    """Issue 11: the API computes a reverse address (nothing stored) and rotating the alias's
+    reply key changes it, so every address handed out before stops verifying."""
+    h = bearer(key)
+    domain_id = (
+        await client.post("/api/v1/domains", json={"name": "example.net"}, headers=h)
+    ).json()["id"]
+    alias = (
+        await client.post(
+            f"/api/v1/domains/{domain_id}/aliases",
+            json={"local_part": "shop", "targets": ["ann@example.org"]},
+            headers=h,
+        )
+    ).json()
+    assert alias["reply_key_version"] == 0
+    url = f"/api/v1/aliases/{alias['id']}/reverse-address"
+    first = await client.post(url, json={"to": "Bob@Example.com"}, headers=h)
+    assert first.status_code == 200, first.text
+    address = first.json()["address"]
+    assert address.startswith("r=") and address.endswith("=shop=bob=example.com@example.net")
+    assert (await client.post(url, json={"to": "bob@example.com"}, headers=h)).json()[
+        "address"
+    ] == address
+    named = await client.put(
+        f"/api/v1/aliases/{alias['id']}/display-name", json={"display_name": "Shop"}, headers=h
+    )
+    assert named.status_code == 200 and named.json()["display_name"] == "Shop"
+    rotated = await client.post(f"/api/v1/aliases/{alias['id']}/reply-key", headers=h)
+    assert rotated.status_code == 200 and rotated.json()["reply_key_version"] == 1
+    after = (await client.post(url, json={"to": "bob@example.com"}, headers=h)).json()
+    assert after["address"] != address
+    refused = await client.post(url, json={"to": "no-at-sign"}, headers=h)
+    assert refused.status_code == 422
+    reserved = await client.post(
+        f"/api/v1/domains/{domain_id}/aliases",
+        json={"local_part": "r=shop", "targets": ["ann@example.org"]},
+        headers=h,
+    )
+    assert reserved.status_code == 422

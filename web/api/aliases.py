@@ -1,4 +1,5 @@
-"""API: aliases of a domain (list, add) and one alias (get, update, delete)."""
+"""API: aliases of a domain (list, add) and one alias (get, update, delete; its reverse
+addresses: compute one, revoke them all by rotating the reply key, issue 11)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from forwarder.reverse import ReverseAddresses
 from forwarder.store.base import Alias, AliasMode, Domain, Recipient, User
 from web import service
 from web.api.common import alias_json, json_object
 from web.api.keys import authenticate
 from web.context import AppContext, ctx_of
-from web.validation import description, local_part, mode, only_keys, targets
+from web.validation import (
+    InputError,
+    description,
+    display_name,
+    email,
+    local_part,
+    mode,
+    only_keys,
+    targets,
+)
 
 
 async def _recipients(ctx: AppContext, user: User) -> dict[str, Recipient]:
@@ -94,10 +105,54 @@ async def delete_alias(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def reverse_address(request: Request) -> Response:
+    """The address through which the owner writes to ``to`` as the alias: computed from the
+    alias's reply key, never stored."""
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await service.owned_alias(ctx, user, request.path_params["alias_id"])
+    data = await json_object(request)
+    only_keys(data, {"to"})
+    to = email(data.get("to"), "to")
+    if alias.is_catch_all or not ctx.settings.srs_secret:
+        raise InputError("to", "this alias has no reverse addresses (catch-all, or no SRS secret)")
+    address = ReverseAddresses.from_settings(ctx.settings).mint(
+        alias.id, alias.reply_key_version, alias.local_part, domain.name, to
+    )
+    if address is None:
+        raise InputError("to", "must be a plain ASCII address (no quotes) to get a reverse address")
+    return JSONResponse({"to": to, "address": address})
+
+
+async def set_display_name(request: Request) -> Response:
+    """The name in the From of mail sent as the alias (issue 11); "" for none."""
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await service.owned_alias(ctx, user, request.path_params["alias_id"])
+    data = await json_object(request)
+    only_keys(data, {"display_name"})
+    updated = await ctx.store.aliases.set_display_name(
+        alias.id, display_name(data.get("display_name"))
+    )
+    return JSONResponse(await _json(ctx, user, updated, domain))
+
+
+async def rotate_reply_key(request: Request) -> Response:
+    """Revoke every reverse address of the alias at once (a new key version)."""
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await service.owned_alias(ctx, user, request.path_params["alias_id"])
+    rotated = await ctx.store.aliases.rotate_reply_key(alias.id)
+    return JSONResponse(await _json(ctx, user, rotated, domain))
+
+
 routes = [
     Route("/domains/{domain_id}/aliases", list_aliases, methods=["GET"]),
     Route("/domains/{domain_id}/aliases", add_alias, methods=["POST"]),
     Route("/aliases/{alias_id}", get_alias, methods=["GET"]),
     Route("/aliases/{alias_id}", update_alias, methods=["PATCH"]),
     Route("/aliases/{alias_id}", delete_alias, methods=["DELETE"]),
+    Route("/aliases/{alias_id}/reverse-address", reverse_address, methods=["POST"]),
+    Route("/aliases/{alias_id}/reply-key", rotate_reply_key, methods=["POST"]),
+    Route("/aliases/{alias_id}/display-name", set_display_name, methods=["PUT"]),
 ]

@@ -73,6 +73,8 @@ def alias_json(alias: Alias, domain: Domain, recipients: dict[str, Recipient]) -
         ],
         "mode": alias.mode.value,
         "description": alias.description,
+        "reply_key_version": alias.reply_key_version,
+        "display_name": alias.display_name,
         "created_at": _time(alias.created_at),
     }
 

@@ -22,6 +22,7 @@ from forwarder.store.base import (
     AlreadyExists,
     NotFound,
     Recipient,
+    check_display_name,
     check_enum,
     check_targets,
     clean_note,
@@ -74,6 +75,8 @@ def alias_record(doc: Doc) -> Alias:
         mode=AliasMode(doc["mode"]),
         description=doc["description"],
         created_at=from_db_time(doc["created_at"]),
+        reply_key_version=int(doc.get("reply_key_version", 0)),
+        display_name=str(doc.get("display_name", "")),
     )
 
 
@@ -167,6 +170,25 @@ class MongoAliases:
             return doc
 
         doc = await self._db.atomic(work)
+        await self._db.bump_generation()
+        return alias_record(doc)
+
+    async def rotate_reply_key(self, alias_id: str) -> Alias:
+        doc = await self._db.aliases.find_one_and_update(
+            {"_id": require_str(alias_id, "alias id")}, {"$inc": {"reply_key_version": 1}}
+        )
+        if doc is None:
+            raise NotFound("no such alias")
+        await self._db.bump_generation()
+        return alias_record(doc)
+
+    async def set_display_name(self, alias_id: str, display_name: str) -> Alias:
+        name = check_display_name(display_name)
+        doc = await self._db.aliases.find_one_and_update(
+            {"_id": require_str(alias_id, "alias id")}, {"$set": {"display_name": name}}
+        )
+        if doc is None:
+            raise NotFound("no such alias")
         await self._db.bump_generation()
         return alias_record(doc)
 

@@ -19,6 +19,7 @@ from forwarder.store.base import (
     AliasMode,
     NotFound,
     Recipient,
+    check_display_name,
     check_enum,
     check_targets,
     clean_note,
@@ -58,6 +59,8 @@ def alias_record(row: Row) -> Alias:
         mode=AliasMode(row["mode"]),
         description=row["description"],
         created_at=py_time(row["created_at"]),
+        reply_key_version=row["reply_key_version"],
+        display_name=row["display_name"],
     )
 
 
@@ -137,6 +140,24 @@ class SqliteAliases:
             pruned = await prune_targets(tx, before[0]["owner_id"], before[0]["targets"])
         if pruned:
             await self._db.scrub()
+        return alias_record(rows[0])
+
+    async def rotate_reply_key(self, alias_id: str) -> Alias:
+        rows = await self._db.fetch(
+            "UPDATE aliases SET reply_key_version = reply_key_version + 1 WHERE id = ? RETURNING *",
+            (require_str(alias_id, "alias id"),),
+        )
+        if not rows:
+            raise NotFound("no such alias")
+        return alias_record(rows[0])
+
+    async def set_display_name(self, alias_id: str, display_name: str) -> Alias:
+        rows = await self._db.fetch(
+            "UPDATE aliases SET display_name = ? WHERE id = ? RETURNING *",
+            (check_display_name(display_name), require_str(alias_id, "alias id")),
+        )
+        if not rows:
+            raise NotFound("no such alias")
         return alias_record(rows[0])
 
     async def delete(self, alias_id: str) -> bool:

@@ -229,9 +229,17 @@ _V7: list[str] = [
     "CHECK (off_mode IN ('reject', 'drop'))",
 ]
 
+# Version 8 (aliases' reply key, issue 11): the version of the key that signs the alias's
+# reverse addresses (the owner rotates it to revoke them all), and the display name mail sent
+# as the alias shows. Nothing per correspondent.
+_V8: list[str] = [
+    "ALTER TABLE aliases ADD COLUMN reply_key_version INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE aliases ADD COLUMN display_name TEXT NOT NULL DEFAULT ''",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
-    tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+    tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -232,3 +232,38 @@ async def test_deleting_an_account_moves_the_generation(store: Store) -> None:
 async def test_generation_is_stable_without_writes(store: Store) -> None:
     await make_user(store)
     assert await store.generation() == await store.generation()
+
+
+# ---------------------------------------------------------------- reply key (issue 11)
+
+
+async def test_rotate_reply_key_counts_up_and_bumps_generation(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    alias = await store.aliases.create(domain.id, "shop", [], AliasMode.ACTIVE, "", NOW)
+    assert alias.reply_key_version == 0
+    before = await store.generation()
+    rotated = await store.aliases.rotate_reply_key(alias.id)
+    assert rotated.reply_key_version == 1
+    assert (await store.aliases.get(alias.id)) == rotated
+    assert await store.generation() > before
+    assert (await store.aliases.rotate_reply_key(alias.id)).reply_key_version == 2
+
+
+async def test_rotate_reply_key_of_unknown_alias(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.aliases.rotate_reply_key("no-such-alias")
+
+
+async def test_set_display_name_cleans_and_limits(store: Store) -> None:
+    owner = await make_user(store)
+    domain = await make_domain(store, owner)
+    alias = await store.aliases.create(domain.id, "shop", [], AliasMode.ACTIVE, "", NOW)
+    assert alias.display_name == ""
+    named = await store.aliases.set_display_name(alias.id, " Shop\x1b[2J Team ")
+    assert named.display_name == "Shop[2J Team"
+    assert (await store.aliases.get(alias.id)) == named
+    with pytest.raises(InvalidValue):
+        await store.aliases.set_display_name(alias.id, "x" * 101)
+    with pytest.raises(NotFound):
+        await store.aliases.set_display_name("no-such-alias", "x")

@@ -1,0 +1,50 @@
+"""A DKIM verifier that is not Python: Perl's Mail::DKIM (Debian: libmail-dkim-perl), pointed
+at the loopback test DNS server. Used to check our signatures with a second implementation
+(issue 11); tests skip that step where Perl or the module is missing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from tests.support.dns_server import DNSServer
+
+_SCRIPT = r"""
+use strict;
+use Mail::DKIM::Verifier;
+use Mail::DKIM::DNS;
+use Net::DNS::Resolver;
+my $resolver = Net::DNS::Resolver->new(
+    nameservers => [$ARGV[0]], port => $ARGV[1], udp_timeout => 5, tcp_timeout => 5);
+Mail::DKIM::DNS::resolver($resolver);
+my $verifier = Mail::DKIM::Verifier->new();
+binmode STDIN;
+while (<STDIN>) { $verifier->PRINT($_); }
+$verifier->CLOSE;
+print $verifier->result;
+"""
+
+
+def available() -> bool:
+    if shutil.which("perl") is None:
+        return False
+    probe = subprocess.run(
+        ["perl", "-MMail::DKIM::Verifier", "-MNet::DNS::Resolver", "-e", "1"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def perl_verify(message: bytes, dns: DNSServer) -> str | None:
+    """Mail::DKIM's result for the message ("pass", "fail", "none", ...), None without it."""
+    if not available():
+        return None
+    done = subprocess.run(
+        ["perl", "-e", _SCRIPT, dns.address.host, str(dns.address.port)],
+        input=message,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.decode().strip()
