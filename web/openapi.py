@@ -7,13 +7,7 @@ import sys
 from typing import Any
 
 from web.api import compat
-
-_STR = {"type": "string"}
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+from web.openapi_schemas import SCHEMAS, STR, ref
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -35,7 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         "the Retry-After header says when to try again",
         503: "Database unavailable (store_unavailable)",
     }
-    return {str(c): _json(_ref("Error"), text[c]) for c in (401, 503, *codes)}
+    return {str(c): _json(ref("Error"), text[c]) for c in (401, 503, *codes)}
 
 
 def _id_param(name: str) -> dict[str, Any]:
@@ -51,119 +45,6 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {"error": _STR, "message": _STR},
-    },
-    "Domain": {
-        "type": "object",
-        "required": ["id", "name", "verified", "verified_at", "created_at", "spam"],
-        "properties": {
-            "id": _STR, "name": _STR, "verified": {"type": "boolean"},
-            "verified_at": _TIME, "created_at": _TIME, "spam": _ref("SpamPolicy"),
-            "dns_records": {"type": "array", "items": _ref("DnsRecord")},
-        },
-    },
-    "SpamPolicy": {
-        "type": "object",
-        "required": ["enabled", "reject_score", "catch_all_reject_score"],
-        "additionalProperties": False,
-        "properties": {
-            "enabled": {"type": "boolean", "description": "Check mail with rspamd"},
-            "reject_score": {"type": ["number", "null"], "description": (
-                "Refuse at or above this score (null: rspamd's reject action decides); "
-                "within the operator's bounds, 422 otherwise")},
-            "catch_all_reject_score": {"type": ["number", "null"], "description": (
-                "The same for the catch-all alias (null: as reject_score)")},
-        },
-    },
-    "DnsRecord": {
-        "type": "object",
-        "required": ["type", "name", "value", "purpose", "required"],
-        "properties": {
-            "type": {"type": "string", "enum": ["MX", "TXT", "CNAME"]}, "name": _STR, "value": _STR,
-            "purpose": _STR, "required": {"type": "boolean"},
-        },
-    },
-    "RecordCheck": {
-        "type": "object",
-        "required": ["record", "ok", "found", "problem"],
-        "properties": {
-            "record": _ref("DnsRecord"), "ok": {"type": "boolean"},
-            "found": {"type": "array", "items": _STR}, "problem": _STR,
-        },
-    },
-    "Alias": {
-        "type": "object",
-        "required": ["id", "domain_id", "local_part", "address", "targets", "mode"],
-        "properties": {
-            "id": _STR, "domain_id": _STR, "local_part": _STR, "address": _STR,
-            "catch_all": {"type": "boolean"},
-            "targets": {"type": "array", "items": _STR},
-            "unconfirmed_targets": {"type": "array", "items": _STR},
-            "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
-            "description": _STR, "created_at": _TIME,
-            "reply_key_version": {"type": "integer", "minimum": 0},
-            "display_name": {"type": "string", "maxLength": 100},
-        },
-    },
-    "SavedAlias": {
-        "allOf": [_ref("Alias"), {
-            "type": "object",
-            "required": ["unsent_confirmations"],
-            "properties": {"unsent_confirmations": {
-                "type": "array", "items": _STR,
-                "description": "New targets whose confirmation message could not be sent "
-                "now: they stay unconfirmed, and saving the alias again sends it again"}},
-        }],
-    },
-    "NewAlias": {
-        "type": "object",
-        "required": ["local_part", "targets"],
-        "additionalProperties": False,
-        "properties": {
-            "local_part": {"type": "string", "maxLength": 64,
-                           "description": "the part before @, or * for the catch-all"},
-            "targets": {"type": "array", "minItems": 1, "maxItems": 10,
-                        "items": {"type": "string", "format": "email", "maxLength": 254}},
-            "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
-            "description": {"type": "string", "maxLength": 500},
-        },
-    },
-    "AliasChange": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "targets": {"type": "array", "minItems": 1, "maxItems": 10,
-                        "items": {"type": "string", "format": "email", "maxLength": 254}},
-            "mode": {"type": "string", "enum": ["active", "reject", "drop"]},
-            "description": {"type": "string", "maxLength": 500},
-        },
-    },
-    "Target": {
-        "type": "object",
-        "properties": {
-            "id": _STR, "address": {"type": "string", "format": "email"},
-            "confirmed": {"type": "boolean"},
-            "aliases": {"type": "integer", "minimum": 0,
-                        "description": "how many of your aliases forward to it"},
-        },
-    },
-    "ErrorLogEntry": {
-        "type": "object",
-        "properties": {
-            "at": _TIME, "alias": _STR, "code": {"type": "integer"}, "enhanced_code": _STR,
-            "reason": _STR, "target_domain": _STR, "sender_domain": _STR, "expires_at": _TIME,
-            "count": {"type": "integer", "minimum": 1, "description":
-                      "entries counted in this row: same alias, code and target domain, one hour"},
-            "last_at": _TIME,
-        },
-    },
-}  # fmt: skip
-
-
 def _paths() -> dict[str, Any]:
     domain = [_id_param("domain_id")]
     alias = [_id_param("alias_id")]
@@ -171,7 +52,7 @@ def _paths() -> dict[str, Any]:
         "/domains": {
             "get": {"summary": "List your domains", "responses": {
                 "200": _json({"type": "object", "properties": {
-                    "domains": {"type": "array", "items": _ref("Domain")}}}, "Your domains"),
+                    "domains": {"type": "array", "items": ref("Domain")}}}, "Your domains"),
                 **_errors()}},
             "post": {"summary": "Add a domain", "requestBody": _body({
                 "type": "object", "required": ["name"], "additionalProperties": False,
@@ -181,13 +62,13 @@ def _paths() -> dict[str, Any]:
                     "as IDNA and stored as A-labels (xn--), and each stored label holds letters, "
                     "digits and hyphens (not at either end). No pattern is given because the "
                     "Unicode form is accepted too."}}}),
-                "responses": {"201": _json(_ref("Domain"), "Added, with the records to publish"),
+                "responses": {"201": _json(ref("Domain"), "Added, with the records to publish"),
                               **_errors(400, 409, 413, 422)}},
         },
         "/domains/{domain_id}": {
             "parameters": domain,
             "get": {"summary": "One domain", "responses": {
-                "200": _json(_ref("Domain"), "The domain"), **_errors(404)}},
+                "200": _json(ref("Domain"), "The domain"), **_errors(404)}},
             "delete": {"summary": "Delete a domain with its aliases and error log", "responses": {
                 "204": {"description": "Deleted"}, **_errors(404)}},
         },
@@ -195,7 +76,7 @@ def _paths() -> dict[str, Any]:
             "parameters": domain,
             "get": {"summary": "Records to publish", "responses": {
                 "200": _json({"type": "object", "properties": {
-                    "records": {"type": "array", "items": _ref("DnsRecord")}}}, "The records"),
+                    "records": {"type": "array", "items": ref("DnsRecord")}}}, "The records"),
                 **_errors(404)}},
         },
         "/domains/{domain_id}/verify": {
@@ -204,39 +85,39 @@ def _paths() -> dict[str, Any]:
                      "prove ownership", "responses": {
                 "200": _json({"type": "object", "properties": {
                     "verified": {"type": "boolean"}, "ownership_proven": {"type": "boolean"},
-                    "checks": {"type": "array", "items": _ref("RecordCheck")},
-                    "domain": _ref("Domain")}}, "Record by record"), **_errors(404, 409)}},
+                    "checks": {"type": "array", "items": ref("RecordCheck")},
+                    "domain": ref("Domain")}}, "Record by record"), **_errors(404, 409)}},
         },
         "/domains/{domain_id}/errors": {
             "parameters": domain,
             "get": {"summary": "Error log of the last 7 days, newest first", "responses": {
                 "200": _json({"type": "object", "properties": {
-                    "errors": {"type": "array", "items": _ref("ErrorLogEntry")}}}, "Entries"),
+                    "errors": {"type": "array", "items": ref("ErrorLogEntry")}}}, "Entries"),
                 **_errors(404)}},
         },
         "/domains/{domain_id}/spam": {
             "parameters": domain,
             "put": {"summary": "Spam filtering for the domain: on or off, reject scores",
-                    "requestBody": _body(_ref("SpamPolicy")), "responses": {
-                "200": _json(_ref("Domain"), "The domain"), **_errors(400, 404, 413, 422)}},
+                    "requestBody": _body(ref("SpamPolicy")), "responses": {
+                "200": _json(ref("Domain"), "The domain"), **_errors(400, 404, 413, 422)}},
         },
         "/domains/{domain_id}/aliases": {
             "parameters": domain,
             "get": {"summary": "Aliases of a domain", "responses": {
                 "200": _json({"type": "object", "properties": {
-                    "aliases": {"type": "array", "items": _ref("Alias")}}}, "Aliases"),
+                    "aliases": {"type": "array", "items": ref("Alias")}}}, "Aliases"),
                 **_errors(404)}},
             "post": {"summary": "Add an alias; new targets get a confirmation link",
-                     "requestBody": _body(_ref("NewAlias")), "responses": {
-                "201": _json(_ref("SavedAlias"), "Added"), **_errors(400, 404, 409, 413, 422)}},
+                     "requestBody": _body(ref("NewAlias")), "responses": {
+                "201": _json(ref("SavedAlias"), "Added"), **_errors(400, 404, 409, 413, 422)}},
         },
         "/aliases/{alias_id}": {
             "parameters": alias,
             "get": {"summary": "One alias", "responses": {
-                "200": _json(_ref("Alias"), "The alias"), **_errors(404)}},
+                "200": _json(ref("Alias"), "The alias"), **_errors(404)}},
             "patch": {"summary": "Change targets, mode or note",
-                      "requestBody": _body(_ref("AliasChange")), "responses": {
-                "200": _json(_ref("SavedAlias"), "Changed"), **_errors(400, 404, 413, 422)}},
+                      "requestBody": _body(ref("AliasChange")), "responses": {
+                "200": _json(ref("SavedAlias"), "Changed"), **_errors(400, 404, 413, 422)}},
             "delete": {"summary": "Delete an alias", "responses": {
                 "204": {"description": "Deleted"}, **_errors(404)}},
         },
@@ -249,7 +130,7 @@ def _paths() -> dict[str, Any]:
                                            "properties": {"to": {"type": "string",
                                                                  "maxLength": 254}}}),
                      "responses": {"200": _json({"type": "object", "properties": {
-                         "to": _STR, "address": _STR}}, "The reverse address"),
+                         "to": STR, "address": STR}}, "The reverse address"),
                          **_errors(400, 404, 413, 422)}},
         },
         "/aliases/{alias_id}/display-name": {
@@ -259,18 +140,18 @@ def _paths() -> dict[str, Any]:
                                           "additionalProperties": False,
                                           "properties": {"display_name": {
                                               "type": "string", "maxLength": 100}}}),
-                    "responses": {"200": _json(_ref("Alias"), "The alias"),
+                    "responses": {"200": _json(ref("Alias"), "The alias"),
                                   **_errors(400, 404, 413, 422)}},
         },
         "/aliases/{alias_id}/reply-key": {
             "parameters": alias,
             "post": {"summary": "Revoke every reverse address of the alias (new key version)",
-                     "responses": {"200": _json(_ref("Alias"), "The alias"), **_errors(404)}},
+                     "responses": {"200": _json(ref("Alias"), "The alias"), **_errors(404)}},
         },
         "/targets": {
             "get": {"summary": "Your target addresses", "responses": {
                 "200": _json({"type": "object", "properties": {
-                    "targets": {"type": "array", "items": _ref("Target")}}}, "Targets"),
+                    "targets": {"type": "array", "items": ref("Target")}}}, "Targets"),
                 **_errors()}},
         },
         "/targets/{target_id}": {
@@ -313,6 +194,6 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "paths": _paths() | compat.openapi_paths(sys.modules[__name__]),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": _SCHEMAS,
+            "schemas": SCHEMAS,
         },
     }

@@ -1,11 +1,16 @@
 """A DKIM verifier that is not Python: Perl's Mail::DKIM (Debian: libmail-dkim-perl), pointed
 at the loopback test DNS server. Used to check our signatures with a second implementation
-(issue 11); tests skip that step where Perl or the module is missing."""
+(issue 11); tests skip that step where Perl or the module is missing, unless
+``QUIETMAIL_TEST_REQUIRE_MAIL_DKIM`` is set (CI installs libmail-dkim-perl and sets it), where
+a missing verifier fails the test instead."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+
+import pytest
 
 from tests.support.dns_server import DNSServer
 
@@ -39,6 +44,8 @@ def available() -> bool:
 def perl_verify(message: bytes, dns: DNSServer) -> str | None:
     """Mail::DKIM's result for the message ("pass", "fail", "none", ...), None without it."""
     if not available():
+        if os.environ.get("QUIETMAIL_TEST_REQUIRE_MAIL_DKIM"):
+            pytest.fail("Perl Mail::DKIM is missing (QUIETMAIL_TEST_REQUIRE_MAIL_DKIM is set)")
         return None
     done = subprocess.run(
         ["perl", "-e", _SCRIPT, dns.address.host, str(dns.address.port)],
