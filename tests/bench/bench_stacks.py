@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Protocol
 
 from forwarder.cli import loop
-from forwarder.settings import HostPort
+from forwarder.cli.workers import Supervisor
+from forwarder.settings import HostPort, Secret
 from tests.bench import proctree
 from tests.bench.bench_relay import Options, publish_world, setup
 from tests.bench.postfix_stack import PostfixStack, missing_for
@@ -57,25 +58,41 @@ class Stack(Protocol):
     def stop(self) -> None: ...
 
 
-def _serve_quietmail(conn: Connection, dns: tuple[str, int], sink: int, sessions: int) -> None:
+def _serve_quietmail(
+    conn: Connection, dns: tuple[str, int], sink: int, sessions: int, workers: int
+) -> None:
     async def serve() -> None:
         opts = Options(0, sessions, 0, auth=True, split=True, tls=False)
         with tempfile.TemporaryDirectory() as tmp:
             relay, store = await setup(Path(tmp), HostPort(*dns), sink, opts)
-            conn.send(relay.port)
-            await asyncio.to_thread(conn.recv)
+            if workers <= 1:
+                conn.send(relay.port)
+                await asyncio.to_thread(conn.recv)
+                await relay.stop()
+                await store.close()
+                return
+            # Several workers, as `quietmail serve` runs them (forwarder/cli/workers.py), on
+            # the database setup() filled in.
+            settings = relay.settings.replace(
+                database_url=Secret(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"), smtp_port=0
+            )
             await relay.stop()
             await store.close()
+            supervisor = Supervisor(settings, workers)
+            await supervisor.start()
+            conn.send(supervisor.port)
+            await asyncio.to_thread(conn.recv)
+            await supervisor.stop()
 
     loop.run(serve())  # as `quietmail serve` runs: uvloop's loop when installed
 
 
 class QuietmailStack:
-    def __init__(self, dns: DNSServer, sink_port: int, sessions: int) -> None:
+    def __init__(self, dns: DNSServer, sink_port: int, sessions: int, workers: int = 1) -> None:
         self._conn, theirs = multiprocessing.Pipe()
         address = (dns.address.host, dns.address.port)
         self._child = multiprocessing.get_context("spawn").Process(
-            target=_serve_quietmail, args=(theirs, address, sink_port, sessions)
+            target=_serve_quietmail, args=(theirs, address, sink_port, sessions, workers)
         )
         self.port = 0
 
@@ -158,7 +175,8 @@ def report(results: dict[str, Figures], skipped: list[str], args: argparse.Names
     print(
         f"{args.messages} messages of {args.size} bytes per round, {args.sessions} sessions "
         f"(smtp-source -s {args.sessions} -m {args.messages} -d), {args.rounds} interleaved "
-        "rounds, medians; CPU summed over every process of the stack"
+        "rounds, medians; CPU summed over every process of the stack; quietmail with "
+        f"{args.workers} relay worker process(es)"
     )
     for line in skipped:
         print(f"skipped: {line}")
@@ -189,7 +207,7 @@ def build(args: argparse.Namespace, tmp: Path, dns: DNSServer, sink: Sink) -> di
         (tmp / name).mkdir()
         stacks[name] = PostfixStack(tmp / name, sink.port, dns, full)
     if "quietmail" in args.stacks:
-        stacks["quietmail"] = QuietmailStack(dns, sink.port, args.sessions)
+        stacks["quietmail"] = QuietmailStack(dns, sink.port, args.sessions, args.workers)
     args.skipped = skipped
     return stacks
 
@@ -229,6 +247,9 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=10 * 1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="quietmail relay worker processes (smtp_workers)"
+    )
     parser.add_argument(
         "--stacks", default="postfix,postfix+srs+rspamd,quietmail", type=lambda s: s.split(",")
     )

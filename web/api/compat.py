@@ -135,7 +135,7 @@ routes = [
 
 def openapi_paths(doc: Any) -> dict[str, Any]:
     """These routes' entries in quietmail's OpenAPI document, written with its helpers
-    (``doc`` is web/openapi.py's module: _json, _errors, _ref, _body, _id_param)."""
+    (``doc`` is web/openapi.py's module: _json, _errors, ref, _body, _id_param)."""
     note = {
         "type": "object",
         "additionalProperties": False,
@@ -161,7 +161,7 @@ def openapi_paths(doc: Any) -> dict[str, Any]:
             "post": {"summary": "Add an alias with a random local part, forwarding to the "
                      "account's default target", "requestBody": {
                          **doc._body(note), "required": False},
-                     "responses": {"201": doc._json(doc._ref("SavedAlias"), "Added"),
+                     "responses": {"201": doc._json(doc.ref("SavedAlias"), "Added"),
                                    **doc._errors(400, 404, 413, 422)}},
         },
         "/aliases": {
