@@ -73,8 +73,12 @@ def _serve_quietmail(
                 return
             # Several workers, as `quietmail serve` runs them (forwarder/cli/workers.py), on
             # the database setup() filled in.
+            # The per-IP cap is divided among the workers and SO_REUSEPORT spreads connections
+            # by a hash, not evenly: give each worker room for every session of the load.
             settings = relay.settings.replace(
-                database_url=Secret(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"), smtp_port=0
+                database_url=Secret(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"),
+                smtp_port=0,
+                max_connections_per_ip=(sessions + 5) * workers,
             )
             await relay.stop()
             await store.close()
