@@ -17,37 +17,18 @@ import time
 from pathlib import Path
 
 from tests.support.dns_server import DNSServer
+from tests.support.postfix import MASTER_SERVICES
 from tests.support.rspamd import RSPAMD, RspamdServer, _free_port, _listening
 
 POSTFIX = "/usr/sbin/postfix"
 POSTSRSD = "/usr/sbin/postsrsd"
 DOMAIN = "bench.test"
 
-MASTER_CF = """\
-{port} inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-local unix - n n - - local
-virtual unix - n n - - virtual
-lmtp unix - - n - - lmtp
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-"""
+# The services of tests/support/postfix.py's sending Postfix, and the local delivery agents
+# a forwarding Postfix has too.
+MASTER_CF = MASTER_SERVICES + (
+    "local unix - n n - - local\nvirtual unix - n n - - virtual\nlmtp unix - - n - - lmtp\n"
+)
 
 
 def installed(*paths: str) -> list[str]:
@@ -112,7 +93,7 @@ class PostfixStack:
         self.conf.mkdir()
         self.queue.mkdir()
         (self.conf / "main.cf").write_text(self.main_cf())
-        (self.conf / "master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
+        (self.conf / "master.cf").write_text(MASTER_CF.format(listen=f"127.0.0.1:{self.port}"))
         (self.conf / "virtual").write_text(f"hello@{DOMAIN} me@example.net\n")
         if self.full:
             self._start_postsrsd()

@@ -30,7 +30,7 @@ POSTFIX = Path("/usr/sbin/postfix")
 DAEMONS = Path("/usr/lib/postfix/sbin")
 
 # The services a sending Postfix needs; chroot off (nothing is copied into the queue dir).
-_MASTER = """\
+MASTER_SERVICES = """\
 {listen}  inet  n  -  n  -  -  smtpd
 pickup    unix  n  -  n  60  1  pickup
 cleanup   unix  n  -  n  -  0  cleanup
@@ -135,7 +135,9 @@ class PostfixServer:
         (self.config / "main.cf").write_text(
             _MAIN.format(root=self.root, daemons=DAEMONS, relay_port=self.relay_port)
         )
-        (self.config / "master.cf").write_text(_MASTER.format(listen=f"127.0.0.1:{self.port}"))
+        (self.config / "master.cf").write_text(
+            MASTER_SERVICES.format(listen=f"127.0.0.1:{self.port}")
+        )
         shutil.chown(self.root / "data", "postfix", "postfix")
         for step in (("check",), ("start",)):  # check creates the queue directories
             done = self._postfix(*step)
