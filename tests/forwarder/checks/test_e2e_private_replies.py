@@ -166,3 +166,23 @@ async def test_off_rewrites_only_from_for_a_copy_that_would_fail_dmarc(
     assert field(copy, "Reply-To") == f"Help Desk <{DESK}>"
     assert CAROL in field(copy, "Cc")
     assert b"X-Original-Cc" not in copy
+
+
+async def test_another_alias_is_sent_in_a_transaction_of_its_own(
+    private_world: World, sender_pem: bytes
+) -> None:
+    """One transaction makes one copy: an alias without private replies next to one with
+    them gets the "separate transaction" reply, so each copy is rewritten for its own alias."""
+    await private_world.alias("plain", ["other@example.net"])
+    await choose(private_world, True)
+    message = sign(make_message(extra=HEADERS), sender_pem, "origin.test")
+    rcpts = [f"hello@{DOMAIN}", f"plain@{DOMAIN}"]
+    answers, data = await private_world.transaction(SENDER, rcpts, message)
+    assert answers == [replies.ACCEPTED_RECIPIENT, replies.OTHER_SPAM_POLICY]
+    assert data == replies.DELIVERED
+    answers, data = await private_world.transaction(SENDER, rcpts[::-1], message)
+    assert answers == [replies.ACCEPTED_RECIPIENT, replies.OTHER_SPAM_POLICY]
+    copies = {tuple(m.rcpt_tos): m.data for m in private_world.sink.messages}
+    assert set(copies) == {(OWNER,), ("other@example.net",)}
+    assert b"X-Original-Cc" in copies[(OWNER,)]
+    assert copies[("other@example.net",)].endswith(message)  # plain: byte for byte
