@@ -25,6 +25,7 @@ class AliasRef:
     alias: str  # the local part as addressed (a catch-all's: the name used)
     domain: str
     key_version: int
+    private: bool = False  # "private replies": every copy's From, Reply-To, To and Cc rewritten
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,22 @@ async def set_display_name(request: Request) -> Response:
     return redirect(f"/aliases/{alias.id}")
 
 
+_PRIVATE_CHOICES = {"default": None, "on": True, "off": False}
+
+
+async def set_private_replies(request: Request) -> Response:
+    """Private replies for the alias (issue 11): on, off, or the domain's default."""
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    alias, _ = await service.owned_alias(ctx, me.user, request.path_params["id"])
+    choice = form_str(form, "private_replies")
+    if choice not in _PRIVATE_CHOICES:
+        raise InputError("private_replies", "must be default, on or off")
+    await ctx.store.aliases.set_private_replies(alias.id, _PRIVATE_CHOICES[choice])
+    return redirect(f"/aliases/{alias.id}")
+
+
 async def rotate_reply_key(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
@@ -161,6 +177,7 @@ routes = [
     Route("/aliases/{id}/reverse-address", reverse_address, methods=["POST"]),
     Route("/aliases/{id}/reply-key", rotate_reply_key, methods=["POST"]),
     Route("/aliases/{id}/display-name", set_display_name, methods=["POST"]),
+    Route("/aliases/{id}/private-replies", set_private_replies, methods=["POST"]),
     Route("/recipients/confirm", confirm_recipient_page, methods=["GET"]),
     Route("/recipients/confirm", confirm_recipient, methods=["POST"]),
 ]

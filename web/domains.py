@@ -108,6 +108,16 @@ async def spam_policy(request: Request) -> Response:
     return redirect(f"/domains/{domain.id}?notice=spam-saved")
 
 
+async def private_replies(request: Request) -> Response:
+    """The default of the domain's aliases for private replies (issue 11)."""
+    ctx = ctx_of(request)
+    me = await require(request)
+    form = await checked_form(request)
+    domain = await service.owned_domain(ctx, me.user, request.path_params["id"])
+    await ctx.store.domains.set_private_replies(domain.id, form_str(form, "on") == "1")
+    return redirect(f"/domains/{domain.id}?notice=private-replies-saved")
+
+
 async def delete_domain(request: Request) -> Response:
     ctx = ctx_of(request)
     me = await require(request)
@@ -137,6 +147,7 @@ routes = [
     Route("/domains/{id}", show_domain, methods=["GET"]),
     Route("/domains/{id}/verify", verify_domain, methods=["POST"]),
     Route("/domains/{id}/spam", spam_policy, methods=["POST"]),
+    Route("/domains/{id}/private-replies", private_replies, methods=["POST"]),
     Route("/domains/{id}/delete", delete_domain, methods=["POST"]),
     Route("/domains/{id}/errors", error_log, methods=["GET"]),
 ]

@@ -101,6 +101,16 @@ def _paths() -> dict[str, Any]:
                     "requestBody": _body(ref("SpamPolicy")), "responses": {
                 "200": _json(ref("Domain"), "The domain"), **_errors(400, 404, 413, 422)}},
         },
+        "/domains/{domain_id}/private-replies": {
+            "parameters": domain,
+            "put": {"summary": "The default of the domain's aliases for private replies",
+                    "requestBody": _body({"type": "object", "required": ["private_replies"],
+                                          "additionalProperties": False,
+                                          "properties": {"private_replies": {
+                                              "type": "boolean"}}}),
+                    "responses": {"200": _json(ref("Domain"), "The domain"),
+                                  **_errors(400, 404, 413, 422)}},
+        },
         "/domains/{domain_id}/aliases": {
             "parameters": domain,
             "get": {"summary": "Aliases of a domain", "responses": {
@@ -140,6 +150,17 @@ def _paths() -> dict[str, Any]:
                                           "additionalProperties": False,
                                           "properties": {"display_name": {
                                               "type": "string", "maxLength": 100}}}),
+                    "responses": {"200": _json(ref("Alias"), "The alias"),
+                                  **_errors(400, 404, 413, 422)}},
+        },
+        "/aliases/{alias_id}/private-replies": {
+            "parameters": alias,
+            "put": {"summary": "Private replies for the alias: every copy's From, Reply-To, "
+                    "To and Cc become reverse addresses (null: the domain's default)",
+                    "requestBody": _body({"type": "object", "required": ["private_replies"],
+                                          "additionalProperties": False,
+                                          "properties": {"private_replies": {
+                                              "type": ["boolean", "null"]}}}),
                     "responses": {"200": _json(ref("Alias"), "The alias"),
                                   **_errors(400, 404, 413, 422)}},
         },

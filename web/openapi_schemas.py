@@ -25,6 +25,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": STR, "name": STR, "verified": {"type": "boolean"},
             "verified_at": TIME, "created_at": TIME, "spam": ref("SpamPolicy"),
+            "private_replies": {"type": "boolean", "description":
+                                "The default of the domain's aliases for private replies"},
             "dns_records": {"type": "array", "items": ref("DnsRecord")},
         },
     },
@@ -69,6 +71,9 @@ SCHEMAS: dict[str, Any] = {
             "description": STR, "created_at": TIME,
             "reply_key_version": {"type": "integer", "minimum": 0},
             "display_name": {"type": "string", "maxLength": 100},
+            "private_replies": {"type": ["boolean", "null"], "description":
+                                "The alias's choice (null: the domain's default)"},
+            "private_replies_in_effect": {"type": "boolean"},
         },
     },
     "SavedAlias": {

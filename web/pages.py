@@ -17,6 +17,7 @@ NOTICES = {
     "domain-deleted": "Domain deleted, with its aliases and error log.",
     "alias-saved": "Alias saved.",
     "spam-saved": "Spam filtering saved. The mail server applies it within a minute.",
+    "private-replies-saved": "Private replies saved. The mail server applies it within a minute.",
     "alias-deleted": "Alias deleted.",
     "aliases-saved": "The selected aliases are saved.",
     "aliases-deleted": "The selected aliases are deleted.",

@@ -18,7 +18,9 @@ In order, for each message at the end of DATA (issue 4):
 7. a copy that would fail DMARC where it lands (no valid DKIM signature aligned with From,
    and the author's domain publishes ``p=quarantine`` or ``p=reject``) gets its From
    rewritten to the author's reverse address at the alias's domain and a DKIM signature as
-   that domain (rewrite/author.py, issue 11); any other copy keeps its bytes;
+   that domain (rewrite/author.py, issue 11); so does every copy for an alias with "private
+   replies" on, whose Reply-To, To and Cc become reverse addresses too; any other copy keeps
+   its bytes;
 8. our ``Authentication-Results`` goes on top, then a new ARC set over it (RFC 8617), and the
    envelope sender is SRS-rewritten (the null sender stays null); the SRS address takes
    bounces only when the sender authenticated (SPF pass for MAIL FROM, or a valid DKIM
@@ -176,8 +178,11 @@ class AuthPolicy:
             return self._refuse(
                 inbound, replies.AUTH_TEMPERROR if temporary else replies.DMARC_REJECT
             )
-        if inbound.alias is not None and self._fails_downstream(from_domain, found, dkim):
-            message = await self._rewrite_author(message, inbound.alias)
+        alias = inbound.alias
+        if alias is not None and (
+            alias.private or self._fails_downstream(from_domain, found, dkim)
+        ):
+            message = await self._rewrite_author(message, alias)
         clauses = _clauses(spf, dkim, dmarc, arc)
         header = build_header(self._authserv_id, clauses, utf8=inbound.smtputf8)
         # dkimpy copies our results into the ARC-Authentication-Results through authres,

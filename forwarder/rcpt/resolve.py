@@ -242,7 +242,13 @@ class AliasResolver:
             domain_id=domain.id,
             alias=name,
             spam=domain.spam.for_alias(alias.is_catch_all),
-            ref=AliasRef(alias.id, name, domain.name, alias.reply_key_version),
+            ref=AliasRef(
+                alias.id,
+                name,
+                domain.name,
+                alias.reply_key_version,
+                alias.replies_private(domain),
+            ),
         )
 
     async def _confirmed_targets(self, owner_id: str, alias: Alias) -> list[str]:

@@ -49,7 +49,19 @@ class Transaction(Envelope):
         a reverse address comes alone (its checks and rewriting are its own)."""
         if resolution.route is not None or self.route is not None:
             return not self.rcpt_tos
+        if not self._same_rewriting(resolution.ref):
+            return False
         return not resolution.targets or self.spam in (None, resolution.spam)
+
+    def _same_rewriting(self, ref: AliasRef | None) -> bool:
+        """An alias with private replies (issue 11) shares its transaction only with
+        recipients of the same alias: the one copy gets that alias's reverse addresses, so
+        another alias's targets would get a copy that is private when it should not be, or
+        not private when it should (a reply-all from it would show its owner's address)."""
+        mine = self.alias_ref
+        if ref is None or mine is None or not (ref.private or mine.private):
+            return True
+        return (ref.alias_id, ref.alias) == (mine.alias_id, mine.alias)
 
     @property
     def declared_size(self) -> int:

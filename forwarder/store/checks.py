@@ -62,6 +62,14 @@ def require_str(value: object, what: str, *, max_length: int = MAX_TEXT) -> str:
     return value
 
 
+def check_optional_bool(value: object, what: str) -> bool | None:
+    """A yes/no choice that may also be "not chosen" (None); anything else is refused (an
+    int 1 is not a bool here: the API must not read 1 or "yes" as a choice)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidValue(f"{what} must be true, false or null")
+
+
 def check_display_name(value: object) -> str:
     """An alias's display name: a note (no control characters) of at most MAX_DISPLAY_NAME."""
     text = clean_note(value, "display name").strip()

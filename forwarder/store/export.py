@@ -117,6 +117,7 @@ def _domain(domain: Domain) -> dict[str, Any]:
         "spam_filter": domain.spam.enabled,
         "spam_reject_score": domain.spam.reject_score,
         "spam_catch_all_reject_score": domain.spam.catch_all_reject_score,
+        "private_replies": domain.private_replies,
     }
 
 
@@ -129,6 +130,7 @@ def _alias(alias: Alias, names: Mapping[str, str]) -> dict[str, Any]:
         "mode": alias.mode.value,
         "description": alias.description,
         "display_name": alias.display_name,
+        "private_replies": alias.private_replies,
         "created_at": _iso(alias.created_at),
     }
 

@@ -120,6 +120,10 @@ class Domains(Protocol):
         is not a number from 0 to MAX_SPAM_SCORE. Bumps the generation (the relay caches
         domains)."""
 
+    async def set_private_replies(self, domain_id: str, on: bool) -> None:
+        """The default "private replies" of the domain's aliases (issue 11). Raises
+        NotFound, InvalidValue for a non-bool. Bumps the generation."""
+
     async def delete(self, domain_id: str) -> bool:
         """Also deletes the domain's aliases and error log entries, and the owner's
         unconfirmed targets no alias uses any more (as Aliases.delete)."""
@@ -163,6 +167,10 @@ class Aliases(Protocol):
     async def set_display_name(self, alias_id: str, display_name: str) -> Alias:
         """The name shown in the From of mail sent as the alias ("" for none). Raises
         NotFound, InvalidValue (check_display_name). Bumps the generation."""
+
+    async def set_private_replies(self, alias_id: str, on: bool | None) -> Alias:
+        """The alias's "private replies" (issue 11); None follows the domain's default.
+        Raises NotFound, InvalidValue for anything but a bool or None. Bumps the generation."""
 
     async def count_with_target(self, owner_id: str, address: str) -> int:
         """How many of the owner's aliases list ``address`` as a target."""

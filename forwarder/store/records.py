@@ -96,6 +96,8 @@ class Domain:
     dkim_selector: str | None = None
     dkim_key_sealed: bytes | None = None
     spam: SpamPolicy = field(default_factory=lambda: SpamPolicy())
+    # The default of the domain's aliases for "private replies" (issue 11): off.
+    private_replies: bool = False
 
     @property
     def verified(self) -> bool:
@@ -114,6 +116,12 @@ class Alias:
     # Keys the alias's reverse addresses (forwarder/reverse.py); rotating it revokes them all.
     reply_key_version: int = 0
     display_name: str = ""  # shown in the From of mail sent as the alias (issue 11)
+    private_replies: bool | None = None  # None: the domain's default (Domain.private_replies)
+
+    def replies_private(self, domain: Domain) -> bool:
+        """Whether this alias's copies get private replies (its own choice, else the
+        domain's default)."""
+        return domain.private_replies if self.private_replies is None else self.private_replies
 
     @property
     def is_catch_all(self) -> bool:

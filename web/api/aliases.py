@@ -137,6 +137,23 @@ async def set_display_name(request: Request) -> Response:
     return JSONResponse(await _json(ctx, user, updated, domain))
 
 
+async def set_private_replies(request: Request) -> Response:
+    """Private replies for the alias (issue 11): true, false, or null for the domain's
+    default."""
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    alias, domain = await service.owned_alias(ctx, user, request.path_params["alias_id"])
+    data = await json_object(request)
+    only_keys(data, {"private_replies"})
+    if "private_replies" not in data:
+        raise InputError("private_replies", "is required")
+    choice = data["private_replies"]
+    if choice is not None and not isinstance(choice, bool):
+        raise InputError("private_replies", "must be true, false or null")
+    updated = await ctx.store.aliases.set_private_replies(alias.id, choice)
+    return JSONResponse(await _json(ctx, user, updated, domain))
+
+
 async def rotate_reply_key(request: Request) -> Response:
     """Revoke every reverse address of the alias at once (a new key version)."""
     ctx = ctx_of(request)
@@ -155,4 +172,5 @@ routes = [
     Route("/aliases/{alias_id}/reverse-address", reverse_address, methods=["POST"]),
     Route("/aliases/{alias_id}/reply-key", rotate_reply_key, methods=["POST"]),
     Route("/aliases/{alias_id}/display-name", set_display_name, methods=["PUT"]),
+    Route("/aliases/{alias_id}/private-replies", set_private_replies, methods=["PUT"]),
 ]

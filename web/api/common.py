@@ -57,6 +57,7 @@ def domain_json(domain: Domain) -> dict[str, Any]:
             "reject_score": domain.spam.reject_score,
             "catch_all_reject_score": domain.spam.catch_all_reject_score,
         },
+        "private_replies": domain.private_replies,
     }
 
 
@@ -75,6 +76,8 @@ def alias_json(alias: Alias, domain: Domain, recipients: dict[str, Recipient]) -
         "description": alias.description,
         "reply_key_version": alias.reply_key_version,
         "display_name": alias.display_name,
+        "private_replies": alias.private_replies,
+        "private_replies_in_effect": alias.replies_private(domain),
         "created_at": _time(alias.created_at),
     }
 

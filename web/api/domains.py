@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -82,6 +84,20 @@ async def set_spam_policy(request: Request) -> Response:
     return JSONResponse(domain_json(domain))
 
 
+async def set_private_replies(request: Request) -> Response:
+    """The default of the domain's aliases for private replies (issue 11)."""
+    ctx = ctx_of(request)
+    user = await authenticate(request)
+    domain = await service.owned_domain(ctx, user, request.path_params["domain_id"])
+    data = await json_object(request)
+    only_keys(data, {"private_replies"})
+    on = data.get("private_replies")
+    if not isinstance(on, bool):
+        raise InputError("private_replies", "must be true or false")
+    await ctx.store.domains.set_private_replies(domain.id, on)
+    return JSONResponse(domain_json(dataclasses.replace(domain, private_replies=on)))
+
+
 async def error_log(request: Request) -> Response:
     ctx = ctx_of(request)
     user = await authenticate(request)
@@ -99,4 +115,5 @@ routes = [
     Route("/domains/{domain_id}/verify", verify_domain, methods=["POST"]),
     Route("/domains/{domain_id}/errors", error_log, methods=["GET"]),
     Route("/domains/{domain_id}/spam", set_spam_policy, methods=["PUT"]),
+    Route("/domains/{domain_id}/private-replies", set_private_replies, methods=["PUT"]),
 ]

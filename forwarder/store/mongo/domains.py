@@ -21,9 +21,11 @@ from forwarder.store.base import (
     MAX_DKIM_SELECTOR,
     AlreadyExists,
     Domain,
+    InvalidValue,
     NotFound,
     SpamPolicy,
     check_bytes,
+    check_optional_bool,
     check_spam_policy,
     normalize_domain,
     require_str,
@@ -60,6 +62,7 @@ def domain_record(doc: Doc) -> Domain:
             doc.get("spam_reject_score"),
             doc.get("spam_catch_all_score"),
         ),
+        private_replies=bool(doc.get("private_replies", False)),  # absent before: off
     )
 
 
@@ -162,6 +165,12 @@ class MongoDomains:
             "spam_catch_all_score": policy.catch_all_reject_score,
         }
         await self._set(domain_id, fields)
+
+    async def set_private_replies(self, domain_id: str, on: bool) -> None:
+        value = check_optional_bool(on, "private replies")
+        if value is None:
+            raise InvalidValue("private replies must be true or false")
+        await self._set(domain_id, {"private_replies": value})
 
     async def delete(self, domain_id: str) -> bool:
         did = require_str(domain_id, "domain id")

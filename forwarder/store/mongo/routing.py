@@ -24,6 +24,7 @@ from forwarder.store.base import (
     Recipient,
     check_display_name,
     check_enum,
+    check_optional_bool,
     check_targets,
     clean_note,
     normalize_email,
@@ -77,6 +78,8 @@ def alias_record(doc: Doc) -> Alias:
         created_at=from_db_time(doc["created_at"]),
         reply_key_version=int(doc.get("reply_key_version", 0)),
         display_name=str(doc.get("display_name", "")),
+        # Documents written before private replies have no field: follow the domain.
+        private_replies=doc.get("private_replies"),
     )
 
 
@@ -186,6 +189,16 @@ class MongoAliases:
         name = check_display_name(display_name)
         doc = await self._db.aliases.find_one_and_update(
             {"_id": require_str(alias_id, "alias id")}, {"$set": {"display_name": name}}
+        )
+        if doc is None:
+            raise NotFound("no such alias")
+        await self._db.bump_generation()
+        return alias_record(doc)
+
+    async def set_private_replies(self, alias_id: str, on: bool | None) -> Alias:
+        value = check_optional_bool(on, "private replies")
+        doc = await self._db.aliases.find_one_and_update(
+            {"_id": require_str(alias_id, "alias id")}, {"$set": {"private_replies": value}}
         )
         if doc is None:
             raise NotFound("no such alias")

@@ -15,9 +15,11 @@ from forwarder.store.base import (
     MAX_DKIM_SELECTOR,
     AlreadyExists,
     Domain,
+    InvalidValue,
     NotFound,
     SpamPolicy,
     check_bytes,
+    check_optional_bool,
     check_spam_policy,
     normalize_domain,
     require_str,
@@ -56,6 +58,7 @@ def domain_record(row: Row) -> Domain:
         spam=SpamPolicy(
             bool(row["spam_filter"]), row["spam_reject_score"], row["spam_catch_all_score"]
         ),
+        private_replies=bool(row["private_replies"]),
     )
 
 
@@ -163,6 +166,17 @@ class SqliteDomains:
                 policy.catch_all_reject_score,
                 require_str(domain_id, "domain id"),
             ),
+        )
+        if not rows:
+            raise NotFound("no such domain")
+
+    async def set_private_replies(self, domain_id: str, on: bool) -> None:
+        value = check_optional_bool(on, "private replies")
+        if value is None:
+            raise InvalidValue("private replies must be true or false")
+        rows = await self._db.fetch(
+            "UPDATE domains SET private_replies = ? WHERE id = ? RETURNING id",
+            (int(value), require_str(domain_id, "domain id")),
         )
         if not rows:
             raise NotFound("no such domain")

@@ -21,6 +21,7 @@ from forwarder.store.base import (
     Recipient,
     check_display_name,
     check_enum,
+    check_optional_bool,
     check_targets,
     clean_note,
     normalize_email,
@@ -61,6 +62,7 @@ def alias_record(row: Row) -> Alias:
         created_at=py_time(row["created_at"]),
         reply_key_version=row["reply_key_version"],
         display_name=row["display_name"],
+        private_replies=None if row["private_replies"] is None else bool(row["private_replies"]),
     )
 
 
@@ -155,6 +157,16 @@ class SqliteAliases:
         rows = await self._db.fetch(
             "UPDATE aliases SET display_name = ? WHERE id = ? RETURNING *",
             (check_display_name(display_name), require_str(alias_id, "alias id")),
+        )
+        if not rows:
+            raise NotFound("no such alias")
+        return alias_record(rows[0])
+
+    async def set_private_replies(self, alias_id: str, on: bool | None) -> Alias:
+        value = None if check_optional_bool(on, "private replies") is None else int(bool(on))
+        rows = await self._db.fetch(
+            "UPDATE aliases SET private_replies = ? WHERE id = ? RETURNING *",
+            (value, require_str(alias_id, "alias id")),
         )
         if not rows:
             raise NotFound("no such alias")

@@ -237,9 +237,17 @@ _V8: list[str] = [
     "ALTER TABLE aliases ADD COLUMN display_name TEXT NOT NULL DEFAULT ''",
 ]
 
+# Version 9 (private replies, issue 11): the alias's choice (NULL: follow the domain) and the
+# domain's default (off). The generation triggers on both tables already cover the columns.
+_V9: list[str] = [
+    "ALTER TABLE aliases ADD COLUMN private_replies INTEGER CHECK (private_replies IN (0, 1))",
+    "ALTER TABLE domains ADD COLUMN private_replies INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (private_replies IN (0, 1))",
+]
+
 # Forward steps, in order: MIGRATIONS[n] takes user_version n to n + 1. Append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
-    tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+    tuple(v) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

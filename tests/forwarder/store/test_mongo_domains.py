@@ -115,3 +115,30 @@ async def test_the_index_refuses_a_second_verified_domain(
     assert verified is not None and verified.id == mine.id
     with pytest.raises(DuplicateKeyError):
         await domains.insert_one(_domain_doc("again", "example.net", bob.id, None))
+
+
+async def test_documents_from_before_private_replies_read_as_off_and_not_chosen(
+    client_and_name: tuple[Any, str],
+) -> None:
+    """Issue 11: a domain and an alias written before the field existed: the domain's default
+    is off, the alias follows it; setting them writes the field."""
+    client, name = client_and_name
+    raw = client[name]
+    await raw["users"].insert_one(
+        {"_id": "u1", "email": "ann@example.org", "password_hash": "h", "created_at": NAIVE_NOW}
+    )
+    await raw["domains"].insert_one(_domain_doc("d1", "ann.example", "u1", NAIVE_NOW))
+    await raw["aliases"].insert_one(
+        {"_id": "a1", "domain_id": "d1", "local_part": "shop", "targets": [], "mode": "active",
+         "description": "", "created_at": NAIVE_NOW}
+    )  # fmt: skip
+    store = MongoStore(client, name)
+    await store.open()
+    domain = await store.domains.get("d1")
+    alias = await store.aliases.get("a1")
+    assert domain is not None and domain.private_replies is False
+    assert alias is not None and alias.private_replies is None
+    assert not alias.replies_private(domain)
+    await store.domains.set_private_replies("d1", True)
+    assert (await raw["domains"].find_one({"_id": "d1"}))["private_replies"] is True
+    assert (await store.aliases.set_private_replies("a1", False)).private_replies is False

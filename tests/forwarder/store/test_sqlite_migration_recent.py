@@ -1,8 +1,8 @@
 """SQLite schema migrations from version 3 on, each on a database holding data: version 4
 counts the error log (one row per key and hour; the rows a version 3 database holds are
 merged), 5 the domain owner's spam policy, 6 the delivered-target records, 7 the account's
-preferences, 8 the aliases' reply key and display name. The older ones and the helpers that
-write an old database are in test_sqlite_migration.py."""
+preferences, 8 the aliases' reply key and display name, 9 private replies. The older ones
+and the helpers that write an old database are in test_sqlite_migration.py."""
 
 from __future__ import annotations
 
@@ -142,5 +142,45 @@ async def test_users_written_before_version_7_get_the_default_preferences(tmp_pa
         await store.users.set_preferences("u1", "", "drop")
         user = await store.users.get("u1")
         assert user is not None and user.off_mode == "drop"
+    finally:
+        await store.close()
+
+
+V8 = MIGRATIONS[:8]
+
+
+async def test_version_8_database_gains_private_replies_off_with_data_intact(
+    tmp_path: Path,
+) -> None:
+    """Version 9 (issue 11): domains and aliases written at version 8 read as "off" and "not
+    chosen"; their other fields (reply key, display name) are untouched, and both can be set."""
+    path = tmp_path / "v8.sqlite3"
+    db = Db()
+    await db.connect(str(path), PRAGMAS)
+    try:
+        assert await migrate(db, V8) == 8
+        for sql, params in _V1_ROWS:
+            if "error_log" not in sql:  # version 4 rebuilt it
+                await db.fetch(sql, params)
+        await db.fetch("UPDATE aliases SET reply_key_version = 3, display_name = 'Shop'")
+    finally:
+        await db.close()
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        assert await store.pragma("user_version") == SCHEMA_VERSION >= 9
+        [alias] = await store.aliases.list_for_domain("d1")
+        domain = await store.domains.get("d1")
+        assert domain is not None and domain.private_replies is False
+        assert (alias.local_part, alias.reply_key_version, alias.display_name) == (
+            "hello",
+            3,
+            "Shop",
+        )
+        assert alias.private_replies is None and not alias.replies_private(domain)
+        await store.domains.set_private_replies("d1", True)
+        assert (await store.aliases.set_private_replies(alias.id, False)).private_replies is False
+        domain = await store.domains.get("d1")
+        assert domain is not None and domain.private_replies is True
     finally:
         await store.close()
