@@ -49,6 +49,7 @@ __all__ = [
     "RecordCheck",
     "check_records",
     "dkim_record",
+    "dkim_records",
     "mta_sts_id",
     "mta_sts_policy",
     "ownership_proven",
@@ -121,7 +122,7 @@ def records_for(settings: Settings, domain: Domain) -> list[DnsRecord]:
             "advice: a DMARC policy (RFC 7489); tighten p= once your own mail passes",
             False,
         ),
-        dkim_record(settings, name),
+        *dkim_records(settings, name),
         *_mta_sts_records(settings, name),
     ]
 
@@ -152,17 +153,27 @@ def _mta_sts_records(settings: Settings, name: str) -> list[DnsRecord]:
     ]
 
 
-def dkim_record(settings: Settings, name: str) -> DnsRecord:
+def dkim_record(settings: Settings, name: str, selector: str = "") -> DnsRecord:
     """The CNAME that lets quietmail DKIM-sign mail sent as the alias as ``name``."""
-    selector = f"{settings.arc_selector}._domainkey"
+    label = f"{selector or settings.arc_selector}._domainkey"
     return DnsRecord(
         "CNAME",
-        f"{selector}.{name}",
-        f"{selector}.{settings.hostname}.",
+        f"{label}.{name}",
+        f"{label}.{settings.hostname}.",
         "advice: DKIM for replies sent through your aliases, signed as your domain "
         "(RFC 6376) with the server's key; without it they are signed as the server's name",
         False,
     )
+
+
+def dkim_records(settings: Settings, name: str) -> list[DnsRecord]:
+    """The CNAME of the selector in use and, while a key rotation is prepared
+    (``arc_next_selector``), the one of the next selector, published ahead so that the switch
+    fails no signature and keeps every domain aligned (README, "Rotating the signing key")."""
+    records = [dkim_record(settings, name)]
+    if settings.arc_next_selector and settings.arc_next_selector != settings.arc_selector:
+        records.append(dkim_record(settings, name, settings.arc_next_selector))
+    return records
 
 
 async def check_records(
@@ -170,22 +181,22 @@ async def check_records(
 ) -> list[RecordCheck]:
     """Look each record up in live DNS; the result is in the order of :func:`records_for`."""
     records = records_for(settings, domain)
-    mx_rec, token_rec, spf_rec, dmarc_rec, dkim_rec, sts_rec, host_rec, rpt_rec = records
-    mx, txt, dmarc, dkim, sts, host, rpt = await asyncio.gather(
+    mx_rec, token_rec, spf_rec, dmarc_rec, *dkim_recs, sts_rec, host_rec, rpt_rec = records
+    mx, txt, dmarc, sts, host, rpt, *dkim = await asyncio.gather(
         _lookup(resolver, domain.name, "MX"),
         _lookup(resolver, domain.name, "TXT"),
         _lookup(resolver, dmarc_rec.name, "TXT"),
-        _lookup(resolver, dkim_rec.name, "CNAME"),
         _lookup(resolver, sts_rec.name, "TXT"),
         _lookup(resolver, host_rec.name, "CNAME"),
         _lookup(resolver, rpt_rec.name, "TXT"),
+        *(_lookup(resolver, r.name, "CNAME") for r in dkim_recs),
     )
     return [
         _check_mx(mx_rec, mx, settings.hostname),
         _check_token(token_rec, txt),
         _check_single(spf_rec, txt, "v=spf1", "SPF", "RFC 7208 3.2"),
         _check_dmarc(dmarc_rec, dmarc),
-        _check_cname(dkim_rec, dkim),
+        *(_check_cname(r, a) for r, a in zip(dkim_recs, dkim, strict=True)),
         _check_exact(sts_rec, sts, "v=STSv1", "MTA-STS"),
         _check_exact(host_rec, host, "", "CNAME"),
         _check_single(rpt_rec, rpt, "v=TLSRPTv1", "TLS-RPT", "RFC 8460 3"),

@@ -129,6 +129,7 @@ class Settings:
     bounce_max_size: int = 256 * 1024
     reply_rate_per_hour: int = 100  # mail sent through one alias's reverse addresses
     arc_selector: str = "quietmail"
+    arc_next_selector: str = ""  # the selector the next key will use (key rotation, issue 11)
     arc_key_path: Path | None = None  # empty: generated, sealed, in data_dir
 
     error_log_days: int = 7
@@ -218,6 +219,7 @@ _PARSERS: dict[str, Callable[[str, object], Any]] = {
     "bounce_max_size": _positive_int,
     "reply_rate_per_hour": _positive_int,
     "arc_selector": _str,
+    "arc_next_selector": _str,
     "arc_key_path": _optional_path,
     "error_log_days": _positive_int,
     "dnsbl_zones": _list_zones,

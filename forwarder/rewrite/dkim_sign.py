@@ -4,9 +4,10 @@ Mode: the domain owner publishes a CNAME, ``<arc_selector>._domainkey.<domain>``
 ``<arc_selector>._domainkey.<hostname>``, so the operator's one RSA-2048 key (the ARC key,
 rewrite/arc_key.py, whose TXT record the operator already publishes) signs for every domain.
 Why not a key per domain: no private key per domain to generate, seal, back up and delete,
-nothing added to the store, and the operator can rotate the key (publish a new selector,
-switch ``arc_selector``) without asking every owner to edit their zone; SimpleLogin and
-addy.io chose the same. The price: a domain's signatures are only as independent as the
+nothing added to the store, and the operator can rotate the key without failing a signature:
+owners publish the next selector's CNAME ahead (``arc_next_selector``, shown by the DNS
+guide), the operator publishes the new key under it and then switches ``arc_selector``
+(README, "Rotating the signing key"); SimpleLogin and addy.io chose CNAMEs too. The price: a domain's signatures are only as independent as the
 operator's key, which already seals every forwarded copy.
 
 Before signing as the domain we look up its selector and compare the public key it

@@ -104,6 +104,15 @@ class ZoneData:
         elif cname and question.rdtype != dns.rdatatype.CNAME:
             rrset = dns.rrset.from_text_list(question.name, ttl, "IN", "CNAME", cname)
             response.answer.append(rrset)
+            # As an authoritative server does for a target it also holds (RFC 1034 4.3.2),
+            # and as the recursive resolvers mail servers use do: the target's records too.
+            target = dns.name.from_text(cname[0])
+            with self.lock:
+                chased = self._records.get((target, question.rdtype))
+            if chased:
+                response.answer.append(
+                    dns.rrset.from_text_list(target, ttl, "IN", question.rdtype, chased)
+                )
         elif not exists:
             response.set_rcode(dns.rcode.NXDOMAIN)
         return response
