@@ -7,8 +7,9 @@ Why not a key per domain: no private key per domain to generate, seal, back up a
 nothing added to the store, and the operator can rotate the key without failing a signature:
 owners publish the next selector's CNAME ahead (``arc_next_selector``, shown by the DNS
 guide), the operator publishes the new key under it and then switches ``arc_selector``
-(README, "Rotating the signing key"); SimpleLogin and addy.io chose CNAMEs too. The price: a domain's signatures are only as independent as the
-operator's key, which already seals every forwarded copy.
+(README, "Rotating the signing key"); SimpleLogin and addy.io chose CNAMEs too. The price:
+a domain's signatures are only as independent as the operator's key, which already seals
+every forwarded copy.
 
 Before signing as the domain we look up its selector and compare the public key it
 resolves to (through the CNAME) with ours; when it is not (yet) in place the message is
