@@ -243,3 +243,29 @@ async def test_a_thousand_conversations_write_no_row(reply_world: World, tmp_pat
         client.close()
     assert len(reply_world.sink.messages) == 20
     assert count_rows(path) == before
+
+
+async def test_a_bounce_of_a_reply_goes_back_to_the_alias(
+    reply_world: World, sender_pem: bytes
+) -> None:
+    """Issue 11: 'Bounces of it come back to the alias and are forwarded to the owner'. The
+    reply leaves with an SRS address of the alias as envelope sender; the correspondent's
+    server bounces to it (null sender), and quietmail passes the bounce to the alias's own
+    address, whose MX is quietmail again (here the sink stands in for it), so it reaches the
+    owner like any mail to the alias. Nothing of the owner's address is in either hop."""
+    reply_world.dns.add(f"{DOMAIN}.", "MX", "10 mx.example.net.")  # the alias domain's MX
+    to = await reverse_of(reply_world)
+    message = sign(owner_reply(to), sender_pem, "example.net")
+    _, data = await reply_world.transaction(OWNER, [to], message)
+    assert data == replies.DELIVERED
+    srs_address = reply_world.sink.messages[0].mail_from
+    bounce = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.bounces.test>\r\n"  # no DMARC policy
+        f"To: {srs_address}\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n"
+        "The mailbox is full.\r\n"
+    ).encode()
+    answers, data = await reply_world.transaction("", [srs_address], bounce)
+    assert answers == [replies.ACCEPTED_RECIPIENT] and data == replies.DELIVERED
+    returned = reply_world.sink.messages[1]
+    assert returned.rcpt_tos == [f"hello@{DOMAIN}"]  # the alias, which forwards to the owner
+    assert returned.mail_from == "<>"  # a bounce stays a bounce: no loop of bounces
