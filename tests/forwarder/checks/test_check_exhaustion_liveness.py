@@ -132,5 +132,8 @@ async def test_slow_selectors_starve_neither_healthz_nor_password_checks(
     answers = sending.result()
     # The budget (5 s here) ends each attack with a retry, never a 5xx.
     assert {data[:9] for _, data in answers} == {"451 4.4.3"}
-    assert login < 1.0  # before: queued behind the checks on asyncio's default pool
+    # Before the fix the log-in queued behind the checks on asyncio's default pool: 4.5 s here,
+    # 87 s under the load. argon2 at production cost itself takes up to ~1.5 s on a
+    # busy 2-core machine (seen once in a full run), so the bound leaves room for that.
+    assert login < 2.5
     assert slowest < 1.0
