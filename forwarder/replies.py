@@ -136,13 +136,15 @@ SPAM_DEFERRED = Reply(451, "4.7.1", "Message deferred by the spam filter, try ag
 TOO_MUCH_SPAM = Reply(
     421, "4.7.0", "Too much mail from your address was refused as spam, try later"
 )
-# RFC 5321 4.5.3.1.10: a client that gets 452 for a recipient sends it in a later transaction.
 # Mail to a reverse address (issue 11, forwarder/reverse.py): a reply through an alias.
 REPLY_NOT_FROM_TARGET = Reply(
     550, "5.7.1", "Only the alias's confirmed targets, authenticated, may send through this address"
 )
 REPLY_RATE_LIMITED = Reply(451, "4.7.1", "Too many messages through this alias, try again later")
-OTHER_SPAM_POLICY = Reply(452, "4.5.3", "Send to this recipient in a separate transaction")
+# One transaction makes one copy (smtp/transaction.py, Transaction.fits): a recipient whose
+# spam policy or rewriting differs from the transaction's, or a reverse address beside any
+# other recipient, is sent again by the client in a later transaction (RFC 5321 4.5.3.1.10).
+SEPARATE_TRANSACTION = Reply(452, "4.5.3", "Send to this recipient in a separate transaction")
 
 # ---------------------------------------------------------------- DNS block lists (RFC 5782)
 

@@ -130,7 +130,7 @@ class RelayHandler:
             resolution = Resolution(replies.BOUNCE_TOO_BIG)  # by the SIZE declared (RFC 1870)
         if resolution.accepted:
             if not envelope.fits(resolution):
-                return replies.OTHER_SPAM_POLICY  # not a refusal: the client retries it
+                return replies.SEPARATE_TRANSACTION  # not a refusal: the client retries it
             envelope.add(address, resolution)
             return resolution.reply
         envelope.refused += 1

@@ -119,7 +119,7 @@ async def test_reply_all_from_the_target_reaches_each_correspondent_from_the_ali
     # A reverse address comes alone in a transaction; the second gets the "try again" reply
     # every MTA answers with a transaction of its own.
     answers, data = await private_world.transaction(OWNER, [to_desk, to_carol], reply)
-    assert answers == [replies.ACCEPTED_RECIPIENT, replies.OTHER_SPAM_POLICY]
+    assert answers == [replies.ACCEPTED_RECIPIENT, replies.SEPARATE_TRANSACTION]
     assert data == replies.DELIVERED
     answers, data = await private_world.transaction(OWNER, [to_carol], reply)
     assert (answers, data) == ([replies.ACCEPTED_RECIPIENT], replies.DELIVERED)
@@ -178,10 +178,10 @@ async def test_another_alias_is_sent_in_a_transaction_of_its_own(
     message = sign(make_message(extra=HEADERS), sender_pem, "origin.test")
     rcpts = [f"hello@{DOMAIN}", f"plain@{DOMAIN}"]
     answers, data = await private_world.transaction(SENDER, rcpts, message)
-    assert answers == [replies.ACCEPTED_RECIPIENT, replies.OTHER_SPAM_POLICY]
+    assert answers == [replies.ACCEPTED_RECIPIENT, replies.SEPARATE_TRANSACTION]
     assert data == replies.DELIVERED
     answers, data = await private_world.transaction(SENDER, rcpts[::-1], message)
-    assert answers == [replies.ACCEPTED_RECIPIENT, replies.OTHER_SPAM_POLICY]
+    assert answers == [replies.ACCEPTED_RECIPIENT, replies.SEPARATE_TRANSACTION]
     copies = {tuple(m.rcpt_tos): m.data for m in private_world.sink.messages}
     assert set(copies) == {(OWNER,), ("other@example.net",)}
     assert b"X-Original-Cc" in copies[(OWNER,)]

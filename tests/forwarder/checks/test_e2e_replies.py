@@ -195,7 +195,7 @@ async def test_revoked_reverse_address_is_refused(reply_world: World) -> None:
 async def test_reverse_address_comes_alone_in_its_transaction(reply_world: World) -> None:
     to = await reverse_of(reply_world)
     answers, _ = await reply_world.transaction(OWNER, [f"hello@{DOMAIN}", to], owner_reply(to))
-    assert answers == [replies.ACCEPTED_RECIPIENT, replies.OTHER_SPAM_POLICY]
+    assert answers == [replies.ACCEPTED_RECIPIENT, replies.SEPARATE_TRANSACTION]
 
 
 async def test_reply_rate_limit_per_alias(

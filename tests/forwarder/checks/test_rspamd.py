@@ -184,7 +184,7 @@ async def test_recipients_with_another_spam_policy_go_in_another_transaction(
     )
     assert answers == [
         replies.ACCEPTED_RECIPIENT,
-        replies.OTHER_SPAM_POLICY,
+        replies.SEPARATE_TRANSACTION,
         replies.ACCEPTED_RECIPIENT,
     ]
     assert reply == replies.DELIVERED

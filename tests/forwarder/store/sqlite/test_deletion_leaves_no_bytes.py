@@ -7,10 +7,7 @@ and scans the raw files while the store is still open, as a running server leave
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from forwarder.store.base import AliasMode, Domain, NewErrorLogEntry
 from forwarder.store.sqlite import SqliteStore
@@ -24,21 +21,6 @@ from tests.forwarder.store.contract_data import (
     make_domain,
     make_user,
 )
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "quietmail.sqlite3"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(str(db_path))
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def leaks(db_path: Path, *names: str) -> list[tuple[str, str]]:

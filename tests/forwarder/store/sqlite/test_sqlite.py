@@ -1,13 +1,12 @@
 """SQLite-only behaviour: schema versioning, pragmas, file modes, errors as StoreUnavailable,
 generation across connections (the privacy promise on the raw database bytes is in
-test_sqlite_deletion_leaves_no_bytes.py)."""
+test_deletion_leaves_no_bytes.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,21 +27,6 @@ from tests.forwarder.store.contract_data import (
     make_domain,
     make_user,
 )
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "quietmail.sqlite3"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(str(db_path))
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def raw_user_version(path: Path) -> int:
