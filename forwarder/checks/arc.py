@@ -1,15 +1,15 @@
 """ARC (RFC 8617): validate the chain a message arrived with, and seal the forwarded copy.
 
 Sealing adds one ARC set (ARC-Authentication-Results, ARC-Message-Signature, ARC-Seal) at
-the next instance, signed with our key as ``d=<hostname> s=<arc_selector>``. dkimpy's
-``arc_sign`` takes the results to carry and the chain status ``cv=`` from *our*
-Authentication-Results header (the one with our authserv-id), so that header must be on the
-message, with ``arc=none|pass|fail`` from :meth:`ArcSealer.validate`, before sealing.
-Both directions are RSA work with blocking key look-ups: they run in a worker thread of the
-checks' executor. Sealing signs through OpenSSL (:mod:`forwarder.rewrite.arc_signer`), and
-validation vets each key and verifies through OpenSSL (:mod:`forwarder.checks.verifier`), not
-dkimpy's pure-Python RSA; the signing key is loaded once, in the first sealing thread
-(OpenSSL checks the key on loading, which takes tens of milliseconds for 2048 bits).
+the next instance, signed with our key as ``d=<hostname> s=<arc_selector>``, carrying our
+results, whose ``arc=none|pass|fail`` from :meth:`ArcSealer.validate` becomes ``cv=``
+(:mod:`forwarder.rewrite.arc_seal`, which builds the set from those results rather than
+reading them back from our Authentication-Results header).
+Both directions are RSA work, validation with blocking key look-ups: they run in a worker
+thread of the checks' executor. Sealing signs through OpenSSL, and validation vets each key
+and verifies through OpenSSL (:mod:`forwarder.checks.verifier`), not dkimpy's pure-Python
+RSA; the signing key is loaded once, in the first sealing thread (OpenSSL checks the key on
+loading, which takes tens of milliseconds for 2048 bits).
 
 The number of ARC sets is counted (:func:`count_arc_sets`) with the DKIM signatures before
 any of this runs: validating ``n`` sets costs ``2n`` signatures and, in dkimpy, time that
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 
 import dkim
@@ -32,7 +33,7 @@ from forwarder.checks.dkim import TxtLookup, quiet_logger
 from forwarder.checks.results import MethodResult, field_name
 from forwarder.checks.verifier import KeyCache, OpensslARC
 from forwarder.rewrite.arc_key import ArcKey
-from forwarder.rewrite.arc_signer import arc_sign
+from forwarder.rewrite.arc_seal import SealingKey, arc_set
 
 # RFC 8617 section 4.4: cv of the chain that arrived. dkimpy says None for a chain that an
 # earlier hop already marked failed: for us that is a failed chain too.
@@ -70,7 +71,7 @@ class ArcSealer:
         self._keys = keys if keys is not None else KeyCache()
         self._executor = executor
         self._logger = quiet_logger("quietmail.arc")
-        self._rsa_key: rsa.RSAPrivateKey | None = None
+        self._signer: SealingKey | None = None
         self._loading = threading.Lock()
 
     async def validate(self, message: bytes, deadline: float | None = None) -> MethodResult:
@@ -93,38 +94,30 @@ class ArcSealer:
             return MethodResult("arc", "temperror")
         return MethodResult("arc", _CV.get(cv, "fail"))
 
-    async def seal(self, message: bytes) -> list[bytes]:
+    async def seal(self, message: bytes, results: Sequence[MethodResult]) -> list[bytes]:
         """The new ARC set's header fields (CRLF-ended, ARC-Seal first) to put on top of
-        ``message``, or ``[]`` when dkimpy finds no chain to extend (our results header is
-        missing, or an earlier hop ended the chain)."""
+        ``message``, carrying ``results`` (our Authentication-Results clauses, whose ``arc=``
+        gives ``cv=``), or ``[]`` when the chain cannot be extended (rewrite/arc_seal.py)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.seal_blocking, message)
+        return await loop.run_in_executor(self._executor, self.seal_blocking, message, results)
 
-    def seal_blocking(self, message: bytes, timestamp: int | None = None) -> list[bytes]:
+    def seal_blocking(
+        self, message: bytes, results: Sequence[MethodResult], timestamp: int | None = None
+    ) -> list[bytes]:
         """``timestamp`` (seconds, ``t=``) defaults to now; tests fix it."""
-        key = self._signing_key()
-        try:
-            return arc_sign(
-                message,
-                self._key.selector.encode("ascii"),
-                self._key.domain.encode("ascii"),
-                self._key.private_pem,
-                key,
-                self._authserv_id.encode("ascii"),
-                self._logger,
-                timestamp,
-            )
-        # dkimpy: the chain is at its 50-instance limit (DKIMException), or a header field it
-        # reads does not parse (UnicodeDecodeError on an Authentication-Results that is not
-        # UTF-8): the copy goes out without our seal rather than not at all.
-        except Exception:
-            return []
+        now = int(time.time()) if timestamp is None else timestamp
+        return arc_set(message, results, self._sealing_key(), now)
 
-    def _signing_key(self) -> rsa.RSAPrivateKey:
+    def _sealing_key(self) -> SealingKey:
         with self._loading:
-            if self._rsa_key is None:
+            if self._signer is None:
                 key = serialization.load_pem_private_key(self._key.private_pem, password=None)
                 if not isinstance(key, rsa.RSAPrivateKey):  # keys.py only makes RSA keys
                     raise TypeError("the ARC key is not an RSA key")
-                self._rsa_key = key
-            return self._rsa_key
+                self._signer = SealingKey(
+                    key,
+                    self._key.selector.encode("ascii"),
+                    self._key.domain.encode("ascii"),
+                    self._authserv_id.encode("ascii"),
+                )
+            return self._signer

@@ -185,13 +185,11 @@ class AuthPolicy:
             message = await self._rewrite_author(message, alias)
         clauses = _clauses(spf, dkim, dmarc, arc)
         header = build_header(self._authserv_id, clauses, utf8=inbound.smtputf8)
-        # dkimpy copies our results into the ARC-Authentication-Results through authres,
-        # which reads ASCII only: it seals over the ASCII form of our header. The ARC set does
-        # not sign Authentication-Results (RFC 8617 section 4.1.2), so the UTF-8 one can go
-        # on the copy in its place and the seal still verifies.
-        ascii_header = build_header(self._authserv_id, clauses) if inbound.smtputf8 else header
-        seal = await self._arc.seal(prepend_fields(message, [ascii_header]))
-        message = prepend_fields(prepend_fields(message, [header]), seal)
+        # The ARC-Authentication-Results carries the ASCII form of the clauses; the UTF-8
+        # header can go on an SMTPUTF8 copy beside it, since the ARC set does not sign
+        # Authentication-Results (RFC 8617 section 4.1.2).
+        seal = await self._arc.seal(message, clauses)
+        message = prepend_fields(message, [*seal, header])
         bounces = sender_authenticated(inbound.mail_from, spf, dkim)
         sender = self._srs.forward(inbound.mail_from, bounces=bounces)
         return Verdict(message=message, envelope_sender=sender)

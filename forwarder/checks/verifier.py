@@ -10,7 +10,7 @@ have) or Ed25519 (RFC 8463); a refused key makes that signature a permerror (RFC
 section 6.1.2: key data not suitable for the algorithm). The check itself is OpenSSL's: well
 under a millisecond for the keys that remain.
 
-How: as :mod:`forwarder.rewrite.arc_signer` does for signing, a mixin overrides the one
+How: as :mod:`forwarder.rewrite.dkim_sign` does for signing, a mixin overrides the one
 ``DomainSigner`` method that fetches the key and checks the signature (``verify_sig`` and
 what it calls, ``verify_sig_process``), keeping dkimpy's parsing, canonicalisation, header
 selection and body hash. Both ``DKIM.verify`` and ``ARC.verify_instance`` go through it.

@@ -16,32 +16,38 @@ resolves to (through the CNAME) with ours; when it is not (yet) in place the mes
 signed as our hostname instead, so it still carries a valid signature. The answer is kept
 in memory for :data:`CHECK_TTL` seconds per domain name (names of served domains only).
 
-The RSA step is OpenSSL's, as for ARC seals (rewrite/arc_signer.py, whose ``gen_header``
-:class:`OpensslDkim` borrows): dkimpy's pure-Python RSA took ~15 ms of GIL per signature and
-cut forwarding with rewriting on to a fifth (tests/bench/bench_dmarc_safe.py). The header is
-byte-identical to ``dkim.sign``'s (tests/forwarder/rewrite/test_dkim_sign.py).
+The RSA step is OpenSSL's: dkimpy's pure-Python RSA took ~15 ms of GIL per signature and
+cut forwarding with rewriting on to a fifth (tests/bench/bench_dmarc_safe.py). dkimpy has no
+hook for the signing step, and swapping its module-level ``RSASSA_PKCS1_v1_5_sign`` would
+change it for every thread and every other user in the process, so :class:`OpensslDkim`
+overrides the one method that hashes the header fields and signs, ``gen_header``, keeping
+dkimpy's canonicalisation, header selection and folding. RSASSA-PKCS1-v1_5 (RFC 8017 section
+8.2) is deterministic, so the header is byte-identical to ``dkim.sign``'s
+(tests/forwarder/rewrite/test_dkim_sign.py checks it, which catches a dkimpy upgrade that
+changes ``gen_header``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Any
 
 import dkim
 import dns.asyncresolver
 import dns.exception
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from forwarder.expiring import ExpiringDict
 from forwarder.resolver import lookup
 from forwarder.rewrite.arc_key import ArcKey
-from forwarder.rewrite.arc_signer import OpensslArc
 
 CHECK_TTL = 600.0
 # RFC 6376 section 5.4: From is signed twice (oversigned) so no second From can be added.
@@ -64,11 +70,43 @@ SIGNED_HEADERS = (
 class OpensslDkim(dkim.DKIM):  # type: ignore[misc]
     """``dkim.DKIM`` whose RSA signature is made by OpenSSL with ``key`` (the PEM's key)."""
 
-    gen_header = OpensslArc.gen_header
-
     def __init__(self, message: bytes, key: rsa.RSAPrivateKey, logger: logging.Logger) -> None:
         super().__init__(message, logger=logger, signature_algorithm=b"rsa-sha256", linesep=b"\r\n")
         self._rsa_key = key
+
+    def gen_header(
+        self,
+        fields: list[tuple[bytes, bytes]],
+        include_headers: Any,
+        canon_policy: Any,
+        header_name: bytes,
+        pk: object,  # dkimpy's parsed key: unused, ``self._rsa_key`` signs
+        standardize: bool = False,  # unused: dkim_sign never asks dkimpy for that form
+    ) -> bytes:
+        # dkimpy 1.1's DomainSigner.gen_header for rsa-sha256 without ``standardize``, with
+        # OpenSSL signing.
+        header_value = b"; ".join(b"=".join(x) for x in fields)
+        header_value = dkim.fold(header_value, namelen=len(header_name), linesep=b"\r\n")
+        header_value = dkim.RE_BTAG.sub(b"\\1", header_value)
+        hasher = dkim.HashThrough(self.hasher(), self.debug_content)
+        headers = canon_policy.canonicalize_headers(self.headers)
+        self.signed_headers = dkim.hash_headers(
+            hasher,
+            canon_policy,
+            headers,
+            include_headers,
+            (header_name, b" " + header_value),
+            dict(fields),
+        )
+        signature = self._rsa_key.sign(
+            hasher.digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+        )
+        index = next(i for i, (name, _) in enumerate(fields) if name == b"b")
+        fields[index] = (b"b", base64.b64encode(signature))
+        header_value = b"; ".join(b"=".join(x) for x in fields) + self.linesep
+        header_value = dkim.fold(header_value, namelen=len(header_name), linesep=self.linesep)
+        result: bytes = header_value
+        return result
 
 
 def dkim_sign(

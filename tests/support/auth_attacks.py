@@ -10,14 +10,15 @@ make; a pure-Python verifier spends seconds on ``pow(s, e, n)`` with it.
 from __future__ import annotations
 
 import base64
-import logging
 import secrets
+import time
 
 import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from forwarder.rewrite.arc_signer import arc_sign
+from forwarder.checks.results import MethodResult
+from forwarder.rewrite.arc_seal import SealingKey, arc_set
 
 
 def rsa_record(bits: int, exponent: int) -> str:
@@ -49,14 +50,13 @@ def arc_chain(message: bytes, sets: int, pem: bytes, domain: str, selector: str)
     the hop's number, so that each set needs a key look-up of its own)."""
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    logger = logging.Logger("quiet", level=logging.CRITICAL + 1)
     for hop in range(sets):
         srv = f"hop{hop}.{domain}"
-        status = "none" if hop == 0 else "pass"
-        message = f"Authentication-Results: {srv}; arc={status}\r\n".encode() + message
+        results = [MethodResult("arc", "none" if hop == 0 else "pass")]
         sel = selector.format(hop=hop).encode()
-        headers = arc_sign(message, sel, domain.encode(), pem, key, srv.encode(), logger)
-        assert headers, f"dkimpy did not seal hop {hop}"
+        signer = SealingKey(key, sel, domain.encode(), srv.encode())
+        headers = arc_set(message, results, signer, int(time.time()))
+        assert headers, f"no seal for hop {hop}"
         message = b"".join(headers) + message
     return message
 
