@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
 from forwarder.checks import CheckError
+from forwarder.checks.results import split_message, well_formed
 
 MIN_RSA_BITS = 1024  # RFC 8301 section 3.2: smaller keys MUST NOT be considered valid
 MAX_RSA_BITS = 4096  # RFC 8301 section 3.2: verifiers MUST be able to validate up to 4096
@@ -231,11 +232,25 @@ class _OpensslVerify:
 
 class OpensslDKIM(_OpensslVerify, dkim.DKIM):  # type: ignore[misc]
     def __init__(self, message: bytes, keys: KeyCache, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
+        super().__init__(None, **kwargs)
+        self.headers, self.body = _parsed(message)
         self.keys = keys
 
 
 class OpensslARC(_OpensslVerify, dkim.ARC):  # type: ignore[misc]
     def __init__(self, message: bytes, keys: KeyCache, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
+        super().__init__(None, **kwargs)
+        self.headers, self.body = _parsed(message)
         self.keys = keys
+
+
+def _parsed(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """What dkimpy's ``rfc822_parse`` gives, ``([(name, value), ...], body)``, without its
+    split of the whole message into lines (a tenth of a verification's CPU) when every line
+    ends with CRLF and every field is well formed; otherwise dkimpy's own parse."""
+    fields, rest = split_message(message)
+    crlf_only = 2 * message.count(b"\r\n") == message.count(b"\r") + message.count(b"\n")
+    if not (crlf_only and well_formed(fields)):
+        headers, body = dkim.rfc822_parse(message)
+        return [(name, value) for name, value in headers], body
+    return [(name, value) for name, _, value in (f.partition(b":") for f in fields)], rest[2:]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dkim
+import pytest
+
 from forwarder import replies
 from forwarder.checks.dkim import DkimVerifier, count_signatures
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.results import split_message
+from forwarder.checks.verifier import _parsed
 from forwarder.resolver import make_sync_resolver
 from forwarder.settings import Settings
 from tests.forwarder.checks.conftest import (
@@ -128,3 +132,24 @@ async def test_ed25519_signature_passes(dns_server: DNSServer, settings: Setting
     assert (result.result, result.selector) == ("pass", "ed")
     [tampered] = await verifier(settings).verify(signed.replace(b"noon", b"dusk"))
     assert tampered.result == "fail"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        make_message(),
+        b"DKIM-Signature: v=1;\r\n\td=example.com;\r\n  s=x\r\n" + make_message(),
+        b"From: a@example.com\r\nSubject: no body\r\n",
+        b"From: a@example.com\r\nSubject: empty body\r\n\r\n",
+        b"\r\nno header section\r\n",
+        b"From: a@example.com\r\n\r\n\r\n\r\nblank lines first\r\n\r\n",
+        b"From: a@example.com\nSubject: bare LF\n\nbody\n",  # dkimpy's own parse
+        b"From: a@example.com\r\nX: bare\rCR\r\n\r\nbody\r\n",
+        b"From: a@example.com\r\n folded first\r\nX:\r\n\r\nb",
+    ],
+)
+def test_the_parse_given_to_dkimpy_is_its_own(message: bytes) -> None:
+    """checks/verifier.py hands dkimpy the header fields split once (no split of the whole
+    message into lines); dkimpy must see exactly what its own parse gives."""
+    headers, body = dkim.rfc822_parse(message)
+    assert _parsed(message) == ([(name, value) for name, value in headers], body)
