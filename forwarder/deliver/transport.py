@@ -30,6 +30,7 @@ from forwarder.deliver import mx, starttls
 from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.mtasts import MtaSts, Policy
+from forwarder.deliver.plan import Planner
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
 from forwarder.deliver.result import (
     DeliveryFailed,
@@ -86,6 +87,7 @@ class SmtpTransport:
             self.mta_sts,
             self.counters,
         )
+        self.planner = Planner(settings, resolver, self._policy)
 
     async def tls_context(self, verify: bool = False) -> ssl.SSLContext:
         """The context every STARTTLS of this transport uses, unverified or verifying
@@ -112,13 +114,6 @@ class SmtpTransport:
             results.update(chunk)
         return results
 
-    async def _hosts(self, domain: str) -> tuple[list[mx.Host], int, Policy | None]:
-        relay = self._settings.outbound_smarthost
-        if relay is not None:
-            return await mx.smarthost(self._resolver, relay), relay.port, None
-        hosts = await mx.mail_hosts(self._resolver, domain)
-        return hosts, self._settings.outbound_port, await self._policy.domain_policy(domain)
-
     async def _host_tls(self, domain: str, policy: Policy | None, host: mx.Host) -> HostTls:
         if self._settings.outbound_smarthost is not None:
             return self._policy.smarthost()
@@ -128,7 +123,7 @@ class SmtpTransport:
         self, sender: str, domain: str, recipients: list[str], message: Parts
     ) -> dict[str, DeliveryResult]:
         try:
-            hosts, port, policy = await self._hosts(domain)
+            hosts, port, policy = await self.planner.hosts(domain)
         except mx.RouteError as exc:
             return dict.fromkeys(recipients, exc.result)
         last = temporary("4.4.1", "no mail host of the target domain answered")
