@@ -62,6 +62,11 @@ async def send_data(client: aiosmtplib.SMTP, parts: Sequence[bytes]) -> aiosmtpl
     response = await client.execute_command(b"DATA")
     if response.code != 354:
         raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return await send_payload(client, parts)
+
+
+async def send_payload(client: aiosmtplib.SMTP, parts: Sequence[bytes]) -> aiosmtplib.SMTPResponse:
+    """The message and ``.`` after a 354 reply to DATA: the final reply, or SMTPDataError."""
     protocol = client.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")

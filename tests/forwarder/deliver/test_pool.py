@@ -26,8 +26,9 @@ class CountingHost:
     """A real SMTP server that counts connections and deliveries; with ``close_idle`` it
     answers the second MAIL of a connection with 421, as a host that timed it out would."""
 
-    def __init__(self, close_idle: bool = False) -> None:
+    def __init__(self, close_idle: bool = False, pipelining: bool = False) -> None:
         self.close_idle = close_idle
+        self.pipelining = pipelining
         self.connections = 0
         self.delivered = 0
         self._mails: dict[int, int] = {}
@@ -46,6 +47,19 @@ class CountingHost:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
