@@ -98,6 +98,9 @@ class SmtpTransport:
     ) -> Mapping[str, DeliveryResult]:
         parts = (prefix, message) if prefix else (message,)
         groups = by_domain(recipients)
+        if len(groups) == 1:  # forward() sends one domain per call: no task of its own
+            [(domain, rcpts)] = groups.items()
+            return await self._send_domain(envelope_sender, domain, rcpts, parts)
         chunks = await asyncio.gather(
             *(self._send_domain(envelope_sender, d, rcpts, parts) for d, rcpts in groups.items())
         )

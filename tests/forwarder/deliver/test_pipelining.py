@@ -6,6 +6,7 @@ replaced; and the address quoting's fast path equal to aiosmtplib's."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
@@ -116,6 +117,7 @@ class ScriptedHost:
         self.pipelining = pipelining
         self.reads: list[bytes] = []
         self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
@@ -124,18 +126,28 @@ class ScriptedHost:
     async def stop(self) -> None:
         assert self._server is not None
         self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         writer.write(b"220 scripted ESMTP\r\n")
         pending = b""
-        while chunk := await reader.read(65536):
-            self.reads.append(chunk)
-            pending += chunk
-            *lines, pending = pending.split(b"\r\n")
-            for line in lines:
-                writer.write(self._answer(line))
-            await writer.drain()
-        writer.close()
+        try:
+            while chunk := await reader.read(65536):
+                self.reads.append(chunk)
+                pending += chunk
+                *lines, pending = pending.split(b"\r\n")
+                for line in lines:
+                    writer.write(self._answer(line))
+                await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            self._writers.discard(writer)
 
     def _answer(self, line: bytes) -> bytes:
         verb = line[:4].upper()
