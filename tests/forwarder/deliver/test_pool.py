@@ -115,13 +115,14 @@ async def test_connection_is_reused_for_the_next_messages(
         await host.stop()
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
 async def test_reused_tls_connection_needs_one_handshake(
-    dns_server: DNSServer, pool: ConnectionPool, tmp_path: Path
+    dns_server: DNSServer, pool: ConnectionPool, tmp_path: Path, pipelining: bool
 ) -> None:
     write_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", "host.t.test")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    sink = await SmtpSink(tls_context=context).start()
+    sink = await SmtpSink(tls_context=context, pipelining=pipelining).start()
     try:
         transport = SmtpTransport(settings_for(dns_server, sink.port), pool=pool)
         assert [await send(transport) for _ in range(3)] == [True, True, True]
