@@ -2,12 +2,15 @@
 target domain carrying all of that domain's recipients; with a :class:`ConnectionPool`, a
 connection whose transaction ended cleanly is kept for the next message to that host.
 
-Hosts are tried in order until one holds a conversation; a refused connection, a timeout or
-a greeting other than 220 moves on to the next (RFC 5321 5.1). What TLS each host needs is
-decided first (tlspolicy.py: DANE, MTA-STS, the ``outbound_tls`` floor); a host that cannot
-give it is skipped with a 4xx, never used in cleartext (starttls.py). Elsewhere STARTTLS is
-used whenever offered (RFC 3207, opportunistic) without checking the certificate. TLS 1.2
-is the floor. Once a host answers MAIL, its replies are final.
+The hosts and the domain's MTA-STS policy come from its delivery plan (plan.py, kept while
+the DNS answers are fresh); the transaction itself, pipelined where offered, is
+transaction.py's. Hosts are tried in order until one holds a conversation; a refused
+connection, a timeout or a greeting other than 220 moves on to the next (RFC 5321 5.1).
+What TLS each host needs is decided first (tlspolicy.py: DANE, MTA-STS, the
+``outbound_tls`` floor); a host that cannot give it is skipped with a 4xx, never used in
+cleartext (starttls.py). Elsewhere STARTTLS is used whenever offered (RFC 3207,
+opportunistic) without checking the certificate. TLS 1.2 is the floor. Once a host answers
+MAIL, its replies are final.
 
 Two client TLS contexts (unverified and verifying) serve every STARTTLS of a transport.
 Left to itself, aiosmtplib builds a new one per connection, and building one loads the
