@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiosmtplib
-from aiosmtplib.protocol import MAX_LINE_LENGTH, MAX_RESPONSE_LENGTH, SMTPProtocol
+from aiosmtplib.protocol import SMTPProtocol
+
+MAX_LINE_LENGTH = 8192  # as aiosmtplib's reader (protocol.py): a longer line is an error
+MAX_RESPONSE_LENGTH = 4 * MAX_LINE_LENGTH
 
 
 class Replies(asyncio.Protocol):

@@ -19,7 +19,6 @@ import re
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
-from aiosmtplib.protocol import COMMAND_INJECTION_REGEX
 
 from forwarder.deliver.data import send_data, send_payload
 from forwarder.deliver.replies import Replies
@@ -29,6 +28,7 @@ SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
 Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
 Results = dict[str, DeliveryResult]
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")  # what aiosmtplib's execute_command refuses
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
@@ -43,7 +43,7 @@ def quoted(address: str, encoding: str) -> bytes:
     if _PLAIN.fullmatch(address):
         return b"<" + address.encode("ascii") + b">"
     line = quote_address(address).encode(encoding)
-    if COMMAND_INJECTION_REGEX.search(line):  # as aiosmtplib's execute_command checks
+    if _CONTROL.search(line):  # CR, LF, NUL...: would end or split the command
         raise ValueError("Command arg contains a prohibited control character")
     return line
 

@@ -10,10 +10,13 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
+import aiosmtplib
 import pytest
 from aiosmtplib.email import quote_address
+from aiosmtplib.protocol import SMTPProtocol
 
 from forwarder.deliver import ConnectionPool, SmtpTransport
+from forwarder.deliver.replies import Replies
 from forwarder.deliver.transaction import quoted
 from forwarder.settings import Settings
 from tests.forwarder.conftest import make_message
@@ -241,3 +244,35 @@ def test_quoting_equals_aiosmtplib(address: str) -> None:
                 quoted(address, encoding)
             continue
         assert quoted(address, encoding) == expected
+
+
+async def test_replies_split_and_joined_anyhow_come_out_in_order() -> None:
+    replies = Replies(SMTPProtocol())
+    wire = b"250-first\r\n250 2.1.0 ok\r\n550 5.1.1 no\r\n354 go\r\n"
+    replies.data_received(wire[:7])
+    reading = asyncio.ensure_future(replies.reply(1.0))
+    await asyncio.sleep(0)
+    assert not reading.done()
+    replies.data_received(wire[7:30])
+    assert await reading == (250, "first\n2.1.0 ok")
+    replies.data_received(wire[30:])
+    assert [await replies.reply(1.0) for _ in range(2)] == [(550, "5.1.1 no"), (354, "go")]
+
+
+async def test_replies_end_with_the_connection_or_bad_input() -> None:
+    replies = Replies(SMTPProtocol())
+    replies.data_received(b"250 ok\r\nxyz garbage\r\n")
+    assert await replies.reply(1.0) == (250, "ok")
+    with pytest.raises(aiosmtplib.SMTPResponseException):
+        await replies.reply(1.0)
+    lost = Replies(SMTPProtocol())
+    lost.connection_lost(None)
+    with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+        await lost.reply(1.0)
+    silent = Replies(SMTPProtocol())
+    with pytest.raises(aiosmtplib.SMTPReadTimeoutError):
+        await silent.reply(0.05)
+    long = Replies(SMTPProtocol())
+    long.data_received(b"250-" + b"x" * 9000)
+    with pytest.raises(aiosmtplib.SMTPResponseException):
+        await long.reply(1.0)
