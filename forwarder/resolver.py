@@ -88,8 +88,9 @@ async def lookup(
     """The records of one type at ``name`` (absolute: no search list), None when the name
     has none. No data is an answer, not an error: asking without the exception is cheaper,
     and it is the common case (most mail hosts have no AAAA; measured in tests/bench).
-    NXDOMAIN, timeouts and SERVFAIL raise dnspython's exceptions. Delivery's MX routing and
-    the domain owner's DNS page both look up through this."""
+    NXDOMAIN, timeouts and SERVFAIL raise dnspython's exceptions. The domain owner's DNS
+    page looks up through this; delivery's MX routing asks the same way, keeping each
+    answer's expiry (forwarder/deliver/expiry.py)."""
     answer = await resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
     return answer.rrset
 

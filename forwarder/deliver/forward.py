@@ -16,6 +16,7 @@ from forwarder.addresses import domain_of
 from forwarder.deliver.result import DeliveryResult, Transport, temporary
 
 TIMED_OUT = temporary("4.4.7", "forwarding ran out of time")
+NO_RESULT = temporary("4.3.0", "no result for this target")
 
 
 def by_domain(targets: Sequence[str]) -> dict[str, list[str]]:
@@ -61,4 +62,4 @@ def _group_results(
     if task.exception() is not None:
         return dict.fromkeys(group, temporary("4.3.0", "local error while forwarding"))
     found = task.result()
-    return {t: found.get(t, temporary("4.3.0", "no result for this target")) for t in group}
+    return {t: found.get(t, NO_RESULT) for t in group}

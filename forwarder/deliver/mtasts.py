@@ -27,6 +27,7 @@ import dns.exception
 import dns.resolver
 
 from forwarder.deliver import mx
+from forwarder.deliver.expiry import Expiry
 from forwarder.deliver.httpsget import FetchError, https_get
 
 MAX_AGE_LIMIT = 31_557_600  # RFC 8461 3.2: one year
@@ -141,18 +142,26 @@ class MtaSts:
         self._failed: dict[str, tuple[str, float]] = {}  # domain: (policy id, retry at)
         self.fetches = 0
 
-    async def policy(self, domain: str) -> Policy | None:
+    async def policy(self, domain: str, expiry: Expiry | None = None) -> Policy | None:
         """The domain's policy in force now, or None. Never raises for a DNS or HTTPS
-        problem: those leave the cached policy (if unexpired) in force."""
+        problem: those leave the cached policy (if unexpired) in force. ``expiry`` learns
+        how long the answer holds: the TXT record's TTL and the policy's ``max_age``; a
+        failed look-up or fetch is never to be kept (plan.py)."""
+        expiry = expiry if expiry is not None else Expiry()
         domain = domain.rstrip(".").lower()
         cached = self._cache.get(domain)
-        live = cached.policy if cached is not None and cached.expires > self._clock() else None
+        now = self._clock()
+        live = cached.policy if cached is not None and cached.expires > now else None
+        if cached is not None and live is not None:
+            expiry.within(cached.expires - now)
         try:
-            policy_id = await self._txt_id(domain)
+            policy_id = await self._txt_id(domain, expiry)
         except dns.exception.DNSException:
+            expiry.unknown()
             return live
         if policy_id is None or (live is not None and live.id == policy_id):
             return live
+        expiry.unknown()  # a fetch is due: whatever it gives is asked for again next time
         failed = self._failed.get(domain)
         if failed is not None and failed[0] == policy_id and failed[1] > self._clock():
             return live  # this id failed moments ago: no fetch per message while it is down
@@ -164,13 +173,16 @@ class MtaSts:
         fetched = await asyncio.shield(task)
         return fetched if fetched is not None else live
 
-    async def _txt_id(self, domain: str) -> str | None:
+    async def _txt_id(self, domain: str, expiry: Expiry) -> str | None:
+        name = f"_mta-sts.{domain}"
         try:
             answer = await self._resolver.resolve(
-                f"_mta-sts.{domain}", "TXT", search=False, raise_on_no_answer=False
+                name, "TXT", search=False, raise_on_no_answer=False
             )
         except dns.resolver.NXDOMAIN:
+            expiry.nxdomain(self._resolver, name)
             return None
+        expiry.see(answer)
         if answer.rrset is None:
             return None
         texts = [b"".join(r.strings).decode("utf-8", "replace") for r in answer.rrset]

@@ -38,6 +38,7 @@ async def upgrade(
         raise Refused(TLS_FAILED) from None
     if tls.need is Need.DANE and not dane.matches(tls.tlsa, peer_chain(client), tls.names):
         raise Refused(TLS_FAILED)
+    await client.ehlo()  # RFC 3207 4.2: what the host offers is asked again under TLS
 
 
 def peer_chain(client: aiosmtplib.SMTP) -> list[bytes]:

@@ -20,6 +20,7 @@ import dns.asyncresolver
 import dns.exception
 
 from forwarder.deliver import dane
+from forwarder.deliver.expiry import Expiry
 from forwarder.deliver.mtasts import MtaSts, Policy
 from forwarder.deliver.mx import Host
 from forwarder.deliver.result import DeliveryResult, temporary
@@ -86,10 +87,10 @@ class TlsPolicy:
         self._sts = sts
         self.counters = counters
 
-    async def domain_policy(self, domain: str) -> Policy | None:
+    async def domain_policy(self, domain: str, expiry: Expiry | None = None) -> Policy | None:
         if self._floor == "opportunistic":
             return None
-        return await self._sts.policy(domain)
+        return await self._sts.policy(domain, expiry)
 
     def smarthost(self) -> HostTls:
         return HostTls(Need.VERIFIED) if self._floor == "required" else OPPORTUNISTIC

@@ -2,12 +2,15 @@
 target domain carrying all of that domain's recipients; with a :class:`ConnectionPool`, a
 connection whose transaction ended cleanly is kept for the next message to that host.
 
-Hosts are tried in order until one holds a conversation; a refused connection, a timeout or
-a greeting other than 220 moves on to the next (RFC 5321 5.1). What TLS each host needs is
-decided first (tlspolicy.py: DANE, MTA-STS, the ``outbound_tls`` floor); a host that cannot
-give it is skipped with a 4xx, never used in cleartext (starttls.py). Elsewhere STARTTLS is
-used whenever offered (RFC 3207, opportunistic) without checking the certificate. TLS 1.2
-is the floor. Once a host answers MAIL, its replies are final.
+The hosts and the domain's MTA-STS policy come from its delivery plan (plan.py, kept while
+the DNS answers are fresh); the transaction itself, pipelined where offered, is
+transaction.py's. Hosts are tried in order until one holds a conversation; a refused
+connection, a timeout or a greeting other than 220 moves on to the next (RFC 5321 5.1).
+What TLS each host needs is decided first (tlspolicy.py: DANE, MTA-STS, the
+``outbound_tls`` floor); a host that cannot give it is skipped with a 4xx, never used in
+cleartext (starttls.py). Elsewhere STARTTLS is used whenever offered (RFC 3207,
+opportunistic) without checking the certificate. TLS 1.2 is the floor. Once a host answers
+MAIL, its replies are final.
 
 Two client TLS contexts (unverified and verifying) serve every STARTTLS of a transport.
 Left to itself, aiosmtplib builds a new one per connection, and building one loads the
@@ -27,17 +30,11 @@ import aiosmtplib
 import dns.asyncresolver
 
 from forwarder.deliver import mx, starttls
-from forwarder.deliver.data import send_data
 from forwarder.deliver.forward import by_domain
 from forwarder.deliver.mtasts import MtaSts, Policy
+from forwarder.deliver.plan import Planner
 from forwarder.deliver.pool import ConnectionPool, Key, quit_politely
-from forwarder.deliver.result import (
-    DeliveryFailed,
-    DeliveryResult,
-    from_reply,
-    permanent,
-    temporary,
-)
+from forwarder.deliver.result import DeliveryFailed, DeliveryResult, temporary
 from forwarder.deliver.tls import client_tls_context
 from forwarder.deliver.tlspolicy import (
     OPPORTUNISTIC,
@@ -47,11 +44,10 @@ from forwarder.deliver.tlspolicy import (
     TlsCounters,
     TlsPolicy,
 )
+from forwarder.deliver.transaction import SMTP_ERRORS, Parts, Stale, failure_of, transaction
 from forwarder.metrics import Metrics
 from forwarder.resolver import dns_cache, make_async_resolver
 from forwarder.settings import Settings
-
-Parts = tuple[bytes, ...]  # the lines we add in front, then the message (never joined)
 
 
 class _HostUnusable(DeliveryFailed):
@@ -86,6 +82,7 @@ class SmtpTransport:
             self.mta_sts,
             self.counters,
         )
+        self.planner = Planner(settings, resolver, self._policy)
 
     async def tls_context(self, verify: bool = False) -> ssl.SSLContext:
         """The context every STARTTLS of this transport uses, unverified or verifying
@@ -104,6 +101,9 @@ class SmtpTransport:
     ) -> Mapping[str, DeliveryResult]:
         parts = (prefix, message) if prefix else (message,)
         groups = by_domain(recipients)
+        if len(groups) == 1:  # forward() sends one domain per call: no task of its own
+            [(domain, rcpts)] = groups.items()
+            return await self._send_domain(envelope_sender, domain, rcpts, parts)
         chunks = await asyncio.gather(
             *(self._send_domain(envelope_sender, d, rcpts, parts) for d, rcpts in groups.items())
         )
@@ -111,13 +111,6 @@ class SmtpTransport:
         for chunk in chunks:
             results.update(chunk)
         return results
-
-    async def _hosts(self, domain: str) -> tuple[list[mx.Host], int, Policy | None]:
-        relay = self._settings.outbound_smarthost
-        if relay is not None:
-            return await mx.smarthost(self._resolver, relay), relay.port, None
-        hosts = await mx.mail_hosts(self._resolver, domain)
-        return hosts, self._settings.outbound_port, await self._policy.domain_policy(domain)
 
     async def _host_tls(self, domain: str, policy: Policy | None, host: mx.Host) -> HostTls:
         if self._settings.outbound_smarthost is not None:
@@ -128,7 +121,7 @@ class SmtpTransport:
         self, sender: str, domain: str, recipients: list[str], message: Parts
     ) -> dict[str, DeliveryResult]:
         try:
-            hosts, port, policy = await self._hosts(domain)
+            hosts, port, policy = await self.planner.hosts(domain)
         except mx.RouteError as exc:
             return dict.fromkeys(recipients, exc.result)
         last = temporary("4.4.1", "no mail host of the target domain answered")
@@ -202,7 +195,7 @@ class SmtpTransport:
         for key in keys:
             kept = self._pool.take(key) if self._pool is not None else None
             if kept is not None:
-                with contextlib.suppress(_Stale):  # closed while idle: open a fresh one
+                with contextlib.suppress(Stale):  # closed while idle: open a fresh one
                     return await self._use(key, kept, True, sender, recipients, message)
         client, opened = await self._connect(name, address, port, tls)
         key = (name, address, port, opened.need.value)
@@ -219,7 +212,7 @@ class SmtpTransport:
     ) -> dict[str, DeliveryResult]:
         clean = False
         try:
-            results, clean = await _transaction(client, sender, recipients, message, kept)
+            results, clean = await transaction(client, sender, recipients, message, kept)
             if any(r.ok for r in results.values()):
                 mode = starttls.mode(client, Need(key[3]))
                 self.counters.count_delivery(mode)
@@ -231,70 +224,3 @@ class SmtpTransport:
                 self._pool.give(key, client)
             else:
                 await quit_politely(client)
-
-
-class _Stale(Exception):
-    """A kept connection was found closed, or closing (421), at MAIL: nothing was sent."""
-
-
-async def _mail(
-    client: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str, kept: bool
-) -> None:
-    try:
-        await client.mail(sender, options=options, encoding=encoding)
-    except SMTP_ERRORS as exc:
-        # A kept connection is stale when it is gone, or closing (421, RFC 5321 3.8).
-        replied = isinstance(exc, aiosmtplib.SMTPResponseException)
-        if kept and (not replied or getattr(exc, "code", 0) == 421):
-            raise _Stale from None
-        raise
-
-
-async def _transaction(
-    client: aiosmtplib.SMTP, sender: str, recipients: list[str], message: Parts, kept: bool
-) -> tuple[dict[str, DeliveryResult], bool]:
-    """Each recipient's result, and whether the connection may carry another transaction
-    (the DATA reply was read). Raises _Stale for a ``kept`` connection that is no longer
-    usable before anything was sent."""
-    options: list[str] = []
-    encoding = "ascii"
-    if not (sender.isascii() and all(r.isascii() for r in recipients)):
-        if not client.supports_extension("smtputf8"):  # RFC 6531 3.2
-            failure = permanent("5.6.7", "target does not accept UTF-8 addresses")
-            return dict.fromkeys(recipients, failure), True
-        options.append("SMTPUTF8")
-        encoding = "utf-8"
-    if not all(part.isascii() for part in message) and client.supports_extension("8bitmime"):
-        options.append("BODY=8BITMIME")
-    results: dict[str, DeliveryResult] = {}
-    clean = False
-    try:
-        await _mail(client, sender, options, encoding, kept)
-        accepted = []
-        for recipient in recipients:
-            try:
-                await client.rcpt(recipient, encoding=encoding)
-                accepted.append(recipient)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                results[recipient] = from_reply(exc.code, exc.message)
-        if accepted:
-            response = await send_data(client, message)
-            results.update(dict.fromkeys(accepted, from_reply(response.code, response.message)))
-            clean = True
-    except SMTP_ERRORS as exc:
-        lost = temporary("4.4.2", "connection to the target's mail host was lost")
-        result = failure_of(exc, lost)
-        results.update({r: result for r in recipients if r not in results or results[r].ok})
-    return results, clean
-
-
-SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
-
-
-def failure_of(exc: BaseException, otherwise: DeliveryResult) -> DeliveryResult:
-    """The one mapping of an outbound conversation's errors (issue 9, item 5): a reply the
-    host sent (aiosmtplib's SMTPResponseException, RCPT refusals included) is that host's
-    answer; anything else (refused, lost, timed out, garbled) is ``otherwise``."""
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return from_reply(exc.code, exc.message)
-    return otherwise

@@ -118,10 +118,11 @@ async def test_forwards_and_refusals_are_counted_without_names(world: World) -> 
     assert _value(samples, "quietmail_outbound_connections_total", reuse="new") == 1
     assert _value(samples, "quietmail_outbound_connections_total", reuse="reused") == 1
     assert _value(samples, "quietmail_outbound_tls_total", mode="cleartext") == 2  # sink: no TLS
-    # The target's MX and address were asked once and then answered from the cache.
+    # The target's MX and address were asked once (misses); the later forwards to the same
+    # domain used its delivery plan (forwarder/deliver/plan.py), which asks nothing.
     dns = "quietmail_dns_cache_lookups_total"
     assert _value(samples, dns, result="miss") >= 2
-    assert _value(samples, dns, result="hit") >= 2
+    assert _value(samples, dns, result="hit") >= 1
     assert _value(samples, "quietmail_inflight_bytes") == 0  # all given back
     assert relay.admission.budget.used == 0
 

@@ -2,7 +2,8 @@
 
 It records what it accepted, in memory, and can be told to answer per recipient (or for
 everyone) with 250, a 4xx, a 5xx, or never answer at all (``HANG``: the reply to RCPT never
-comes, so the client times out). ``tls_context`` makes it offer STARTTLS.
+comes, so the client times out); ``answer_mail`` refuses MAIL. ``tls_context`` makes it offer
+STARTTLS, ``pipelining`` PIPELINING (RFC 2920).
 
     sink = SmtpSink()
     await sink.start()            # 127.0.0.1, free port: sink.port
@@ -37,11 +38,34 @@ class _Rules:
     per_recipient: dict[str, str] = field(default_factory=dict)
     everyone: str | None = None
     at_data: str | None = None
+    at_mail: str | None = None
 
 
 class _SinkHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself without this hook
+        if self.sink.pipelining:  # RFC 2920
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if self.sink.rules.at_mail is not None:
+            return self.sink.rules.at_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -86,8 +110,10 @@ class SmtpSink:
         tls_context: ssl.SSLContext | None = None,
         *,
         record: bool = True,
+        pipelining: bool = False,
     ) -> None:
         self.record = record  # False: count messages only (benchmarks)
+        self.pipelining = pipelining  # advertise PIPELINING (aiosmtpd reads commands in turn)
         self.count = 0
         self.host = host
         self.requested_port = port
@@ -103,6 +129,9 @@ class SmtpSink:
 
     def answer_everyone(self, reply: str | None) -> None:
         self.rules.everyone = reply
+
+    def answer_mail(self, reply: str | None) -> None:
+        self.rules.at_mail = reply
 
     def answer_data(self, reply: str | None) -> None:
         self.rules.at_data = reply

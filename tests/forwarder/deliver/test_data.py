@@ -3,10 +3,12 @@ endings normalised, dots stuffed), whatever the piece size, without folding long
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
-from forwarder.deliver.data import batched, encoded, pieces
+from forwarder.deliver.data import batched, encoded, pieces, wire_form
 
 MESSAGES = [
     b"Subject: x\r\n\r\n.leading\r\n..two\r\n.\r\nend",
@@ -45,3 +47,33 @@ def test_batched_writes_stay_near_the_piece_size() -> None:
     assert b"".join(writes) == line * 50 + b".\r\n"
     assert all(len(w) <= 1000 + len(line) + 3 for w in writes)
     assert len(writes) > 1
+
+
+def random_messages(count: int, seed: int = 2920) -> list[bytes]:
+    """Messages made of text, dots, CRLF and bare CR and LF, in every mix, most of them in
+    wire form already (the fast path), many not."""
+    rng = random.Random(seed)
+    found = []
+    for _ in range(count):
+        tokens = [b"a", b"xyz", b".", b"..", b"\r\n", b"\r\n.", b"\r\n", b"\r\n\r\n"]
+        if rng.random() < 0.5:
+            tokens += [b"\r", b"\n", b"\n\r", b"\r\r\n", b"\n."]
+        found.append(b"".join(rng.choice(tokens) for _ in range(rng.randrange(0, 40))))
+    return found
+
+
+def test_wire_form_equals_aiosmtplib_on_many_messages() -> None:
+    messages = random_messages(5000) + MESSAGES + [b"", b".", b"\r\n", b"\r", b"\n", b"a\r\n"]
+    fast = 0
+    for message in messages:
+        assert wire_form(message) == aiosmtplib_payload(message), message
+        fast += wire_form(message) is message
+    assert fast > 50  # the fast path was taken, and gave the same bytes
+
+
+def test_encoded_equals_aiosmtplib_on_many_messages() -> None:
+    for message in random_messages(500, seed=5321):
+        if not message:  # pieces() of nothing is nothing (the relay never sends b"")
+            continue
+        for size in (1, 5, 64):
+            assert b"".join(encoded([message], size)) == aiosmtplib_payload(message)

@@ -26,8 +26,9 @@ class CountingHost:
     """A real SMTP server that counts connections and deliveries; with ``close_idle`` it
     answers the second MAIL of a connection with 421, as a host that timed it out would."""
 
-    def __init__(self, close_idle: bool = False) -> None:
+    def __init__(self, close_idle: bool = False, pipelining: bool = False) -> None:
         self.close_idle = close_idle
+        self.pipelining = pipelining
         self.connections = 0
         self.delivered = 0
         self._mails: dict[int, int] = {}
@@ -46,6 +47,19 @@ class CountingHost:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -101,13 +115,14 @@ async def test_connection_is_reused_for_the_next_messages(
         await host.stop()
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
 async def test_reused_tls_connection_needs_one_handshake(
-    dns_server: DNSServer, pool: ConnectionPool, tmp_path: Path
+    dns_server: DNSServer, pool: ConnectionPool, tmp_path: Path, pipelining: bool
 ) -> None:
     write_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", "host.t.test")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    sink = await SmtpSink(tls_context=context).start()
+    sink = await SmtpSink(tls_context=context, pipelining=pipelining).start()
     try:
         transport = SmtpTransport(settings_for(dns_server, sink.port), pool=pool)
         assert [await send(transport) for _ in range(3)] == [True, True, True]
