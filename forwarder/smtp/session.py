@@ -44,6 +44,7 @@ from forwarder.replies import Reply
 from forwarder.smtp.admission import Admission
 from forwarder.smtp.data import DataInterrupted, has_buffered_line, read_message
 from forwarder.smtp.limits import Holding, client_key
+from forwarder.smtp.paths import plain_path
 from forwarder.smtp.transaction import Transaction
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,10 @@ class RelaySMTP(SMTP):
 
     def _create_envelope(self) -> Transaction:
         return Transaction()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        found = plain_path(arg, self.local_part_limit)  # <local@domain>: paths.py
+        return found if found is not None else super()._getaddr(arg)
 
     # ------------------------------------------------------------ connections
 
