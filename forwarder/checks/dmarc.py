@@ -6,6 +6,7 @@
   ``_dmarc.<From domain>``, then at the organisational domain (section 6.6.3), found with
   the Public Suffix List shipped in ``publicsuffixlist`` (offline: no fetch at run time).
   A record found at the organisational domain for a subdomain applies ``sp=`` when present.
+  What a look-up found is kept for its DNS TTL (:mod:`forwarder.checks.dmarccache`).
 - Identifiers align relaxed (same organisational domain) or strict (equal), per ``adkim`` and
   ``aspf`` (section 3.1). DMARC passes when an aligned DKIM signature or aligned SPF passes.
 - ``pct`` (section 6.6.4): a message not selected gets the next milder policy (reject →
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import email.policy
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +31,7 @@ from publicsuffixlist import PublicSuffixList
 
 from forwarder.checks import CheckError
 from forwarder.checks.dkim import DkimResult
+from forwarder.checks.dmarccache import RecordCache
 from forwarder.checks.results import MethodResult, field_name, field_value
 from forwarder.checks.spf import SpfResult
 from forwarder.dmarcrecord import DmarcRecord, parse_record
@@ -112,10 +115,14 @@ class DmarcEvaluator:
         resolver: dns.asyncresolver.Resolver,
         psl: PublicSuffixList,
         rng: Callable[[], float],
+        records: RecordCache | None = None,
     ) -> None:
+        """``resolver`` best without a cache: ``records`` is the cache for these answers,
+        and it can only tell how long an NXDOMAIN lives when the answer is fresh."""
         self._resolver = resolver
         self._psl = psl
         self._rng = rng
+        self._records = records if records is not None else RecordCache()
 
     def org_domain(self, domain: str) -> str:
         return str(self._psl.privatesuffix(domain) or domain)
@@ -135,15 +142,24 @@ class DmarcEvaluator:
         return await self._fetch(org), True
 
     async def _fetch(self, domain: str) -> DmarcRecord | None:
+        cached = self._records.get(domain)
+        if cached is not None:
+            return cached[0]
         try:
-            answer = await self._resolver.resolve(f"_dmarc.{domain}", "TXT", search=False)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            answer = await self._resolver.resolve(
+                f"_dmarc.{domain}", "TXT", search=False, raise_on_no_answer=False
+            )
+        except dns.resolver.NXDOMAIN as exc:
+            if self._resolver.cache is None:  # fresh: its negative TTL counts from now
+                self._records.put(domain, None, _negative_ttl(exc))
             return None
         except dns.exception.DNSException as exc:
             raise DmarcTempError(type(exc).__name__) from None
-        texts = [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+        texts = [b"".join(r.strings).decode("utf-8", "replace") for r in answer.rrset or ()]
         records = [r for r in map(parse_record, texts) if r is not None]
-        return records[0] if len(records) == 1 else None  # section 6.6.3 step 5
+        record = records[0] if len(records) == 1 else None  # section 6.6.3 step 5
+        self._records.put(domain, record, answer.expiration - time.time())
+        return record
 
     def evaluate(
         self,
@@ -165,3 +181,14 @@ class DmarcEvaluator:
         selected = self._rng() * 100 < record.pct
         disposition = policy if selected else _MILDER[policy]
         return DmarcOutcome("fail", from_domain, policy, disposition)
+
+
+def _negative_ttl(nxdomain: dns.resolver.NXDOMAIN) -> float:
+    """How long an NXDOMAIN may be kept: its SOA minimum (RFC 2308 section 5), as dnspython
+    works it out for its own cache; 0 (not kept) when that cannot be read."""
+    try:
+        responses = nxdomain.responses()  # type: ignore[no-untyped-call]
+        ttls = [r.resolve_chaining().minimum_ttl for r in responses.values()]
+    except dns.exception.DNSException:
+        return 0.0
+    return float(min(ttls, default=0))
