@@ -129,7 +129,8 @@ class DmarcEvaluator:
 
     def aligned(self, a: str, b: str, mode: str) -> bool:
         a, b = a.lower().rstrip("."), b.lower().rstrip(".")
-        return a == b if mode == "s" else self.org_domain(a) == self.org_domain(b)
+        # Equal names align either way; the Public Suffix List only for relaxed and unequal.
+        return a == b or (mode != "s" and self.org_domain(a) == self.org_domain(b))
 
     async def find_record(self, from_domain: str) -> tuple[DmarcRecord | None, bool]:
         """The record and whether it came from the organisational domain (section 6.6.3)."""
