@@ -9,7 +9,9 @@ import random
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from forwarder import replies
 from forwarder.smtp.paths import plain_path
+from tests.forwarder.conftest import DOMAIN, World, line
 
 
 class _Session:
@@ -162,3 +164,35 @@ def test_random_paths_agree_with_aiosmtpd() -> None:
             read += 1
             assert found == _aiosmtpd(arg), arg
     assert read > 5_000  # the comparison is not vacuous
+
+
+async def _rcpt(world: World, mail: bytes, rcpt: bytes) -> tuple[str, str]:
+    client = await world.client()
+    try:
+        mail_reply = line(await client.execute_command(b"MAIL", mail))
+        return mail_reply, line(await client.execute_command(b"RCPT", rcpt))
+    finally:
+        client.close()
+
+
+async def test_the_relay_reads_both_forms_as_aiosmtpd_would(world: World) -> None:
+    """Through the real relay: plain paths, parameters after them, and forms only aiosmtpd's
+    parser reads, each answered as aiosmtpd's own reading of it would be."""
+    await world.alias("hello", ["me@example.net"])
+    await world.start()
+    plain, params = b"FROM:<s@origin.test>", b"FROM:<s@origin.test> BODY=8BITMIME"
+    cases = [
+        (plain, f"TO:<Hello@{DOMAIN}>", replies.ACCEPTED_RECIPIENT),
+        (params, f"TO:<hello@{DOMAIN}>", replies.ACCEPTED_RECIPIENT),
+        (plain, f'TO:<"hello"@{DOMAIN}>', replies.ACCEPTED_RECIPIENT),  # parser: unquoted
+        (plain, f"TO:<hello@{DOMAIN}> (a comment)", replies.ACCEPTED_RECIPIENT),
+        (plain, f"TO:<nobody@{DOMAIN}>", replies.REJECT_UNKNOWN_ALIAS),
+        (plain, f"TO:<@relay.test:hello@{DOMAIN}>", replies.REJECT_SOURCE_ROUTE),
+        (plain, f"TO:<hello@{DOMAIN}> FOO=bar", "555 RCPT TO parameters not recognized"),
+    ]
+    for mail, rcpt, expected in cases:
+        mail_reply, rcpt_reply = await _rcpt(world, mail, rcpt.encode())
+        assert mail_reply.startswith("250"), mail_reply
+        assert rcpt_reply.startswith(expected), (rcpt, rcpt_reply)
+    too_big = b"FROM:<s@origin.test> SIZE=999999999999"
+    assert (await _rcpt(world, too_big, b"TO:<x@y>"))[0] == replies.MESSAGE_TOO_BIG
