@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dns.asyncresolver
 import pytest
 from publicsuffixlist import PublicSuffixList
 
 from forwarder import replies
-from forwarder.checks.dmarc import NoSingleAuthor, author_domain
+from forwarder.checks.dmarc import DmarcEvaluator, NoSingleAuthor, author_domain
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.results import split_message
 from forwarder.dmarcrecord import parse_record
@@ -193,10 +194,6 @@ def test_alignment_asks_the_suffix_list_only_for_relaxed_unequal_names(
     psl: PublicSuffixList,
 ) -> None:
     """Equal names align at once (issue 14); the answer is the one the suffix list gives."""
-    import dns.asyncresolver
-
-    from forwarder.checks.dmarc import DmarcEvaluator
-
     evaluator = DmarcEvaluator(dns.asyncresolver.Resolver(configure=False), psl, lambda: 0.0)
     names = [
         "example.com", "Example.COM.", "mail.example.com", "example.net", "com", "co.uk",
