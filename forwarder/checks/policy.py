@@ -57,6 +57,7 @@ from forwarder.checks.dmarc import (
     NoSingleAuthor,
     author_domain,
 )
+from forwarder.checks.dmarccache import RecordCache
 from forwarder.checks.reply import ReplyGate
 from forwarder.checks.results import (
     MethodResult,
@@ -117,9 +118,10 @@ class AuthPolicy:
             sync_resolver, arc_key, settings.hostname, keys=keys, executor=self._executor
         )
         self._dmarc = DmarcEvaluator(
-            make_async_resolver(settings, cache),
+            make_async_resolver(settings),  # its answers are kept by RecordCache instead
             psl if psl is not None else PublicSuffixList(),
             rng if rng is not None else random.Random().random,
+            RecordCache(metrics=metrics),
         )
         self._srs = SRS.from_settings(settings)
         signer = DomainSigner(

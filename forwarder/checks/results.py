@@ -28,6 +28,7 @@ import idna
 AR_NAME = b"authentication-results"
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]+")
 _SAFE_UTF8_VALUE = re.compile(r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]|[^\x00-\x7f])+")
+_SAFE_COMMENT = re.compile(r"[\x20-\x27\x2a-\x5b\x5d-\x7e]*")  # printable ASCII, not ( ) \
 _LEADING_CFWS = re.compile(rb"\A(?:[ \t\r\n]+|\((?:[^()\\]|\\.)*\))*")
 _AUTHSERV_ID = re.compile(rb"[^ \t\r\n;()]+")
 # RFC 5322 section 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"), then ":".
@@ -117,6 +118,12 @@ def pvalue(text: str, utf8: bool = False) -> str:
     """A property value (RFC 8601 section 2.2): a token/address as is, anything else as a
     quoted-string, with control characters dropped so nothing can inject a header line.
     Non-ASCII stays as is with ``utf8`` (SMTPUTF8), else is encoded (module docstring)."""
+    if _SAFE_VALUE.fullmatch(text):  # printable ASCII already: as is either way (issue 14)
+        return text
+    return _cleaned_pvalue(text, utf8)
+
+
+def _cleaned_pvalue(text: str, utf8: bool) -> str:
     cleaned = "".join(c for c in text if c.isprintable())
     if not utf8:
         cleaned = _ascii(cleaned)
@@ -144,6 +151,8 @@ def _embedded(text: str) -> str:
 
 
 def _comment_text(text: str) -> str:
+    if _SAFE_COMMENT.fullmatch(text):  # the usual case, kept as it is (issue 14)
+        return text
     return "".join(c for c in text if c.isprintable() and c.isascii() and c not in "()\\")
 
 

@@ -44,6 +44,7 @@ from forwarder.replies import Reply
 from forwarder.smtp.admission import Admission
 from forwarder.smtp.data import DataInterrupted, has_buffered_line, read_message
 from forwarder.smtp.limits import Holding, client_key
+from forwarder.smtp.paths import plain_path
 from forwarder.smtp.transaction import Transaction
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,9 @@ class RelaySMTP(SMTP):
         super().__init__(handler, **kwargs)
         self._admission = admission
         self._on_refused = on_refused  # a refusal sent by this class, for the error log
-        self._ip = ""
-        self._admitted = False
+        self._ip = self._client = self._refusals_id = ""  # IP, its client key, refusals id
+        self._admitted = self._counted = self._in_data = False
         self._refusal = ""  # the 421 for a connection over a limit
-        self._counted = False
-        self._in_data = False
         self._refused = 0  # RCPTs refused on this connection, across transactions
         self._out: list[bytes] = []  # reply lines not yet written
         self.last_reply = Reply(0, "", "")  # none yet
@@ -106,6 +105,10 @@ class RelaySMTP(SMTP):
     def _create_envelope(self) -> Transaction:
         return Transaction()
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        found = plain_path(arg, self.local_part_limit)  # <local@domain>: paths.py
+        return found if found is not None else super()._getaddr(arg)
+
     # ------------------------------------------------------------ connections
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -115,6 +118,8 @@ class RelaySMTP(SMTP):
             self._counted = True
             peer = transport.get_extra_info("peername")
             self._ip = str(peer[0]) if isinstance(peer, tuple) else ""
+            self._client = client_key(self._ip)  # once: each MAIL, RCPT and DATA asks
+            self._refusals_id = self._admission.refusals.client_id(self._ip)
             refusal = self._admission.limiter.acquire(self._ip)
             self._admitted, self._refusal = refusal is None, refusal or ""
             self._admission.connections.add(self)
@@ -196,7 +201,7 @@ class RelaySMTP(SMTP):
             await self.push(replies.SHUTTING_DOWN)
             self.close_with(None)
             return
-        if self._admission.budget.exhausted_for(client_key(self._ip)):
+        if self._admission.budget.exhausted_for(self._client):
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
         await super().smtp_MAIL(arg)
@@ -204,7 +209,7 @@ class RelaySMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:
         if self.transport is None or self.transport.is_closing():
             return  # cut off: RCPTs pipelined behind the 421 get no answer and no look-up
-        if self._admission.refusals.blocked(self._ip):  # spent on another connection meanwhile
+        if self._admission.refusals.blocked_id(self._refusals_id):  # spent on another connection
             await self._cut_off()
             return
         route = arg[3:] if arg and arg[:3].upper() == "TO:" else ""
@@ -220,7 +225,7 @@ class RelaySMTP(SMTP):
         """Only 5xx refusals count: a 4xx (store down, too many recipients in one
         transaction) answers no question about a name and is not the client's doing."""
         self._refused += 1
-        client_spent = self._admission.refusals.add(self._ip)
+        client_spent = self._admission.refusals.add_id(self._refusals_id)
         if client_spent or self._refused >= self._admission.settings.max_refused_per_connection:
             code = replies.TOO_MANY_REFUSALS.code
             log.info("RCPT answered %d: too many refused recipients", code)
@@ -244,12 +249,11 @@ class RelaySMTP(SMTP):
             await super().smtp_DATA(arg)  # its refusals: 503 (no HELO/RCPT), 501
             self._admission.replied(metrics.STAGE_DATA, self.last_reply)
             return
-        client = client_key(self._ip)
-        if self._admission.budget.exhausted_for(client):
+        if self._admission.budget.exhausted_for(self._client):
             await self.push(replies.INSUFFICIENT_STORAGE)
             self._admission.replied(metrics.STAGE_DATA, replies.INSUFFICIENT_STORAGE)
             return
-        holding = Holding(self._admission.budget, client)
+        holding = Holding(self._admission.budget, self._client)
         self._in_data = True
         # aiosmtpd's idle timer is only reset by commands; the transfer and the forward that
         # follows get the idle time plus the forward budget, so the timer never cuts a

@@ -188,10 +188,21 @@ def check_targets(values: object) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------- names
 
+# Two or more ASCII labels that idna leaves as they are: letters, digits, inner hyphens, no
+# "--" in the 3rd and 4th places (RFC 5891 4.2.3.1; A-labels start so), at most 63 each.
+_IDNA_SAME = r"(?![A-Za-z0-9-]{2}--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_DOMAIN = re.compile(rf"(?:{_IDNA_SAME}\.)+{_IDNA_SAME}")
+
 
 def normalize_domain(value: object) -> str:
     """IDNA A-label, lower case, no trailing dot: 'Bücher.Example.' -> 'xn--bcher-kva.example'."""
     text = require_str(value, "domain", max_length=MAX_DOMAIN + 1).strip().rstrip(".")
+    if len(text) <= MAX_DOMAIN and _PLAIN_DOMAIN.fullmatch(text):
+        return text.lower()  # what idna gives for these (issue 14: the relay asks each RCPT)
+    return _idna_domain(text)
+
+
+def _idna_domain(text: str) -> str:
     if not text or any(c.isspace() for c in text):
         raise InvalidValue("domain is empty or contains white space")
     try:

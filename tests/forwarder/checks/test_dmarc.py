@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dns.asyncresolver
 import pytest
 from publicsuffixlist import PublicSuffixList
 
 from forwarder import replies
-from forwarder.checks.dmarc import NoSingleAuthor, author_domain
+from forwarder.checks.dmarc import DmarcEvaluator, NoSingleAuthor, author_domain
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.results import split_message
 from forwarder.dmarcrecord import parse_record
@@ -187,3 +188,20 @@ async def test_two_records_mean_no_policy(zone: DNSServer, policy: AuthPolicy) -
     zone.txt("_dmarc.example.com", "v=DMARC1; p=reject", "v=DMARC1; p=none")
     verdict = await policy.inspect(inbound(make_message(), mail_from=SPOOFER))
     assert verdict.reply is None  # RFC 7489 6.6.3: several records, DMARC not applied
+
+
+def test_alignment_asks_the_suffix_list_only_for_relaxed_unequal_names(
+    psl: PublicSuffixList,
+) -> None:
+    """Equal names align at once (issue 14); the answer is the one the suffix list gives."""
+    evaluator = DmarcEvaluator(dns.asyncresolver.Resolver(configure=False), psl, lambda: 0.0)
+    names = [
+        "example.com", "Example.COM.", "mail.example.com", "example.net", "com", "co.uk",
+        "example.co.uk", "a.b.example.co.uk", "x.github.io", "github.io", "y.github.io", "",
+    ]  # fmt: skip
+    for a in names:
+        for b in names:
+            x, y = a.lower().rstrip("."), b.lower().rstrip(".")
+            assert evaluator.aligned(a, b, "s") == (x == y)
+            org = evaluator.org_domain
+            assert evaluator.aligned(a, b, "r") == (org(x) == org(y)), (a, b)

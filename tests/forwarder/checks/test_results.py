@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
+
 import dkim
 import pytest
 
 from forwarder.checks.policy import AuthPolicy
 from forwarder.checks.results import (
     MethodResult,
+    _cleaned_pvalue,
+    _comment_text,
     authserv_id,
     build_header,
     pvalue,
@@ -146,3 +150,24 @@ async def test_policy_keeps_a_non_ascii_sender(
     assert b"smtp.mailfrom=" in aar and b"x{F6}rg@example.com" in aar
     cv, _, reason = dkim.arc_verify(verdict.message, dnsfunc=dnsfunc_for(zone))
     assert (cv, reason) == (dkim.CV_Pass, "success")
+
+
+def _old_comment_text(text: str) -> str:
+    """_comment_text as it was before its shortcut (issue 14), the reference."""
+    return "".join(c for c in text if c.isprintable() and c.isascii() and c not in "()\\")
+
+
+def test_the_token_shortcuts_give_what_the_cleaning_gives() -> None:
+    """pvalue and the comment text skip the per-character cleaning for a plain value; on
+    plain, odd and hostile values alike they answer what the cleaning answers."""
+    rng = random.Random(14)
+    pieces = [
+        "a", "Z", "0", ".", "@", "-", "=", ":", "/", " ", "\t", "\r\n", "\x00", "\x7f", "(",
+        ")", "\\", '"', ";", ",", "ü", "\u2028", "\x85", "jörg@münchen.test", "a@origin.test",
+    ]  # fmt: skip
+    values = ["", "origin.test", "a@origin.test", "p=reject dis=none", "x\r\nInjected: 1"]
+    values += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8))) for _ in range(5000)]
+    for value in values:
+        for utf8 in (False, True):
+            assert pvalue(value, utf8) == _cleaned_pvalue(value, utf8), (value, utf8)
+        assert _comment_text(value) == _old_comment_text(value), value

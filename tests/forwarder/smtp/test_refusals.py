@@ -56,3 +56,17 @@ def test_the_map_holds_no_address_in_plain_text_and_is_bounded() -> None:
         window.add(f"198.51.100.{i}")
     assert len(window) == 10
     assert not any("198.51.100" in key for key in window._tallies)
+
+
+def test_a_client_id_worked_out_once_counts_with_the_addresses_it_stands_for() -> None:
+    """What a session does: the id once per connection, then every RCPT counts under it."""
+    window = RefusalWindow(3, 600.0)
+    client = window.client_id("2001:db8:1:2::1")
+    assert client == window.client_id("2001:db8:1:2::9")  # the same /64
+    assert "2001" not in client and client != window.client_id("2001:db8:1:3::1")
+    assert window.add_id(client) is False
+    assert window.add("2001:db8:1:2::7") is False
+    assert not window.blocked_id(client)
+    assert window.add_id(client) is True
+    assert window.blocked("2001:db8:1:2::1") and window.blocked_id(client)
+    assert not window.blocked("2001:db8:1:3::1")
