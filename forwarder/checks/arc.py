@@ -30,10 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forwarder.checks.dkim import TxtLookup, quiet_logger
-from forwarder.checks.results import MethodResult, field_name
+from forwarder.checks.results import MethodResult, field_name, split_message
 from forwarder.checks.verifier import KeyCache, OpensslARC
 from forwarder.rewrite.arc_key import ArcKey
-from forwarder.rewrite.arc_seal import SealingKey, arc_set
+from forwarder.rewrite.arc_seal import SealingKey, arc_set, as_sent
 
 # RFC 8617 section 4.4: cv of the chain that arrived. dkimpy says None for a chain that an
 # earlier hop already marked failed: for us that is a failed chain too.
@@ -106,7 +106,7 @@ class ArcSealer:
     ) -> list[bytes]:
         """``timestamp`` (seconds, ``t=``) defaults to now; tests fix it."""
         now = int(time.time()) if timestamp is None else timestamp
-        return arc_set(message, results, self._sealing_key(), now)
+        return seal_message(message, results, self._sealing_key(), now)
 
     def _sealing_key(self) -> SealingKey:
         with self._loading:
@@ -121,3 +121,26 @@ class ArcSealer:
                     self._authserv_id.encode("ascii"),
                 )
             return self._signer
+
+
+def seal_message(
+    message: bytes, results: Sequence[MethodResult], signer: SealingKey, timestamp: int
+) -> list[bytes]:
+    """The ARC set for ``message`` carrying ``results`` (rewrite/arc_seal.py), signed by
+    ``signer``: the clauses in their ASCII form (the ARC-Authentication-Results is ASCII even
+    when our Authentication-Results carries UTF-8), ``cv=`` from the ``arc=`` clause."""
+    fields, rest = split_message(as_sent(message))
+    clauses = [r.text().encode("ascii") for r in results]
+    return arc_set(fields, rest[2:], clauses, chain_status(results), signer, timestamp)
+
+
+def chain_status(results: Iterable[MethodResult]) -> bytes | None:
+    """``cv=`` from our ``arc=`` clause (as dkimpy reads it from our results): none when
+    there is none, fail when there are several, None (no seal) for a result ``cv=`` cannot
+    carry."""
+    arc = [r.result.lower() for r in results if r.method == "arc"]
+    if not arc:
+        return b"none"
+    if len(arc) > 1:
+        return b"fail"
+    return arc[0].encode("ascii") if arc[0] in ("none", "pass", "fail") else None

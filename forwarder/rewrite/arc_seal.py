@@ -4,9 +4,9 @@ Why: sealing through ``dkim.ARC.sign`` cost ~1.6 ms of CPU per message, of which
 RSA-2048 signatures are ~0.55 ms (OpenSSL). The rest was dkimpy re-reading what we had in
 hand: parsing the whole message again, parsing our own Authentication-Results back through
 ``authres`` to find the results and ``cv=``, parsing the PEM private key, and hashing through
-its debugging wrapper (issue 14's profile). Here the caller gives the results (our
-:class:`~forwarder.checks.results.MethodResult` clauses), the header fields it already split,
-and the loaded key; measured with every check on, the seal costs ~0.6 ms.
+its debugging wrapper (issue 14's profile). Here the caller (checks/arc.py) gives our results
+as the clauses of our Authentication-Results and the chain status, the header fields split
+once, and the loaded key; measured with every check on, the seal costs ~0.6 ms.
 
 What is made, for instance ``i`` (one more than the highest instance on the message):
 
@@ -15,12 +15,12 @@ What is made, for instance ``i`` (one more than the highest instance on the mess
 - ``ARC-Message-Signature``: ``a=rsa-sha256; c=relaxed/relaxed`` over the fields dkimpy's
   ``default_sign_headers`` picks (RFC 6376 section 5.4's list, those present, in message
   order, ``From`` signed once more so none can be added) and the relaxed body hash;
-- ``ARC-Seal``: ``cv=`` from our ``arc=`` clause, over every earlier set in instance order
+- ``ARC-Seal``: ``cv=`` from the chain's validation, over every earlier set in instance order
   then ours (RFC 8617 section 5.1.1), or over ours alone when the chain failed (``cv=fail``).
 
-Like dkimpy, no set is made when our results have no ``arc=`` clause fit for the chain
-(``cv=none`` on a message that has sets, anything but ``cv=none`` on one that has none, a
-chain past instance 50): the copy then goes without our seal. Folding and the ``b=`` placement
+Like dkimpy, no set is made when the status does not fit the chain (``cv=none`` on a message
+that has sets, anything but ``cv=none`` on one that has none, a chain past instance 50, or
+no From to sign): the copy then goes without our seal. Folding and the ``b=`` placement
 follow dkimpy (``dkim.fold``), so for results without comments the set is byte-identical to
 ``dkim.arc_sign``'s (tests/forwarder/rewrite/test_arc_seal.py checks that, and that the sets
 verify with dkimpy and with Perl's Mail::DKIM).
@@ -37,8 +37,6 @@ from dataclasses import dataclass
 import dkim
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-
-from forwarder.checks.results import MethodResult, split_message
 
 MAX_INSTANCE = 50  # RFC 8617 section 4.2.1
 _ARC_NAMES = (b"arc-authentication-results", b"arc-message-signature", b"arc-seal")
@@ -71,34 +69,44 @@ class SealingKey:
     authserv_id: bytes
 
 
+def as_sent(message: bytes) -> bytes:
+    """``message`` with every line end CRLF, as the transport sends it (deliver/data.py): a
+    bare CR or LF would otherwise be signed as it is and sent as CRLF."""
+    if 2 * message.count(b"\r\n") == message.count(b"\r") + message.count(b"\n"):
+        return message
+    return _ANY_LINE_END.sub(b"\r\n", message)
+
+
 def arc_set(
-    message: bytes,
-    results: Sequence[MethodResult],
+    fields: Sequence[bytes],
+    body: bytes,
+    clauses: Sequence[bytes],
+    cv: bytes | None,
     signer: SealingKey,
     timestamp: int,
 ) -> list[bytes]:
-    """The ARC set's three fields for ``message`` (ARC-Seal first, each CRLF-ended), or
-    ``[]`` when no set can be made (module docstring)."""
-    if 2 * message.count(b"\r\n") != message.count(b"\r") + message.count(b"\n"):
-        message = _ANY_LINE_END.sub(b"\r\n", message)  # a bare CR or LF: hash what is sent
-    raw_fields, rest = split_message(message)
-    fields = [_parse(f) for f in raw_fields]
-    canonical = [_relaxed(name, value) for name, value in fields]
-    cv = _chain_status(results)
+    """The ARC set's three fields (ARC-Seal first, each CRLF-ended) for a message whose
+    header fields (each with its CRLF) are ``fields`` and body ``body`` (CRLF line ends:
+    :func:`as_sent`), carrying our results ``clauses`` (``spf=pass smtp.mailfrom=...``, ASCII)
+    with chain status ``cv`` (``none``, ``pass`` or ``fail``; None for a result ``cv=`` cannot
+    carry); ``[]`` when no set can be made (module docstring)."""
+    parsed = [_parse(f) for f in fields]
+    canonical = [_relaxed(name, value) for name, value in parsed]
     sets = _earlier_sets(canonical)
     instance = max(sets, default=0) + 1
     if cv is None or instance > MAX_INSTANCE or (instance == 1) != (cv == b"none"):
         return []
     if cv == b"pass" and any(len(sets[i]) != 3 for i in range(1, instance)):
         return []  # cannot happen after a passing validation; never seal a gap
-    aar = b"i=%d; " % instance + _results_text(signer.authserv_id, results) + b"\r\n"
+    results = signer.authserv_id + b"".join(b";\r\n " + c for c in clauses)
+    aar = b"i=%d; " % instance + results + b"\r\n"
     tags = [(b"i", b"%d" % instance)]
     common = [(b"d", signer.domain), (b"s", signer.selector), (b"t", b"%d" % timestamp)]
-    included = [name.lower() for name, _ in fields if name.lower() in _SIGNED]
+    included = [name.lower() for name, _ in parsed if name.lower() in _SIGNED]
     included += [n for n in included if n == b"from"]
     if b"from" not in included:
         return []  # RFC 6376 section 5.4: From must be signed (dkimpy refuses too)
-    body_hash = base64.b64encode(hashlib.sha256(_relaxed_body(rest[2:])).digest())
+    body_hash = base64.b64encode(hashlib.sha256(_relaxed_body(body)).digest())
     ams_tags = [*tags, (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), *common]
     ams_tags += [(b"h", b" : ".join(included)), (b"bh", body_hash)]
     ams = _signed_field(
@@ -115,23 +123,6 @@ def arc_set(
         b"ARC-Message-Signature: " + ams,
         b"ARC-Authentication-Results: " + aar,
     ]
-
-
-def _results_text(authserv_id: bytes, results: Iterable[MethodResult]) -> bytes:
-    """Our results in the ARC-Authentication-Results, one clause a line as dkimpy writes
-    them; always ASCII (the UTF-8 form goes in the Authentication-Results only)."""
-    return authserv_id + b"".join(b";\r\n " + r.text().encode("ascii") for r in results)
-
-
-def _chain_status(results: Iterable[MethodResult]) -> bytes | None:
-    """``cv=`` from our ``arc=`` clause: none when there is none; fail when several; None
-    (no seal) for a result ``cv=`` cannot carry."""
-    arc = [r.result.lower() for r in results if r.method == "arc"]
-    if not arc:
-        return b"none"
-    if len(arc) > 1:
-        return b"fail"
-    return arc[0].encode("ascii") if arc[0] in ("none", "pass", "fail") else None
 
 
 def _earlier_sets(canonical: Iterable[_Field]) -> dict[int, dict[bytes, _Field]]:

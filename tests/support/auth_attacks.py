@@ -17,8 +17,9 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from forwarder.checks.arc import seal_message
 from forwarder.checks.results import MethodResult
-from forwarder.rewrite.arc_seal import SealingKey, arc_set
+from forwarder.rewrite.arc_seal import SealingKey
 
 
 def rsa_record(bits: int, exponent: int) -> str:
@@ -55,7 +56,7 @@ def arc_chain(message: bytes, sets: int, pem: bytes, domain: str, selector: str)
         results = [MethodResult("arc", "none" if hop == 0 else "pass")]
         sel = selector.format(hop=hop).encode()
         signer = SealingKey(key, sel, domain.encode(), srv.encode())
-        headers = arc_set(message, results, signer, int(time.time()))
+        headers = seal_message(message, results, signer, int(time.time()))
         assert headers, f"no seal for hop {hop}"
         message = b"".join(headers) + message
     return message

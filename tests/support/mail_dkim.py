@@ -1,8 +1,8 @@
 """A DKIM and ARC verifier that is not Python: Perl's Mail::DKIM (Debian: libmail-dkim-perl),
 pointed at the loopback test DNS server. Used to check our signatures (issue 11) and ARC sets
-(issue 14) with a second implementation; tests skip that step where Perl or the module is missing, unless
-``QUIETMAIL_TEST_REQUIRE_MAIL_DKIM`` is set (CI installs libmail-dkim-perl and sets it), where
-a missing verifier fails the test instead."""
+(issue 14) with a second implementation; tests skip that step where Perl or the module is
+missing, unless ``QUIETMAIL_TEST_REQUIRE_MAIL_DKIM`` is set (CI installs libmail-dkim-perl and
+sets it), where a missing verifier fails the test instead."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Our ARC sets (rewrite/arc_seal.py): byte-identical to dkimpy's ``arc_sign`` where dkimpy
-writes the same results (a first seal, an extended chain, a failed chain); verified by dkimpy
-and by Perl's Mail::DKIM where they differ (comments, non-ASCII results, bare line ends); and
-no set where dkimpy makes none."""
+"""Our ARC sets (rewrite/arc_seal.py, made through checks/arc.py's ``seal_message``):
+byte-identical to dkimpy's ``arc_sign`` where dkimpy writes the same results (a first seal,
+an extended chain, a failed chain); verified by dkimpy and by Perl's Mail::DKIM where they
+differ (comments, non-ASCII results, bare line ends); and no set where dkimpy makes none."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.canonicalization import Relaxed
 
-from forwarder.checks.arc import ArcSealer
+from forwarder.checks.arc import ArcSealer, seal_message
 from forwarder.checks.results import MethodResult, build_header
 from forwarder.resolver import make_sync_resolver
 from forwarder.rewrite.arc_key import ArcKey, generate_private_pem
-from forwarder.rewrite.arc_seal import SealingKey, _relaxed_body, arc_set
+from forwarder.rewrite.arc_seal import SealingKey, _relaxed_body
 from forwarder.settings import Settings
 from tests.forwarder.checks.conftest import ARC_SELECTOR, HOSTNAME, dnsfunc_for, make_message
 from tests.support.dns_server import DNSServer
@@ -51,7 +51,7 @@ def theirs(message: bytes, results: list[MethodResult], pem: bytes) -> list[byte
 
 def first_hop(message: bytes) -> bytes:
     pem = generate_private_pem(1024)
-    return b"".join(arc_set(message, [MethodResult("arc", "none")], signer(pem, FIRST), T)) + (
+    return b"".join(seal_message(message, [MethodResult("arc", "none")], signer(pem, FIRST), T)) + (
         message
     )
 
@@ -59,7 +59,7 @@ def first_hop(message: bytes) -> bytes:
 @pytest.mark.parametrize("bits", [1024, 2048])
 def test_first_seal_is_byte_identical_to_dkimpy(bits: int) -> None:
     pem = generate_private_pem(bits)
-    ours = arc_set(make_message(), clauses("none"), signer(pem), T)
+    ours = seal_message(make_message(), clauses("none"), signer(pem), T)
     assert len(ours) == 3 and ours[0].startswith(b"ARC-Seal: i=1; cv=none")
     assert ours == theirs(make_message(), clauses("none"), pem)
 
@@ -67,16 +67,16 @@ def test_first_seal_is_byte_identical_to_dkimpy(bits: int) -> None:
 def test_extended_and_failed_chains_are_byte_identical(arc_pem: bytes) -> None:
     hop1 = first_hop(make_message())
     for cv in ("pass", "fail"):
-        ours = arc_set(hop1, clauses(cv), signer(arc_pem), T)
+        ours = seal_message(hop1, clauses(cv), signer(arc_pem), T)
         assert ours[0].startswith(f"ARC-Seal: i=2; cv={cv}".encode())
         assert ours == theirs(hop1, clauses(cv), arc_pem)
 
 
 def test_the_seal_covers_every_earlier_set_in_instance_order(arc_pem: bytes) -> None:
     """Three hops: the third seal signs sets 1 and 2 in order, as dkimpy does."""
-    hop2 = b"".join(arc_set(first_hop(make_message()), clauses("pass"), signer(arc_pem), T))
+    hop2 = b"".join(seal_message(first_hop(make_message()), clauses("pass"), signer(arc_pem), T))
     message = hop2 + first_hop(make_message())
-    ours = arc_set(message, clauses("pass"), signer(arc_pem), T)
+    ours = seal_message(message, clauses("pass"), signer(arc_pem), T)
     assert ours[0].startswith(b"ARC-Seal: i=3; cv=pass")
     assert ours == theirs(message, clauses("pass"), arc_pem)
 
@@ -94,9 +94,7 @@ def verified(message: bytes, dns: DNSServer) -> None:
     assert perl_verify(message, dns, "arc") in ("pass", None)  # None: no Perl here
 
 
-def test_results_with_comments_and_non_ascii_verify(
-    dns_server: DNSServer, arc_pem: bytes
-) -> None:
+def test_results_with_comments_and_non_ascii_verify(dns_server: DNSServer, arc_pem: bytes) -> None:
     """Where dkimpy would drop our comment and write a non-ASCII value unquoted, ours keeps
     the comment and the ASCII form of the value, and the set verifies with both."""
     results = [
@@ -105,7 +103,7 @@ def test_results_with_comments_and_non_ascii_verify(
         MethodResult("arc", "none"),
     ]
     message = make_message()
-    ours = arc_set(message, results, signer(arc_pem), T)
+    ours = seal_message(message, results, signer(arc_pem), T)
     aar = ours[2]
     assert b"dmarc=pass (p=reject dis=none) header.from=example.com" in aar
     assert b'smtp.mailfrom="j\\\\x{F6}rg@xn--mnchen-3ya.example"' in aar  # as our A-R has it
@@ -118,7 +116,7 @@ def test_bare_line_ends_are_sealed_as_they_will_be_sent(
 ) -> None:
     """The transport sends every line end as CRLF (deliver/data.py): the set signs that."""
     message = make_message(body="one \nline\r two\t\t \n\n").replace(b"Subject", b"X: a\nSubject")
-    ours = arc_set(message, clauses("none"), signer(arc_pem), T)
+    ours = seal_message(message, clauses("none"), signer(arc_pem), T)
     sent = re.sub(rb"\r\n|\n|\r(?!\n)", b"\r\n", b"".join(ours) + message)
     verified(sent, zone_for(dns_server, arc_pem))
 
@@ -133,16 +131,16 @@ def test_bare_line_ends_are_sealed_as_they_will_be_sent(
     ],
 )
 def test_no_set_where_dkimpy_makes_none(message: bytes, cv: str, arc_pem: bytes) -> None:
-    assert arc_set(message, clauses(cv), signer(arc_pem), T) == []
+    assert seal_message(message, clauses(cv), signer(arc_pem), T) == []
 
 
 def test_no_set_without_an_arc_result_on_a_chain_or_past_fifty(arc_pem: bytes) -> None:
     hop1 = first_hop(make_message())
-    assert arc_set(hop1, [SPF], signer(arc_pem), T) == []  # cv=none on a chain: it ended
+    assert seal_message(hop1, [SPF], signer(arc_pem), T) == []  # cv=none on a chain: it ended
     fifty = hop1.replace(b"i=1;", b"i=50;")
-    assert arc_set(fifty, clauses("pass"), signer(arc_pem), T) == []
+    assert seal_message(fifty, clauses("pass"), signer(arc_pem), T) == []
     gap = hop1.replace(b"ARC-Seal: i=1;", b"ARC-Seal: i=7;")  # set 1 is two fields short
-    assert arc_set(gap, clauses("pass"), signer(arc_pem), T) == []
+    assert seal_message(gap, clauses("pass"), signer(arc_pem), T) == []
 
 
 @pytest.mark.parametrize(
