@@ -12,6 +12,9 @@ connection that has gone stale (the host closed it, or answers MAIL with 421) is
 by the transport, which then opens a fresh one: see ``SmtpTransport``. Connections idle
 longer than ``idle_timeout`` (well under the 5 minutes a server waits, RFC 5321 4.5.3.2.7)
 are closed with QUIT; at most ``per_host`` are kept per host and ``total`` in all.
+``per_host`` is 20, Postfix's default number of parallel deliveries to one destination: with
+4, twenty senders forwarding to one host at once (issue 14's benchmark) opened and closed a
+connection for most messages, 7% of the relay's CPU per message.
 
 Privacy: the pool holds, in memory and for seconds, which mail hosts (by name, address and
 port) had a message recently; no address, message or sender. That is the same routing data
@@ -33,7 +36,7 @@ import aiosmtplib
 Key = tuple[str, str, int, str]
 
 IDLE_TIMEOUT = 30.0
-PER_HOST = 4
+PER_HOST = 20
 TOTAL = 64
 
 
