@@ -19,9 +19,14 @@ operator who has just published a record expects to see it.
 from __future__ import annotations
 
 import dns.asyncresolver
+import dns.exception
 import dns.flags
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
 import dns.resolver
 import dns.rrset
+from prometheus_client import Counter
 
 from forwarder.metrics import Metrics
 from forwarder.settings import Settings
@@ -35,20 +40,106 @@ def dns_cache(
     """A TTL-honouring answer cache; thread-safe, so one can serve a sync resolver in
     worker threads and an async one on the event loop at the same time. With ``metrics``,
     each look-up counts as a hit or a miss (prometheus_client's counters are thread-safe)."""
-    if metrics is None:
-        return dns.resolver.LRUCache(entries)
     return _CountedCache(entries, metrics)
 
 
 class _CountedCache(dns.resolver.LRUCache):
-    def __init__(self, entries: int, metrics: Metrics) -> None:
+    """dnspython's LRU cache, counting hits and misses, plus :meth:`fast_get` for the sync
+    resolver's cheap path (``_CachedResolver``)."""
+
+    def __init__(self, entries: int, metrics: Metrics | None) -> None:
         super().__init__(entries)
-        self._lookups = metrics.dns_cache
+        self._lookups = None if metrics is None else metrics.dns_cache
+        # prometheus_client's labelled children, each looked up once, on its first count (as
+        # before: a result never counted is not shown); the same counters, fewer look-ups.
+        self._counters: dict[str, Counter] = {}
+        # (name text, type text) -> dnspython's cache key, so that a repeated question skips
+        # parsing the name. A pure function of its key, bounded like the cache it serves;
+        # it holds domain names only, the same public DNS data as the cache (see above).
+        self._keys: dict[tuple[str, str], dns.resolver.CacheKey] = {}
+        self._max_keys = entries
 
     def get(self, key: dns.resolver.CacheKey) -> dns.resolver.Answer | None:
         answer = super().get(key)
-        self._lookups.labels("miss" if answer is None else "hit").inc()
+        self._count("miss" if answer is None else "hit")
         return answer
+
+    def _count(self, result: str) -> None:
+        if self._lookups is None:
+            return
+        counter = self._counters.get(result)
+        if counter is None:
+            counter = self._counters[result] = self._lookups.labels(result)
+        counter.inc()
+
+    def fast_get(self, name: str, rdtype: str) -> dns.resolver.Answer | None:
+        """The cached answer with data for an absolute question (``search=False``, class
+        IN), counted as a hit; None, counting nothing, for anything else (not cached, expired,
+        no data, NXDOMAIN, a name dnspython refuses): the full ``resolve`` then decides, as
+        it would have, and counts its own look-up."""
+        key = self._keys.get((name, rdtype))
+        if key is None:
+            key = _cache_key(name, rdtype)
+            if key is None:
+                return None
+            if len(self._keys) >= self._max_keys:
+                self._keys.clear()
+            self._keys[(name, rdtype)] = key
+        answer = super().get(key)
+        if answer is None or answer.rrset is None:
+            return None
+        self._count("hit")
+        return answer
+
+
+def _cache_key(name: str, rdtype: str) -> dns.resolver.CacheKey | None:
+    """The key dnspython's ``_Resolution`` looks up for ``resolve(name, rdtype,
+    search=False)``, or None where it would raise instead."""
+    try:
+        qname = dns.name.from_text(name, None)
+        qtype = dns.rdatatype.RdataType.make(rdtype)
+    except (dns.exception.DNSException, ValueError):
+        return None
+    if dns.rdatatype.is_metatype(qtype):
+        return None
+    if not qname.is_absolute():
+        qname = qname.concatenate(dns.name.root)
+    return (qname, qtype, dns.rdataclass.IN)
+
+
+class _CachedResolver(dns.resolver.Resolver):
+    """The sync resolver, answering a repeated question from the cache without building
+    dnspython's ``_Resolution`` (measured: ~17 us per cached look-up before, the checks ask
+    ~5 per message). Only the plain case takes the short cut: a text name and type,
+    ``search=False``, class IN; everything else, and every miss, is dnspython's own
+    ``resolve``, with its deadline, NXDOMAIN and no-data handling untouched."""
+
+    def resolve(
+        self,
+        qname: dns.name.Name | str,
+        rdtype: dns.rdatatype.RdataType | str = dns.rdatatype.A,
+        rdclass: dns.rdataclass.RdataClass | str = dns.rdataclass.IN,
+        tcp: bool = False,
+        source: str | None = None,
+        raise_on_no_answer: bool = True,
+        source_port: int = 0,
+        lifetime: float | None = None,
+        search: bool | None = None,
+    ) -> dns.resolver.Answer:
+        cache = self.cache
+        if (
+            search is False
+            and isinstance(cache, _CountedCache)
+            and type(qname) is str
+            and type(rdtype) is str
+            and rdclass == dns.rdataclass.IN
+        ):
+            answer = cache.fast_get(qname, rdtype)
+            if answer is not None:
+                return answer
+        return super().resolve(
+            qname, rdtype, rdclass, tcp, source, raise_on_no_answer, source_port, lifetime, search
+        )
 
 
 def _configure(
@@ -77,7 +168,7 @@ def make_sync_resolver(
     settings: Settings, cache: dns.resolver.CacheBase | None = None
 ) -> dns.resolver.Resolver:
     """For libraries that only do blocking look-ups (pyspf, dkimpy); call them in a thread."""
-    resolver = dns.resolver.Resolver(configure=not settings.dns_nameservers)
+    resolver = _CachedResolver(configure=not settings.dns_nameservers)
     _configure(resolver, settings, cache)
     return resolver
 
