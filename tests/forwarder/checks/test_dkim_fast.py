@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from forwarder.checks import dkim_fast
 from forwarder.checks.dkim import DkimVerifier, TxtLookup
+from forwarder.checks.results import field_name, field_value, split_message
 from forwarder.checks.verifier import KeyCache, parsed
 from forwarder.resolver import dns_cache, make_sync_resolver
 from forwarder.settings import Settings
@@ -172,6 +173,23 @@ def random_mutation(rng: random.Random, message: bytes) -> bytes:
     return message
 
 
+def reference_tags(message: bytes) -> list[tuple[str, str, str]]:
+    """(d, s, b) of each signature as _signature_tags read them with dkimpy's tag parser."""
+    tags = []
+    for raw in split_message(message)[0]:
+        if field_name(raw) == b"dkim-signature":
+            try:
+                t = dkim.util.parse_tag_value(re.sub(rb"\r\n[ \t]", b" ", field_value(raw)))
+            except dkim.util.InvalidTagValueList:
+                tags.append(("", "", ""))
+                continue
+            d, s = t.get(b"d", b"").lower(), t.get(b"s", b"")
+            b = re.sub(rb"\s+", b"", t.get(b"b", b""))[:8]
+            text = [v.decode("ascii", "replace") for v in (d, s, b)]
+            tags.append((text[0], text[1], text[2]))
+    return tags
+
+
 def verifiers(settings: Settings) -> tuple[DkimVerifier, DkimVerifier]:
     resolver = make_sync_resolver(settings, dns_cache())
     keys = KeyCache()
@@ -224,6 +242,7 @@ def test_fast_path_gives_dkimpys_results_on_random_mutations(
                 message = signed(message, sender_pem, rng.choice(CANONS), rng.choice(INCLUDES))
         expected = old.verify_blocking(message)
         assert new.verify_blocking(message) == expected, message
+        assert [(r.domain, r.selector, r.b) for r in expected] == reference_tags(message)
         for r in expected:
             seen[r.result] = seen.get(r.result, 0) + 1
     assert {"pass", "fail", "permerror"} <= seen.keys(), seen
