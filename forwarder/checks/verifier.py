@@ -231,9 +231,17 @@ class _OpensslVerify:
 
 
 class OpensslDKIM(_OpensslVerify, dkim.DKIM):  # type: ignore[misc]
-    def __init__(self, message: bytes, keys: KeyCache, **kwargs: Any) -> None:
+    """``parsed``: what :func:`parsed` gave for ``message``, when the caller has it."""
+
+    def __init__(
+        self,
+        message: bytes,
+        keys: KeyCache,
+        parsed: tuple[list[tuple[bytes, bytes]], bytes] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(None, **kwargs)
-        self.headers, self.body = _parsed(message)
+        self.headers, self.body = parsed if parsed is not None else _parsed(message)
         self.keys = keys
 
 
@@ -242,6 +250,11 @@ class OpensslARC(_OpensslVerify, dkim.ARC):  # type: ignore[misc]
         super().__init__(None, **kwargs)
         self.headers, self.body = _parsed(message)
         self.keys = keys
+
+
+def parsed(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The header fields ``[(name, value), ...]`` and body as dkimpy reads them."""
+    return _parsed(message)
 
 
 def _parsed(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
