@@ -138,3 +138,25 @@ async def tls_world(dns_server: DNSServer, tmp_path: Path) -> AsyncIterator[TlsW
     finally:
         for sink in sinks.values():
             await sink.stop()
+
+
+def outbound_settings(dns: DNSServer, port: int, **changes: object) -> Settings:
+    """Settings for a transport that asks ``dns`` and delivers to ``port`` on the MX hosts."""
+    return Settings(
+        hostname="mx.quietmail.test",
+        dns_nameservers=(dns.address,),
+        dns_timeout=1.0,
+        outbound_port=port,
+        outbound_timeout=5.0,
+    ).replace(**changes)
+
+
+@pytest.fixture
+async def second_sink(sink: SmtpSink) -> AsyncIterator[SmtpSink]:
+    """A second sink on the first one's port at 127.0.0.3 (a second MX host)."""
+    other = SmtpSink(host="127.0.0.3", port=sink.port)
+    await other.start()
+    try:
+        yield other
+    finally:
+        await other.stop()

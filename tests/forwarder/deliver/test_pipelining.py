@@ -20,6 +20,7 @@ from forwarder.deliver.replies import Replies
 from forwarder.deliver.transaction import quoted
 from forwarder.settings import Settings
 from tests.forwarder.conftest import make_message
+from tests.forwarder.deliver.conftest import outbound_settings
 from tests.forwarder.deliver.test_pool import CountingHost
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
@@ -28,13 +29,7 @@ from tests.support.smtp_sink import SmtpSink
 def settings_for(dns: DNSServer, port: int) -> Settings:
     dns.add("t.test.", "MX", "10 host.t.test.")
     dns.add("host.t.test.", "A", "127.0.0.1")
-    return Settings(
-        hostname="mx.quietmail.test",
-        dns_nameservers=(dns.address,),
-        dns_timeout=1.0,
-        outbound_port=port,
-        outbound_timeout=5.0,
-    )
+    return outbound_settings(dns, port)
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])

@@ -5,38 +5,15 @@ look-up failed or the resolver keeps nothing; equal-preference hosts still shuff
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from forwarder.deliver import SmtpTransport
 from forwarder.deliver.expiry import Expiry
 from forwarder.resolver import make_async_resolver
-from forwarder.settings import HostPort, Settings
+from forwarder.settings import HostPort
 from tests.forwarder.conftest import make_message
-from tests.forwarder.deliver.conftest import DOMAIN, TlsWorld
+from tests.forwarder.deliver.conftest import DOMAIN, TlsWorld, outbound_settings
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
-
-
-@pytest.fixture
-async def second_sink(sink: SmtpSink) -> AsyncIterator[SmtpSink]:
-    other = SmtpSink(host="127.0.0.3", port=sink.port)
-    await other.start()
-    try:
-        yield other
-    finally:
-        await other.stop()
-
-
-def settings_for(dns: DNSServer, port: int, **changes: object) -> Settings:
-    return Settings(
-        hostname="mx.quietmail.test",
-        dns_nameservers=(dns.address,),
-        dns_timeout=1.0,
-        outbound_port=port,
-        outbound_timeout=5.0,
-    ).replace(**changes)
 
 
 async def send(transport: SmtpTransport, target: str = "a@t.test") -> bool:
@@ -47,7 +24,7 @@ async def send(transport: SmtpTransport, target: str = "a@t.test") -> bool:
 async def test_a_kept_plan_asks_dns_nothing(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("t.test.", "MX", "10 mx.t.test.")
     dns_server.add("mx.t.test.", "A", "127.0.0.1")
-    transport = SmtpTransport(settings_for(dns_server, sink.port))  # outbound_tls "policy"
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))  # outbound_tls "policy"
     assert await send(transport)
     asked = dns_server.queries  # MX, A, AAAA and the _mta-sts TXT (NXDOMAIN)
     assert asked >= 4
@@ -62,7 +39,7 @@ async def test_new_mx_is_used_once_the_mx_ttl_has_run_out(
     dns_server.add("t.test.", "MX", "10 old.t.test.", ttl=1)
     dns_server.add("old.t.test.", "A", "127.0.0.1")
     dns_server.add("new.t.test.", "A", "127.0.0.3")
-    transport = SmtpTransport(settings_for(dns_server, sink.port))
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))
     assert await send(transport)
     dns_server.remove("t.test.", "MX")
     dns_server.add("t.test.", "MX", "10 new.t.test.", ttl=1)
@@ -79,7 +56,7 @@ async def test_the_smallest_ttl_of_the_plan_decides(
 ) -> None:
     dns_server.add("t.test.", "MX", "10 mx.t.test.", ttl=3600)
     dns_server.add("mx.t.test.", "A", "127.0.0.1", ttl=1)  # the host's address: 1 s
-    transport = SmtpTransport(settings_for(dns_server, sink.port))
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))
     assert await send(transport)
     dns_server.remove("mx.t.test.", "A")
     dns_server.add("mx.t.test.", "A", "127.0.0.3", ttl=1)
@@ -95,7 +72,7 @@ async def test_equal_preference_hosts_are_shuffled_per_message(
     dns_server.add("one.t.test.", "A", "127.0.0.1")
     dns_server.add("two.t.test.", "A", "127.0.0.3")
     dns_server.add("far.t.test.", "A", "127.0.0.5")
-    transport = SmtpTransport(settings_for(dns_server, sink.port))
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))
     for _ in range(30):
         assert await send(transport)
     assert transport.planner.built == 1
@@ -109,7 +86,7 @@ async def test_no_plan_is_kept_by_a_resolver_without_cache(
 ) -> None:
     dns_server.add("t.test.", "MX", "10 mx.t.test.")
     dns_server.add("mx.t.test.", "A", "127.0.0.1")
-    settings = settings_for(dns_server, sink.port)
+    settings = outbound_settings(dns_server, sink.port)
     transport = SmtpTransport(settings, resolver=make_async_resolver(settings))
     assert await send(transport) and await send(transport)
     assert transport.planner.built == 2
@@ -122,14 +99,14 @@ async def test_a_plan_missing_a_host_for_a_failed_lookup_is_not_kept(
     dns_server.add("slow.t.test.", "A", "127.0.0.3")
     dns_server.add("mx.t.test.", "A", "127.0.0.1")
     dns_server.delay("slow.t.test.", 1.5)  # longer than dns_timeout: the look-up fails
-    transport = SmtpTransport(settings_for(dns_server, sink.port))
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))
     assert await send(transport) and await send(transport)
     assert transport.planner.built == 2 and len(sink.messages) == 2
     dns_server.delay("slow.t.test.", 0)
 
 
 async def test_a_route_error_is_never_kept(dns_server: DNSServer, sink: SmtpSink) -> None:
-    transport = SmtpTransport(settings_for(dns_server, sink.port))
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))
     assert not await send(transport, "a@missing.test")  # NXDOMAIN: 5.1.2
     dns_server.add("missing.test.", "A", "127.0.0.1")
     transport._resolver.cache = None  # forget the cached NXDOMAIN, as after its TTL
@@ -139,7 +116,7 @@ async def test_a_route_error_is_never_kept(dns_server: DNSServer, sink: SmtpSink
 async def test_smarthost_plan_is_kept(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("relay.test.", "A", "127.0.0.1")
     relay = HostPort("relay.test", sink.port)
-    transport = SmtpTransport(settings_for(dns_server, 9, outbound_smarthost=relay))
+    transport = SmtpTransport(outbound_settings(dns_server, 9, outbound_smarthost=relay))
     assert await send(transport) and await send(transport, "b@other.test")
     assert transport.planner.built == 1 and len(sink.messages) == 2
 
@@ -163,7 +140,7 @@ async def test_plan_never_outlives_the_mta_sts_max_age(tls_world: TlsWorld) -> N
 
 
 async def test_nxdomain_expiry_is_unknown_without_a_cache(dns_server: DNSServer) -> None:
-    resolver = make_async_resolver(settings_for(dns_server, 25))
+    resolver = make_async_resolver(outbound_settings(dns_server, 25))
     expiry = Expiry()
     expiry.nxdomain(resolver, "_mta-sts.t.test")
     assert expiry.at < 0

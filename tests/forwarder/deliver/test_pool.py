@@ -18,6 +18,7 @@ from forwarder.deliver import ConnectionPool, SmtpTransport
 from forwarder.settings import Settings
 from forwarder.smtp.tls import write_self_signed
 from tests.forwarder.conftest import DOMAIN, World, make_message
+from tests.forwarder.deliver.conftest import outbound_settings
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
 
@@ -79,13 +80,7 @@ class CountingHost:
 def settings_for(dns: DNSServer, port: int) -> Settings:
     dns.add("t.test.", "MX", "10 host.t.test.")
     dns.add("host.t.test.", "A", "127.0.0.1")
-    return Settings(
-        hostname="mx.quietmail.test",
-        dns_nameservers=(dns.address,),
-        dns_timeout=1.0,
-        outbound_port=port,
-        outbound_timeout=5.0,
-    )
+    return outbound_settings(dns, port)
 
 
 @pytest.fixture

@@ -4,38 +4,18 @@ smarthost. Sinks listen on different loopback addresses (127.0.0.x) on one port.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from forwarder.deliver import SmtpTransport
 from forwarder.deliver.system import SystemMailError, send_system_mail
-from forwarder.settings import HostPort, Settings
+from forwarder.settings import HostPort
 from forwarder.smtp.tls import write_self_signed
 from tests.forwarder.conftest import make_message
+from tests.forwarder.deliver.conftest import outbound_settings
 from tests.support.dns_server import DNSServer
 from tests.support.smtp_sink import SmtpSink
-
-
-@pytest.fixture
-async def second_sink(sink: SmtpSink) -> AsyncIterator[SmtpSink]:
-    other = SmtpSink(host="127.0.0.3", port=sink.port)
-    await other.start()
-    try:
-        yield other
-    finally:
-        await other.stop()
-
-
-def settings_for(dns: DNSServer, port: int, **changes: object) -> Settings:
-    return Settings(
-        hostname="mx.quietmail.test",
-        dns_nameservers=(dns.address,),
-        dns_timeout=1.0,
-        outbound_port=port,
-        outbound_timeout=5.0,
-    ).replace(**changes)
 
 
 async def test_mx_preference_order(
@@ -44,7 +24,7 @@ async def test_mx_preference_order(
     dns_server.add("t.test.", "MX", "20 far.t.test.", "5 near.t.test.")
     dns_server.add("far.t.test.", "A", "127.0.0.1")
     dns_server.add("near.t.test.", "A", "127.0.0.3")
-    transport = SmtpTransport(settings_for(dns_server, sink.port))
+    transport = SmtpTransport(outbound_settings(dns_server, sink.port))
     results = await transport.send("s@o.test", ["a@t.test"], make_message())
     assert results["a@t.test"].ok
     assert len(second_sink.messages) == 1 and sink.messages == []
@@ -56,7 +36,7 @@ async def test_falls_back_to_next_mx_when_the_first_refuses(
     dns_server.add("t.test.", "MX", "5 dead.t.test.", "10 live.t.test.")
     dns_server.add("dead.t.test.", "A", "127.0.0.7")
     dns_server.add("live.t.test.", "A", "127.0.0.1")
-    results = await SmtpTransport(settings_for(dns_server, sink.port)).send(
+    results = await SmtpTransport(outbound_settings(dns_server, sink.port)).send(
         "s@o.test", ["a@t.test", "b@t.test"], make_message()
     )
     assert all(r.ok for r in results.values())
@@ -66,7 +46,7 @@ async def test_falls_back_to_next_mx_when_the_first_refuses(
 
 async def test_no_mx_falls_back_to_a_record(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("plain.test.", "A", "127.0.0.1")
-    results = await SmtpTransport(settings_for(dns_server, sink.port)).send(
+    results = await SmtpTransport(outbound_settings(dns_server, sink.port)).send(
         "s@o.test", ["a@plain.test"], make_message()
     )
     assert results["a@plain.test"].ok and len(sink.messages) == 1
@@ -75,7 +55,7 @@ async def test_no_mx_falls_back_to_a_record(dns_server: DNSServer, sink: SmtpSin
 async def test_null_mx_is_a_permanent_failure(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("nomail.test.", "MX", "0 .")
     dns_server.add("nomail.test.", "A", "127.0.0.1")
-    results = await SmtpTransport(settings_for(dns_server, sink.port)).send(
+    results = await SmtpTransport(outbound_settings(dns_server, sink.port)).send(
         "s@o.test", ["a@nomail.test"], make_message()
     )
     result = results["a@nomail.test"]
@@ -84,7 +64,7 @@ async def test_null_mx_is_a_permanent_failure(dns_server: DNSServer, sink: SmtpS
 
 
 async def test_nonexistent_domain_is_permanent(dns_server: DNSServer, sink: SmtpSink) -> None:
-    results = await SmtpTransport(settings_for(dns_server, sink.port)).send(
+    results = await SmtpTransport(outbound_settings(dns_server, sink.port)).send(
         "s@o.test", ["a@nowhere.test"], make_message()
     )
     assert results["a@nowhere.test"].permanent
@@ -92,7 +72,7 @@ async def test_nonexistent_domain_is_permanent(dns_server: DNSServer, sink: Smtp
 
 async def test_smarthost_replaces_mx_lookup(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("t.test.", "MX", "10 elsewhere.t.test.")  # would fail: no address
-    settings = settings_for(dns_server, 1, outbound_smarthost=HostPort("127.0.0.1", sink.port))
+    settings = outbound_settings(dns_server, 1, outbound_smarthost=HostPort("127.0.0.1", sink.port))
     results = await SmtpTransport(settings).send("s@o.test", ["a@t.test"], make_message())
     assert results["a@t.test"].ok and len(sink.messages) == 1
 
@@ -100,7 +80,7 @@ async def test_smarthost_replaces_mx_lookup(dns_server: DNSServer, sink: SmtpSin
 async def test_send_system_mail(dns_server: DNSServer, sink: SmtpSink) -> None:
     dns_server.add("t.test.", "MX", "10 mx.t.test.")
     dns_server.add("mx.t.test.", "A", "127.0.0.1")
-    settings = settings_for(dns_server, sink.port)
+    settings = outbound_settings(dns_server, sink.port)
     await send_system_mail(settings, "a@t.test", make_message())
     assert sink.messages[0].mail_from == "noreply@mx.quietmail.test"
     sink.answer("b@t.test", "550 5.1.1 no")
@@ -121,7 +101,7 @@ async def test_one_tls_context_serves_every_starttls(dns_server: DNSServer, tmp_
     try:
         dns_server.add("t.test.", "MX", "10 tls.t.test.")
         dns_server.add("tls.t.test.", "A", "127.0.0.1")
-        transport = SmtpTransport(settings_for(dns_server, tls_sink.port))
+        transport = SmtpTransport(outbound_settings(dns_server, tls_sink.port))
         for _ in range(2):
             results = await transport.send("s@o.test", ["a@t.test"], make_message())
             assert results["a@t.test"].ok
@@ -141,7 +121,7 @@ async def test_verified_tls_refuses_an_untrusted_certificate(
     try:
         dns_server.add("t.test.", "MX", "10 tls.t.test.")
         dns_server.add("tls.t.test.", "A", "127.0.0.1")
-        settings = settings_for(dns_server, tls_sink.port, outbound_tls="required")
+        settings = outbound_settings(dns_server, tls_sink.port, outbound_tls="required")
         results = await SmtpTransport(settings).send("s@o.test", ["a@t.test"], make_message())
         assert results["a@t.test"].temporary  # self-signed: not to be trusted, try later
         assert tls_sink.messages == []
