@@ -41,6 +41,14 @@ class _Rules:
     at_mail: str | None = None
 
 
+def ehlo(session: Session, hostname: str, responses: list[str], pipelining: bool) -> list[str]:
+    """An EHLO hook's answer: aiosmtpd's own, with PIPELINING offered (RFC 2920) when asked."""
+    session.host_name = hostname  # what aiosmtpd does itself without the hook
+    if pipelining:
+        responses.insert(len(responses) - 1, "250-PIPELINING")
+    return responses
+
+
 class _SinkHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
@@ -53,10 +61,7 @@ class _SinkHandler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        session.host_name = hostname  # what aiosmtpd does itself without this hook
-        if self.sink.pipelining:  # RFC 2920
-            responses.insert(len(responses) - 1, "250-PIPELINING")
-        return responses
+        return ehlo(session, hostname, responses, self.sink.pipelining)
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any

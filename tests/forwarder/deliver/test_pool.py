@@ -20,7 +20,7 @@ from forwarder.smtp.tls import write_self_signed
 from tests.forwarder.conftest import DOMAIN, World, make_message
 from tests.forwarder.deliver.conftest import outbound_settings
 from tests.support.dns_server import DNSServer
-from tests.support.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink, ehlo
 
 
 class CountingHost:
@@ -57,10 +57,7 @@ class CountingHost:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        session.host_name = hostname
-        if self.pipelining:
-            responses.insert(len(responses) - 1, "250-PIPELINING")
-        return responses
+        return ehlo(session, hostname, responses, self.pipelining)
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
